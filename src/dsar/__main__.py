@@ -1,0 +1,3 @@
+from dsar.cli.app import main
+
+main()

@@ -1,0 +1,159 @@
+"""SQL data sources through SQLAlchemy Core: reflection, bound parameters, streamed results."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ColumnElement,
+    Date,
+    DateTime,
+    Engine,
+    Float,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    Table,
+    Time,
+    create_engine,
+    inspect,
+    select,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.types import TypeEngine
+
+_DRIVER_HINTS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}
+
+
+def json_schema_for(type_: TypeEngine[Any], nullable: bool) -> dict[str, Any]:
+    """The JSON Schema of one exported value of a column of this SQL type."""
+    schema: dict[str, Any]
+    if isinstance(type_, Boolean):
+        schema = {"type": "boolean"}
+    elif isinstance(type_, Integer):
+        schema = {"type": "integer"}
+    elif isinstance(type_, Float):
+        schema = {"type": "number"}
+    elif isinstance(type_, Numeric):
+        schema = {"type": "string", "format": "decimal", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"}
+    elif isinstance(type_, DateTime):
+        schema = {"type": "string", "format": "date-time"}
+    elif isinstance(type_, Date):
+        schema = {"type": "string", "format": "date"}
+    elif isinstance(type_, Time):
+        schema = {"type": "string", "format": "time"}
+    elif isinstance(type_, LargeBinary):
+        schema = {"type": "string", "contentEncoding": "base64"}
+    elif isinstance(type_, JSON):
+        schema = {}
+    else:
+        schema = {"type": "string"}
+    if nullable and "type" in schema:
+        schema["type"] = [schema["type"], "null"]
+    return schema
+
+
+class SqlSource:
+    """One data source: an engine with a small pool, and the tables reflected once."""
+
+    def __init__(self, name: str, url: str, *, pool_size: int = 5) -> None:
+        self.name = name
+        backend = make_url(url).get_backend_name()
+        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        if backend == "sqlite":
+            kwargs["connect_args"] = {"check_same_thread": False}
+        else:
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size)
+        try:
+            self.engine: Engine = create_engine(url, **kwargs)
+        except ModuleNotFoundError as exc:
+            extra = _DRIVER_HINTS.get(backend, backend)
+            raise RuntimeError(f"source {name!r} needs a database driver: pip install \"dsar[{extra}]\"") from exc
+        self.dialect = self.engine.dialect.name
+        self._meta = MetaData()
+        self._lock = threading.Lock()
+
+    def table(self, name: str) -> Table:
+        with self._lock:
+            if name in self._meta.tables:
+                return self._meta.tables[name]
+            return Table(name, self._meta, autoload_with=self.engine)
+
+    def indexes(self, table: str) -> list[tuple[str, ...]]:
+        """Leading column lists of every index, primary key and unique constraint of a table.
+
+        Expression index elements appear as their SQL text, lower-cased without spaces.
+        """
+        insp = inspect(self.engine)
+        out: list[tuple[str, ...]] = []
+        pk = insp.get_pk_constraint(table).get("constrained_columns") or []
+        if pk:
+            out.append(tuple(pk))
+        for uc in insp.get_unique_constraints(table):
+            out.append(tuple(uc["column_names"]))
+        for ix in insp.get_indexes(table):
+            cols = list(ix.get("column_names") or [])
+            exprs = list(ix.get("expressions") or [])
+            names = [c if c is not None else (exprs[i] if i < len(exprs) else "") for i, c in enumerate(cols)]
+            if not names and exprs:
+                names = exprs
+            out.append(tuple(_norm_sql(n) for n in names))
+        if self.dialect == "sqlite":
+            out.extend(self._sqlite_expression_indexes(table))
+        return out
+
+    def _sqlite_expression_indexes(self, table: str) -> list[tuple[str, ...]]:
+        with self.engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (table,)
+            ).all()
+        out = []
+        for (sql,) in rows:
+            inner = sql[sql.index("(", sql.lower().index(" on ")) + 1 : sql.rindex(")")]
+            out.append(tuple(_norm_sql(part) for part in _split_top(inner)))
+        return out
+
+    def stream(
+        self, columns: Sequence[str], table: Table, where: ColumnElement[bool], order_by: Sequence[str],
+        *, batch: int = 2000,
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """Rows in batches, through a server-side cursor where the driver has one."""
+        stmt = select(*(table.c[c] for c in columns)).where(where).order_by(*(table.c[c] for c in order_by))
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=batch).execute(stmt)
+            for part in result.partitions(batch):
+                yield [tuple(r) for r in part]
+
+    def explain(self, table: Table, columns: Sequence[str], where: ColumnElement[bool],
+                order_by: Sequence[str]) -> str:
+        stmt = select(*(table.c[c] for c in columns)).where(where).order_by(*(table.c[c] for c in order_by))
+        return str(stmt.compile(self.engine))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _norm_sql(text: str) -> str:
+    t = "".join(text.lower().split()).replace('"', "").replace("`", "")
+    return t.replace("trim(bothfrom", "trim(").replace("::text", "")
+
+
+def _split_top(text: str) -> list[str]:
+    parts, depth, cur = [], 0, []
+    for ch in text:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur))
+    return [p.strip() for p in parts if p.strip()]

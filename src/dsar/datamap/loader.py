@@ -1,0 +1,132 @@
+"""Load the data map YAML; every error names the file, the line and what to change."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from dsar.datamap.model import DataMap
+from dsar.errors import DataMapError
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+Loc = tuple[str | int, ...]
+
+
+def _to_python(node: yaml.Node, path: Loc, lines: dict[Loc, int]) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in out:
+                raise DataMapError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}; keep one")
+            out[key] = _to_python(value_node, (*path, key), lines)
+            lines.setdefault((*path, key), key_node.start_mark.line + 1)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(child, (*path, i), lines) for i, child in enumerate(node.value)]
+    return yaml.SafeLoader(  # resolve scalars (ints, bools) the way safe_load would
+        ""
+    ).construct_object(node)
+
+
+def _line_for(loc: Loc, lines: Mapping[Loc, int]) -> int:
+    for n in range(len(loc), -1, -1):
+        if loc[:n] in lines:
+            return lines[loc[:n]]
+    return 1
+
+
+def _hint(err: Mapping[str, Any]) -> str:
+    kind = err["type"]
+    if kind == "missing":
+        return f"add `{err['loc'][-1]}`"
+    if kind == "extra_forbidden":
+        return f"remove `{err['loc'][-1]}` or check its spelling"
+    if kind == "literal_error":
+        return f"use one of {err['ctx']['expected']}"
+    return str(err["msg"])
+
+
+def parse(text: str, filename: str = "<datamap>", env: Mapping[str, str] | None = None) -> DataMap:
+    env = os.environ if env is None else env
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        raise DataMapError(f"{filename}:{line}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if node is None:
+        raise DataMapError(f"{filename}:1: the data map is empty; declare `sources` and `collections`")
+    lines: dict[Loc, int] = {}
+    try:
+        raw = _to_python(node, (), lines)
+    except DataMapError as exc:
+        raise DataMapError(f"{filename}:{exc.message}") from None
+    if not isinstance(raw, dict):
+        raise DataMapError(f"{filename}:1: the data map must be a mapping with `sources` and `collections`")
+    problems: list[str] = []
+    for name, src in (raw.get("sources") or {}).items():
+        if isinstance(src, dict) and isinstance(src.get("url"), str):
+
+            def _sub(m: re.Match[str], _name: str = name) -> str:
+                if m.group(1) not in env:
+                    problems.append(
+                        f"{filename}:{_line_for(('sources', _name, 'url'), lines)}: sources.{_name}.url uses "
+                        f"${{{m.group(1)}}}, which is not set; set the environment variable"
+                    )
+                    return ""
+                return env[m.group(1)]
+
+            src["url"] = _ENV.sub(_sub, src["url"])
+    try:
+        dm = DataMap.model_validate(raw)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            dotted = ".".join(str(p) for p in loc)
+            problems.append(f"{filename}:{_line_for(loc, lines)}: {dotted}: {_hint(err)}")
+        raise DataMapError("\n".join(problems)) from None
+    problems.extend(_cross_check(dm, filename, lines))
+    if problems:
+        raise DataMapError("\n".join(problems))
+    return dm
+
+
+def _cross_check(dm: DataMap, filename: str, lines: Mapping[Loc, int]) -> list[str]:
+    out: list[str] = []
+    for key, coll in dm.collections.items():
+        at = f"{filename}:{_line_for(('collections', key), lines)}: collections.{key}"
+        if key.count(".") != 1 or dm.source_of(key) not in dm.sources:
+            out.append(f"{at}: name it `<source>.<collection>` with a source declared under `sources`")
+            continue
+        for ident in coll.identities:
+            if ident not in dm.identities:
+                line = _line_for(("collections", key, "identities", ident), lines)
+                out.append(f"{filename}:{line}: collections.{key}.identities: unknown identity {ident!r}; "
+                           f"use one of {sorted(dm.identities)}")
+        for i, ref in enumerate(coll.references):
+            line = _line_for(("collections", key, "references", i, "to"), lines)
+            if ref.to.count(".") != 2 or ref.parent not in dm.collections:
+                out.append(f"{filename}:{line}: collections.{key}.references[{i}].to: {ref.to!r} is not "
+                           "`<source>.<collection>.<column>` of a declared collection")
+        for col in coll.fields:
+            if col in coll.exclude:
+                line = _line_for(("collections", key, "fields", col), lines)
+                out.append(f"{filename}:{line}: collections.{key}.fields.{col} is also in `exclude`; keep one")
+    return out
+
+
+def load(path: str | Path, env: Mapping[str, str] | None = None) -> DataMap:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DataMapError(f"{p}: cannot read the data map ({exc.strerror}); check DSAR_DATAMAP") from None
+    return parse(text, str(p), env)

@@ -1,0 +1,283 @@
+"""Execute a plan: read each collection once (cycles to a fixpoint), stream rows to spool files.
+
+Only the key values that children need are kept in memory; rows go straight to disk.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import date, datetime, time as dtime
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+from sqlalchemy import ColumnElement, Table, func, or_
+from sqlalchemy.exc import SQLAlchemyError
+
+from dsar import log
+from dsar.connectors.sql import SqlSource, json_schema_for
+from dsar.datamap.model import DataMap
+from dsar.engine.plan import Match, Plan, Step, Unit
+from dsar.engine.results import CollectionResult, ColumnInfo, SourceReport
+from dsar.errors import SourceError
+
+_log = log.get("dsar.engine")
+_OPTS = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, datetime | date | dtime):  # reached only for exotic subclasses
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
+
+
+class Sources:
+    """The data map's sources, connected lazily and shared by all tasks of a process."""
+
+    def __init__(self, dm: DataMap) -> None:
+        self._dm = dm
+        self._lock = threading.Lock()
+        self._sources: dict[str, SqlSource] = {}
+
+    def get(self, name: str) -> SqlSource:
+        with self._lock:
+            if name not in self._sources:
+                self._sources[name] = SqlSource(name, self._dm.sources[name].url)
+            return self._sources[name]
+
+    def dispose(self) -> None:
+        with self._lock:
+            for src in self._sources.values():
+                src.dispose()
+            self._sources.clear()
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    chunk_size: int = 500
+    parallelism: int = 4
+    retries: int = 3
+    backoff_seconds: float = 0.5
+    sleep: Callable[[float], None] = time.sleep
+
+
+def normalize_email(value: str) -> str:
+    return value.strip().lower()
+
+
+def columns_of(dm: DataMap, key: str, table: Table) -> list[ColumnInfo]:
+    coll = dm.collections[key]
+    out = []
+    for col in table.columns:
+        if col.name in coll.exclude:
+            continue
+        spec = coll.fields.get(col.name)
+        out.append(ColumnInfo(col.name, json_schema_for(col.type, bool(col.nullable) and not col.primary_key),
+                              tuple(spec.categories) if spec else (), spec.description if spec else ""))
+    return out
+
+
+class _Run:
+    """State of one retrieval: key sets found so far and the per-collection results."""
+
+    def __init__(self, dm: DataMap, plan: Plan, sources: Sources, identities: dict[str, str], spool_dir: Path,
+                 opts: EngineOptions) -> None:
+        self.dm, self.plan, self.sources, self.opts = dm, plan, sources, opts
+        self.identities = identities
+        self.spool_dir = spool_dir
+        self.keys: dict[tuple[str, str], set[Any]] = {}
+        self.lock = threading.Lock()
+        self.results: dict[str, CollectionResult] = {}
+
+    def result_for(self, step: Step, table: Table) -> CollectionResult:
+        coll = self.dm.collections[step.key]
+        return CollectionResult(
+            key=step.key, source=step.source, name=self.dm.name_of(step.key), description=coll.description,
+            columns=columns_of(self.dm, step.key, table), processing=coll.processing.model_dump(),
+            spool=self.spool_dir / f"{step.key}.jsonl",
+        )
+
+    def conditions(self, step: Step, queried: dict[Match, set[Any]] | None) -> list[tuple[Match, list[Any]]]:
+        conds = []
+        for m in step.matches:
+            if m.kind == "identity":
+                value = self.identities.get(m.identity or "")
+                vals: set[Any] = {value} if value else set()
+            else:
+                with self.lock:
+                    vals = set(self.keys.get((m.parent or "", m.parent_column or ""), ()))
+            if queried is not None:
+                vals -= queried.setdefault(m, set())
+                queried[m] |= vals
+            if vals:
+                conds.append((m, _sorted(vals)))
+        return conds
+
+    def read(self, step: Step, res: CollectionResult, conds: list[tuple[Match, list[Any]]], fh: IO[bytes],
+             seen: set[tuple[Any, ...]] | None) -> None:
+        """Read the rows matching any condition, with retries; append them to the spool."""
+        src = self.sources.get(step.source)
+        attempt = 0
+        start = fh.tell()
+        while True:
+            try:
+                found, new_keys, new_seen = self._read_once(src, step, res, conds, fh, seen)
+                break
+            except (SQLAlchemyError, OSError) as exc:
+                fh.seek(start)
+                fh.truncate()
+                attempt += 1
+                _log.warning("source_read_failed", source=step.source, collection=step.key, attempt=attempt,
+                             error=type(exc).__name__)
+                if attempt > self.opts.retries:
+                    raise SourceError(step.source, f"The data source '{step.source}' could not be searched "
+                                      f"({type(exc).__name__}, {attempt} attempts).") from exc
+                self.opts.sleep(self.opts.backoff_seconds * 2 ** (attempt - 1))
+        res.records += found
+        if seen is not None:
+            seen |= new_seen
+        with self.lock:
+            for col, vals in new_keys.items():
+                self.keys.setdefault((step.key, col), set()).update(vals)
+
+    def _read_once(self, src: SqlSource, step: Step, res: CollectionResult, conds: list[tuple[Match, list[Any]]],
+                   fh: IO[bytes], seen: set[tuple[Any, ...]] | None
+                   ) -> tuple[int, dict[str, set[Any]], set[tuple[Any, ...]]]:
+        table = src.table(step.table)
+        names = [c.name for c in res.columns]
+        fetch = names + [c for c in step.primary_key if c not in names] + \
+            [c for c in sorted(step.needed) if c not in names and c not in step.primary_key]
+        pos = {c: i for i, c in enumerate(fetch)}
+        pk_pos = [pos[c] for c in step.primary_key]
+        need_pos = {c: pos[c] for c in step.needed}
+        chunk = self.opts.chunk_size
+        total = sum(len(v) for _, v in conds)
+        queries: list[ColumnElement[bool]]
+        dedupe = seen is not None
+        if total <= chunk:
+            queries = [or_(*(_clause(table, m, v) for m, v in conds))]
+        else:
+            queries = [_clause(table, m, v[i : i + chunk]) for m, v in conds for i in range(0, len(v), chunk)]
+            dedupe = dedupe or len(conds) > 1
+        local_seen: set[tuple[Any, ...]] = set()
+        new_keys: dict[str, set[Any]] = {c: set() for c in step.needed}
+        found = 0
+        width = len(names)
+        for where in queries:
+            for batch in src.stream(fetch, table, where, step.primary_key):
+                lines = []
+                for row in batch:
+                    if dedupe:
+                        pk = tuple(row[i] for i in pk_pos)
+                        if pk in local_seen or (seen is not None and pk in seen):
+                            continue
+                        local_seen.add(pk)
+                    for col, i in need_pos.items():
+                        if row[i] is not None:
+                            new_keys[col].add(row[i])
+                    lines.append(orjson.dumps(dict(zip(names, row[:width], strict=True)), default=_default,
+                                              option=_OPTS))
+                if lines:
+                    fh.write(b"\n".join(lines) + b"\n")
+                    found += len(lines)
+        return found, new_keys, local_seen
+
+    def run_unit(self, unit: Unit) -> None:
+        tables = {s.key: self.sources.get(s.source).table(s.table) for s in unit.steps}
+        results = {s.key: self.result_for(s, tables[s.key]) for s in unit.steps}
+        handles = {k: open(r.spool, "wb") for k, r in results.items() if r.spool}  # noqa: SIM115
+        try:
+            if not unit.cyclic:
+                step = unit.steps[0]
+                conds = self.conditions(step, None)
+                if conds:
+                    self.read(step, results[step.key], conds, handles[step.key], None)
+            else:
+                queried: dict[str, dict[Match, set[Any]]] = {s.key: {} for s in unit.steps}
+                seen: dict[str, set[tuple[Any, ...]]] = {s.key: set() for s in unit.steps}
+                progress = True
+                while progress:
+                    progress = False
+                    for step in unit.steps:
+                        conds = self.conditions(step, queried[step.key])
+                        if conds:
+                            progress = True
+                            self.read(step, results[step.key], conds, handles[step.key], seen[step.key])
+        finally:
+            for fh in handles.values():
+                fh.close()
+        for key, res in results.items():
+            res.status = "found" if res.records else "not_found"
+            with self.lock:
+                self.results[key] = res
+
+
+def _sorted(values: Iterable[Any]) -> list[Any]:
+    try:
+        return sorted(values)
+    except TypeError:
+        return sorted(values, key=repr)
+
+
+def _clause(table: Table, m: Match, values: list[Any]) -> ColumnElement[bool]:
+    col = table.c[m.column]
+    if m.kind == "identity":
+        if m.mode == "lower_trim":
+            return func.lower(func.trim(col)) == values[0]
+        return col == values[0]
+    return col.in_(values)
+
+
+def run_retrieval(dm: DataMap, plan: Plan, sources: Sources, identities: dict[str, str], spool_dir: Path,
+                  opts: EngineOptions) -> tuple[list[CollectionResult], list[SourceReport]]:
+    """Find every row of the subject; raise SourceError if a source still fails after retries."""
+    run = _Run(dm, plan, sources, identities, spool_dir, opts)
+    done: set[int] = set()
+    running: dict[Future[None], int] = {}
+    with ThreadPoolExecutor(max_workers=opts.parallelism, thread_name_prefix="dsar-read") as pool:
+        try:
+            while len(done) < len(plan.units):
+                for i, unit in enumerate(plan.units):
+                    if i not in done and i not in running.values() and unit.after <= done:
+                        running[pool.submit(run.run_unit, unit)] = i
+                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    i = running.pop(fut)
+                    fut.result()
+                    done.add(i)
+        except BaseException:
+            for fut in running:
+                fut.cancel()
+            raise
+    return _report(dm, run)
+
+
+def _report(dm: DataMap, run: _Run) -> tuple[list[CollectionResult], list[SourceReport]]:
+    results: list[CollectionResult] = []
+    for key in sorted(dm.collections):
+        if key in run.results:
+            results.append(run.results[key])
+        else:
+            coll = dm.collections[key]
+            results.append(CollectionResult(
+                key=key, source=dm.source_of(key), name=dm.name_of(key), description=coll.description, columns=[],
+                processing=coll.processing.model_dump(), status="skipped",
+                detail="not reachable from the subject's identity in the data map"))
+    reports = []
+    for name, src in sorted(dm.sources.items()):
+        mine = [r for r in results if r.source == name]
+        records = sum(r.records for r in mine)
+        reports.append(SourceReport(name=name, description=src.description,
+                                    status="found" if records else "not_found", records=records,
+                                    collections=[r.key for r in mine]))
+    return results, reports

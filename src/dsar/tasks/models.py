@@ -1,0 +1,63 @@
+"""Privacy tasks (retrieval, deletion) and their idempotency keys: the one life every API face shares."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dsar.db.base import Base, UtcDateTime
+
+RETRIEVAL = "retrieval"
+DELETION = "deletion"
+
+IN_PROGRESS = "IN_PROGRESS"
+COMPLETED = "COMPLETED"
+FAILED = "FAILED"
+ON_HOLD = "ON_HOLD"
+FINAL = frozenset({COMPLETED, FAILED})
+
+
+class PrivacyTask(Base):
+    __tablename__ = "privacy_tasks"
+    __table_args__ = (
+        Index("ix_privacy_tasks_due", "status", "due_at"),
+        Index("ix_privacy_tasks_lease", "lease_owner"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16), default="bwp")
+    subject_type: Mapped[str] = mapped_column(String(16), default="SHOPPER")
+    subject_email: Mapped[str] = mapped_column(String(320))
+    subject_ref: Mapped[str] = mapped_column(String(32), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    errors: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    submitted_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
+    lease_expires: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    result_key: Mapped[str | None] = mapped_column(String(300), default=None)
+    result_size: Mapped[int | None] = mapped_column(Integer, default=None)
+    result_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    holding_period_days: Mapped[int | None] = mapped_column(Integer, default=None)
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+
+
+class IdempotencyKey(Base):
+    """A client token seen for an operation of a tenant, and the task it created (valid 8 hours)."""
+
+    __tablename__ = "idempotency_keys"
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    operation: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(36))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
