@@ -18,7 +18,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class JobSettings(BaseModel):
     workers: int = Field(2, ge=1, le=64, description="worker threads of the in-process runner")
     poll_seconds: float = Field(1.0, gt=0, description="how often idle workers look for due work")
-    lease_seconds: float = Field(30.0, gt=0, description="a claimed task is re-run when its worker is silent this long")
+    lease_seconds: float = Field(
+        30.0, gt=0, description="a claimed task is re-run when its worker is silent this long"
+    )
     max_attempts: int = Field(5, ge=1, description="runs of one task before it ends FAILED")
 
 
@@ -26,23 +28,33 @@ class EngineSettings(BaseModel):
     chunk_size: int = Field(500, ge=1, le=30000, description="keys per IN list")
     parallelism: int = Field(4, ge=1, le=64, description="collections read at the same time in one task")
     source_retries: int = Field(3, ge=0, description="retries of a failing source before the task fails")
-    retry_backoff_seconds: float = Field(0.5, ge=0, description="first wait between retries; doubles each time")
-    html_rows: int = Field(500, ge=0, description="rows per collection shown in index.html (all rows are in JSON/CSV)")
+    retry_backoff_seconds: float = Field(
+        0.5, ge=0, description="first wait between retries; doubles each time"
+    )
+    html_rows: int = Field(
+        500, ge=0, description="rows per collection shown in index.html (all rows are in JSON/CSV)"
+    )
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DSAR_", env_nested_delimiter="__", extra="ignore")
 
     data_dir: Path = Field(Path("./dsar-data"), description="state, archives and the generated secret key")
-    database_url: str | None = Field(None, description="SQLAlchemy URL of dsar's own state; SQLite in data_dir if unset")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of dsar's own state; SQLite in data_dir if unset"
+    )
     datamap: Path | None = Field(None, description="path of the data map YAML")
-    storage_url: str | None = Field(None, description="file:///path or s3://bucket/prefix; data_dir/objects if unset")
+    storage_url: str | None = Field(
+        None, description="file:///path or s3://bucket/prefix; data_dir/objects if unset"
+    )
     jobs: Literal["inprocess", "celery"] = Field("inprocess", description="job runner")
     broker_url: str | None = Field(None, description="Celery broker URL (DSAR_JOBS=celery)")
     public_url: str = Field("http://127.0.0.1:8000", description="base of every link the service hands out")
     link_ttl_seconds: int = Field(60, ge=1, le=7 * 24 * 3600, description="lifetime of download links")
     token_ttl_seconds: int = Field(900, ge=60, le=86400, description="lifetime of access tokens")
-    secret_key: str | None = Field(None, description="master key for tokens and signatures; generated under data_dir if unset")
+    secret_key: str | None = Field(
+        None, description="master key for tokens and signatures; generated under data_dir if unset"
+    )
     log_level: str = Field("INFO", description="log level")
     log_json: bool = Field(False, description="log JSON lines instead of console text")
     run_workers: bool = Field(True, description="`dsar serve` also runs the in-process workers")

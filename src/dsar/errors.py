@@ -1,13 +1,13 @@
 """The one error tree. Only the API edges know HTTP statuses and wire formats.
 
-    DsarError (code, kind)
-    ├── InvalidInput          kind="validation"   bad input, nothing changed
-    ├── NotFound              kind="not_found"    unknown, expired or foreign id (they answer alike)
-    ├── Unauthenticated       kind="unauthenticated"
-    ├── AccessDenied          kind="forbidden"
-    ├── Conflict              kind="conflict"
-    ├── DataMapError          kind="config"       the data map is wrong: file, line and the fix
-    └── SourceError           kind="source"       a data source failed after retries
+DsarError (code, kind)
+├── InvalidInput          kind="validation"   bad input, nothing changed
+├── NotFound              kind="not_found"    unknown, expired or foreign id (they answer alike)
+├── Unauthenticated       kind="unauthenticated"
+├── AccessDenied          kind="forbidden"
+├── Conflict              kind="conflict"
+├── DataMapError          kind="config"       the data map is wrong: file, line and the fix
+└── SourceError           kind="source"       a data source failed after retries
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Column,
     Boolean,
     ColumnElement,
     Date,
@@ -73,16 +74,24 @@ class SqlSource:
             self.engine: Engine = create_engine(url, **kwargs)
         except ModuleNotFoundError as exc:
             extra = _DRIVER_HINTS.get(backend, backend)
-            raise RuntimeError(f"source {name!r} needs a database driver: pip install \"dsar[{extra}]\"") from exc
+            raise RuntimeError(
+                f'source {name!r} needs a database driver: pip install "dsar[{extra}]"'
+            ) from exc
         self.dialect = self.engine.dialect.name
         self._meta = MetaData()
         self._lock = threading.Lock()
 
     def table(self, name: str) -> Table:
+        """The table's columns (reflected once); indexes are not needed to query it."""
         with self._lock:
             if name in self._meta.tables:
                 return self._meta.tables[name]
-            return Table(name, self._meta, autoload_with=self.engine)
+            insp = inspect(self.engine)
+            cols = insp.get_columns(name)
+            pk = set(insp.get_pk_constraint(name).get("constrained_columns") or [])
+            return Table(name, self._meta, *(
+                Column(c["name"], c["type"], nullable=bool(c.get("nullable", True)), primary_key=c["name"] in pk)
+                for c in cols))
 
     def indexes(self, table: str) -> list[tuple[str, ...]]:
         """Leading column lists of every index, primary key and unique constraint of a table.
@@ -93,7 +102,9 @@ class SqlSource:
         out: list[tuple[str, ...]] = []
         pk = insp.get_pk_constraint(table).get("constrained_columns") or []
         if pk:
-            out.append(tuple(pk))
+            out.append(tuple(c.lower() for c in pk))
+        if self.dialect == "sqlite":  # SQLAlchemy does not reflect SQLite expression indexes
+            return out + self._sqlite_indexes(table)
         for uc in insp.get_unique_constraints(table):
             out.append(tuple(uc["column_names"]))
         for ix in insp.get_indexes(table):
@@ -110,7 +121,8 @@ class SqlSource:
     def _sqlite_expression_indexes(self, table: str) -> list[tuple[str, ...]]:
         with self.engine.connect() as conn:
             rows = conn.exec_driver_sql(
-                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (table,)
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+                (table,),
             ).all()
         out = []
         for (sql,) in rows:
@@ -119,8 +131,13 @@ class SqlSource:
         return out
 
     def stream(
-        self, columns: Sequence[str], table: Table, where: ColumnElement[bool], order_by: Sequence[str],
-        *, batch: int = 2000,
+        self,
+        columns: Sequence[str],
+        table: Table,
+        where: ColumnElement[bool],
+        order_by: Sequence[str],
+        *,
+        batch: int = 2000,
     ) -> Iterator[list[tuple[Any, ...]]]:
         """Rows in batches, through a server-side cursor where the driver has one."""
         stmt = select(*(table.c[c] for c in columns)).where(where).order_by(*(table.c[c] for c in order_by))
@@ -129,8 +146,9 @@ class SqlSource:
             for part in result.partitions(batch):
                 yield [tuple(r) for r in part]
 
-    def explain(self, table: Table, columns: Sequence[str], where: ColumnElement[bool],
-                order_by: Sequence[str]) -> str:
+    def explain(
+        self, table: Table, columns: Sequence[str], where: ColumnElement[bool], order_by: Sequence[str]
+    ) -> str:
         stmt = select(*(table.c[c] for c in columns)).where(where).order_by(*(table.c[c] for c in order_by))
         return str(stmt.compile(self.engine))
 

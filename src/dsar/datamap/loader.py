@@ -109,22 +109,30 @@ def _cross_check(dm: DataMap, filename: str, lines: Mapping[Loc, int]) -> list[s
         for ident in coll.identities:
             if ident not in dm.identities:
                 line = _line_for(("collections", key, "identities", ident), lines)
-                out.append(f"{filename}:{line}: collections.{key}.identities: unknown identity {ident!r}; "
-                           f"use one of {sorted(dm.identities)}")
+                out.append(
+                    f"{filename}:{line}: collections.{key}.identities: unknown identity {ident!r}; "
+                    f"use one of {sorted(dm.identities)}"
+                )
         for i, ref in enumerate(coll.references):
             line = _line_for(("collections", key, "references", i, "to"), lines)
             if ref.to.count(".") != 2 or ref.parent not in dm.collections:
-                out.append(f"{filename}:{line}: collections.{key}.references[{i}].to: {ref.to!r} is not "
-                           "`<source>.<collection>.<column>` of a declared collection")
+                out.append(
+                    f"{filename}:{line}: collections.{key}.references[{i}].to: {ref.to!r} is not "
+                    "`<source>.<collection>.<column>` of a declared collection"
+                )
         for col in coll.fields:
             if col in coll.exclude:
                 line = _line_for(("collections", key, "fields", col), lines)
-                out.append(f"{filename}:{line}: collections.{key}.fields.{col} is also in `exclude`; keep one")
+                out.append(
+                    f"{filename}:{line}: collections.{key}.fields.{col} is also in `exclude`; keep one"
+                )
     return out
 
 
 def load(path: str | Path, env: Mapping[str, str] | None = None) -> DataMap:
+    """Load a data map file; `${DATAMAP_DIR}` in it stands for the file's own directory."""
     p = Path(path)
+    env = {**(os.environ if env is None else env), "DATAMAP_DIR": str(p.resolve().parent)}
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:

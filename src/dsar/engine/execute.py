@@ -11,7 +11,8 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import date, datetime, time as dtime
+from datetime import date, datetime
+from datetime import time as dtime
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
@@ -82,16 +83,29 @@ def columns_of(dm: DataMap, key: str, table: Table) -> list[ColumnInfo]:
         if col.name in coll.exclude:
             continue
         spec = coll.fields.get(col.name)
-        out.append(ColumnInfo(col.name, json_schema_for(col.type, bool(col.nullable) and not col.primary_key),
-                              tuple(spec.categories) if spec else (), spec.description if spec else ""))
+        out.append(
+            ColumnInfo(
+                str(col.name),
+                json_schema_for(col.type, bool(col.nullable) and not col.primary_key),
+                tuple(spec.categories) if spec else (),
+                spec.description if spec else "",
+            )
+        )
     return out
 
 
 class _Run:
     """State of one retrieval: key sets found so far and the per-collection results."""
 
-    def __init__(self, dm: DataMap, plan: Plan, sources: Sources, identities: dict[str, str], spool_dir: Path,
-                 opts: EngineOptions) -> None:
+    def __init__(
+        self,
+        dm: DataMap,
+        plan: Plan,
+        sources: Sources,
+        identities: dict[str, str],
+        spool_dir: Path,
+        opts: EngineOptions,
+    ) -> None:
         self.dm, self.plan, self.sources, self.opts = dm, plan, sources, opts
         self.identities = identities
         self.spool_dir = spool_dir
@@ -102,8 +116,12 @@ class _Run:
     def result_for(self, step: Step, table: Table) -> CollectionResult:
         coll = self.dm.collections[step.key]
         return CollectionResult(
-            key=step.key, source=step.source, name=self.dm.name_of(step.key), description=coll.description,
-            columns=columns_of(self.dm, step.key, table), processing=coll.processing.model_dump(),
+            key=step.key,
+            source=step.source,
+            name=self.dm.name_of(step.key),
+            description=coll.description,
+            columns=columns_of(self.dm, step.key, table),
+            processing=coll.processing.model_dump(),
             spool=self.spool_dir / f"{step.key}.jsonl",
         )
 
@@ -123,8 +141,14 @@ class _Run:
                 conds.append((m, _sorted(vals)))
         return conds
 
-    def read(self, step: Step, res: CollectionResult, conds: list[tuple[Match, list[Any]]], fh: IO[bytes],
-             seen: set[tuple[Any, ...]] | None) -> None:
+    def read(
+        self,
+        step: Step,
+        res: CollectionResult,
+        conds: list[tuple[Match, list[Any]]],
+        fh: IO[bytes],
+        seen: set[tuple[Any, ...]] | None,
+    ) -> None:
         """Read the rows matching any condition, with retries; append them to the spool."""
         src = self.sources.get(step.source)
         attempt = 0
@@ -137,11 +161,19 @@ class _Run:
                 fh.seek(start)
                 fh.truncate()
                 attempt += 1
-                _log.warning("source_read_failed", source=step.source, collection=step.key, attempt=attempt,
-                             error=type(exc).__name__)
+                _log.warning(
+                    "source_read_failed",
+                    source=step.source,
+                    collection=step.key,
+                    attempt=attempt,
+                    error=type(exc).__name__,
+                )
                 if attempt > self.opts.retries:
-                    raise SourceError(step.source, f"The data source '{step.source}' could not be searched "
-                                      f"({type(exc).__name__}, {attempt} attempts).") from exc
+                    raise SourceError(
+                        step.source,
+                        f"The data source '{step.source}' could not be searched "
+                        f"({type(exc).__name__}, {attempt} attempts).",
+                    ) from exc
                 self.opts.sleep(self.opts.backoff_seconds * 2 ** (attempt - 1))
         res.records += found
         if seen is not None:
@@ -150,13 +182,22 @@ class _Run:
             for col, vals in new_keys.items():
                 self.keys.setdefault((step.key, col), set()).update(vals)
 
-    def _read_once(self, src: SqlSource, step: Step, res: CollectionResult, conds: list[tuple[Match, list[Any]]],
-                   fh: IO[bytes], seen: set[tuple[Any, ...]] | None
-                   ) -> tuple[int, dict[str, set[Any]], set[tuple[Any, ...]]]:
+    def _read_once(
+        self,
+        src: SqlSource,
+        step: Step,
+        res: CollectionResult,
+        conds: list[tuple[Match, list[Any]]],
+        fh: IO[bytes],
+        seen: set[tuple[Any, ...]] | None,
+    ) -> tuple[int, dict[str, set[Any]], set[tuple[Any, ...]]]:
         table = src.table(step.table)
         names = [c.name for c in res.columns]
-        fetch = names + [c for c in step.primary_key if c not in names] + \
-            [c for c in sorted(step.needed) if c not in names and c not in step.primary_key]
+        fetch = (
+            names
+            + [c for c in step.primary_key if c not in names]
+            + [c for c in sorted(step.needed) if c not in names and c not in step.primary_key]
+        )
         pos = {c: i for i, c in enumerate(fetch)}
         pk_pos = [pos[c] for c in step.primary_key]
         need_pos = {c: pos[c] for c in step.needed}
@@ -165,9 +206,9 @@ class _Run:
         queries: list[ColumnElement[bool]]
         dedupe = seen is not None
         if total <= chunk:
-            queries = [or_(*(_clause(table, m, v) for m, v in conds))]
+            queries = [or_(*(where_clause(table, m, v) for m, v in conds))]
         else:
-            queries = [_clause(table, m, v[i : i + chunk]) for m, v in conds for i in range(0, len(v), chunk)]
+            queries = [where_clause(table, m, v[i : i + chunk]) for m, v in conds for i in range(0, len(v), chunk)]
             dedupe = dedupe or len(conds) > 1
         local_seen: set[tuple[Any, ...]] = set()
         new_keys: dict[str, set[Any]] = {c: set() for c in step.needed}
@@ -185,8 +226,9 @@ class _Run:
                     for col, i in need_pos.items():
                         if row[i] is not None:
                             new_keys[col].add(row[i])
-                    lines.append(orjson.dumps(dict(zip(names, row[:width], strict=True)), default=_default,
-                                              option=_OPTS))
+                    lines.append(
+                        orjson.dumps(dict(zip(names, row[:width], strict=True)), default=_default, option=_OPTS)
+                    )
                 if lines:
                     fh.write(b"\n".join(lines) + b"\n")
                     found += len(lines)
@@ -229,7 +271,7 @@ def _sorted(values: Iterable[Any]) -> list[Any]:
         return sorted(values, key=repr)
 
 
-def _clause(table: Table, m: Match, values: list[Any]) -> ColumnElement[bool]:
+def where_clause(table: Table, m: Match, values: list[Any]) -> ColumnElement[bool]:
     col = table.c[m.column]
     if m.kind == "identity":
         if m.mode == "lower_trim":
@@ -238,8 +280,14 @@ def _clause(table: Table, m: Match, values: list[Any]) -> ColumnElement[bool]:
     return col.in_(values)
 
 
-def run_retrieval(dm: DataMap, plan: Plan, sources: Sources, identities: dict[str, str], spool_dir: Path,
-                  opts: EngineOptions) -> tuple[list[CollectionResult], list[SourceReport]]:
+def run_retrieval(
+    dm: DataMap,
+    plan: Plan,
+    sources: Sources,
+    identities: dict[str, str],
+    spool_dir: Path,
+    opts: EngineOptions,
+) -> tuple[list[CollectionResult], list[SourceReport]]:
     """Find every row of the subject; raise SourceError if a source still fails after retries."""
     run = _Run(dm, plan, sources, identities, spool_dir, opts)
     done: set[int] = set()
@@ -269,15 +317,29 @@ def _report(dm: DataMap, run: _Run) -> tuple[list[CollectionResult], list[Source
             results.append(run.results[key])
         else:
             coll = dm.collections[key]
-            results.append(CollectionResult(
-                key=key, source=dm.source_of(key), name=dm.name_of(key), description=coll.description, columns=[],
-                processing=coll.processing.model_dump(), status="skipped",
-                detail="not reachable from the subject's identity in the data map"))
+            results.append(
+                CollectionResult(
+                    key=key,
+                    source=dm.source_of(key),
+                    name=dm.name_of(key),
+                    description=coll.description,
+                    columns=[],
+                    processing=coll.processing.model_dump(),
+                    status="skipped",
+                    detail="not reachable from the subject's identity in the data map",
+                )
+            )
     reports = []
     for name, src in sorted(dm.sources.items()):
         mine = [r for r in results if r.source == name]
         records = sum(r.records for r in mine)
-        reports.append(SourceReport(name=name, description=src.description,
-                                    status="found" if records else "not_found", records=records,
-                                    collections=[r.key for r in mine]))
+        reports.append(
+            SourceReport(
+                name=name,
+                description=src.description,
+                status="found" if records else "not_found",
+                records=records,
+                collections=[r.key for r in mine],
+            )
+        )
     return results, reports

@@ -72,11 +72,8 @@ def build_plan(dm: DataMap) -> Plan:
     for key, coll in dm.collections.items():
         matches = [
             Match("identity", m.column, identity=ident, mode=m.match) for ident, m in coll.identities.items()
-        ] + [
-            Match("reference", r.column, parent=r.parent, parent_column=r.parent_column) for r in coll.references
-        ]
-        steps[key] = Step(key, dm.source_of(key), dm.table_of(key), list(coll.primary_key), list(coll.exclude),
-                          matches)
+        ] + [Match("reference", r.column, parent=r.parent, parent_column=r.parent_column) for r in coll.references]
+        steps[key] = Step(key, dm.source_of(key), dm.table_of(key), list(coll.primary_key), list(coll.exclude), matches)
     children: dict[str, set[str]] = {k: set() for k in steps}
     for key, step in steps.items():
         for m in step.matches:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dsar.db.base import Base, UtcDateTime
@@ -44,7 +44,7 @@ class PrivacyTask(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
     lease_expires: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
     result_key: Mapped[str | None] = mapped_column(String(300), default=None)
-    result_size: Mapped[int | None] = mapped_column(Integer, default=None)
+    result_size: Mapped[int | None] = mapped_column(BigInteger, default=None)
     result_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     holding_period_days: Mapped[int | None] = mapped_column(Integer, default=None)
     reason: Mapped[str | None] = mapped_column(Text, default=None)
@@ -60,4 +60,7 @@ class IdempotencyKey(Base):
     operation: Mapped[str] = mapped_column(String(64), primary_key=True)
     token: Mapped[str] = mapped_column(String(64), primary_key=True)
     task_id: Mapped[str] = mapped_column(String(36))
+    fingerprint: Mapped[str] = mapped_column(
+        String(64)
+    )  # hash of the input, to refuse reuse with other input
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -1,0 +1,40 @@
+"""The ASGI application: every API face over one container of services."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from dsar import __version__
+from dsar.api.graphql.endpoint import graphql_router
+from dsar.api.rest.health import health_router
+from dsar.api.rest.token import token_router
+from dsar.bootstrap import Container
+from dsar.db.migrate import upgrade
+from dsar.storage.http import files_router
+from dsar.storage.local import LocalStorage
+
+
+def create_app(container: Container, *, migrate: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if migrate:
+            await run_in_threadpool(upgrade, container.db.engine)
+        container.runner.start()
+        try:
+            yield
+        finally:
+            await run_in_threadpool(container.runner.stop)
+
+    app = FastAPI(title="dsar", version=__version__, lifespan=lifespan,
+                  description="Answers personal-data access and deletion requests.")
+    app.include_router(token_router(container))
+    app.include_router(graphql_router(container))
+    app.include_router(health_router(container))
+    if isinstance(container.storage, LocalStorage):
+        app.include_router(files_router(container.storage))
+    app.state.container = container
+    return app

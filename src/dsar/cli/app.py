@@ -1,0 +1,20 @@
+"""The `dsar` command line: one Typer app, a module per command group."""
+
+from __future__ import annotations
+
+import typer
+
+from dsar.cli import clients, datamap, db, serve
+
+app = typer.Typer(help="dsar: answers personal-data access and deletion requests.", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+app.command("serve")(serve.serve)
+app.command("worker")(serve.worker)
+app.command("demo")(serve.demo)
+app.add_typer(db.app, name="db")
+app.add_typer(clients.app, name="clients")
+app.add_typer(datamap.app, name="datamap")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,107 @@
+"""`dsar serve`, `dsar worker` and `dsar demo`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from pathlib import Path
+
+import typer
+import uvicorn
+
+from dsar import log
+from dsar.api.app import create_app
+from dsar.cli.common import container
+from dsar.config import Settings
+from dsar.db.migrate import upgrade
+
+
+def serve(host: str = typer.Option("127.0.0.1", help="address to listen on"),
+          port: int = typer.Option(8000, help="port to listen on")) -> None:
+    """The API plus in-process workers (the embedded default)."""
+    _serve(Settings(), host, port)
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    with container(with_workers=True, settings=settings) as c:
+        c.datamap  # noqa: B018  (fail at start, with file and line, if the data map is wrong)
+        app = create_app(c)
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+def worker() -> None:
+    """A worker process only: runs due tasks from the state database (no API)."""
+    settings = Settings()
+    with container(with_workers=True, settings=settings) as c:
+        c.datamap  # noqa: B018
+        upgrade(c.db.engine)
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        c.runner.start()
+        log.get("dsar.worker").info("worker_started", workers=settings.job.workers)
+        stop.wait()
+        c.runner.stop()
+
+
+DEMO_EMAIL = "jane.doe@example.com"
+
+
+def demo(port: int = typer.Option(8000, help="port to serve on"),
+         dir: Path = typer.Option(Path("./dsar-demo"), "--dir", help="where the demo data and state live"),
+         host: str = typer.Option("127.0.0.1", help="address to listen on")) -> None:
+    """Build the demo shop (reused when present), create a demo client, print curl commands, serve."""
+    from dsar.demo.generate import build_demo
+
+    directory = dir.resolve()
+    typer.echo(f"building the demo data in {directory} (reused when present) ...")
+    info = build_demo(directory)
+    os.environ["DSAR_DEMO_DIR"] = str(directory)
+    base = f"http://{host}:{port}"
+    settings = Settings(data_dir=directory / "state", datamap=info.datamap,
+                        public_url=os.environ.get("DSAR_PUBLIC_URL", base))
+    client_file = directory / "demo-client.json"
+    with container(settings=settings) as c:
+        upgrade(c.db.engine)
+        if client_file.exists():
+            creds = json.loads(client_file.read_text())
+        else:
+            cid, secret = c.auth.create_client("demo", ["privacy:manage", "files:manage"])
+            creds = {"client_id": cid, "client_secret": secret}
+            fd = os.open(client_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                json.dump(creds, fh)
+    typer.echo(demo_instructions(base, creds["client_id"], creds["client_secret"], DEMO_EMAIL))
+    _serve(settings, host, port)
+
+
+def demo_instructions(base: str, client_id: str, secret: str, email: str) -> str:
+    py = "python3 -c 'import json,sys; print(json.load(sys.stdin)"
+    start = ('{"query": "mutation { startPersonalDataRetrievalTask(input: {dataSubject: {type: SHOPPER, email: '
+             f'\\"{email}\\"}}}}) {{ taskId }} }}"}}')
+    query = ('{"query": "query { personalDataRetrievalTask(taskId: \\"\'$TASK\'\\") { taskId status '
+             'submissionDate lastUpdatedDate dataSubject { type email } dataRetrievalLink errors { code message } } }"}')
+    return f"""
+dsar demo is ready.
+  API client:  client_id={client_id}
+               client_secret={secret}
+  A subject:   {email}
+  GraphiQL:    {base}/graphql   API docs: {base}/docs
+
+Copy and paste, in another terminal:
+
+TOKEN=$(curl -s -X POST {base}/token -d grant_type=client_credentials \\
+  -d client_id={client_id} -d client_secret={secret} | {py}["access_token"])')
+
+TASK=$(curl -s {base}/graphql -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+  -d '{start}' | {py}["data"]["startPersonalDataRetrievalTask"]["taskId"])'); echo $TASK
+
+curl -s {base}/graphql -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+  -d '{query}'
+
+LINK=$(curl -s {base}/graphql -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+  -d '{query}' | {py}["data"]["personalDataRetrievalTask"]["dataRetrievalLink"])')
+curl -s -o data_retrieval.zip "$LINK" && unzip -o -q data_retrieval.zip -d jane && echo "open jane/index.html"
+"""

@@ -1,0 +1,90 @@
+"""`dsar datamap check`: the data map against the real sources: tables, columns, indexes, the plan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import or_
+from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
+
+from dsar.datamap.model import DataMap
+from dsar.engine.execute import Sources, where_clause
+from dsar.engine.plan import Match, build_plan
+
+
+@dataclass
+class CheckReport:
+    lines: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _indexed(indexes: list[tuple[str, ...]], m: Match) -> bool:
+    if m.kind == "identity" and m.mode == "lower_trim":
+        want = {f"lower(trim({m.column}))", f"lower(trim(({m.column})))"}
+        return any(ix and ix[0].strip("()") in {w.strip("()") for w in want} for ix in indexes)
+    return any(ix and ix[0] == m.column.lower() for ix in indexes)
+
+
+def check(dm: DataMap, sources: Sources) -> CheckReport:
+    rep = CheckReport()
+    plan = build_plan(dm)
+    reachable_sources: set[str] = set()
+    for name in sorted(dm.sources):
+        try:
+            src = sources.get(name)
+            with src.engine.connect():
+                pass
+            reachable_sources.add(name)
+            rep.lines.append(f"source {name}: connected ({src.dialect})")
+        except (SQLAlchemyError, RuntimeError, OSError) as exc:
+            rep.errors.append(f"source {name}: cannot connect ({type(exc).__name__}); check its url")
+    for key in sorted(dm.collections):
+        step = plan.steps[key]
+        if step.source not in reachable_sources:
+            continue
+        src = sources.get(step.source)
+        try:
+            table = src.table(step.table)
+        except NoSuchTableError:
+            rep.errors.append(f"{key}: table {step.table!r} does not exist in source {step.source!r}")
+            continue
+        coll = dm.collections[key]
+        wanted = set(step.primary_key) | set(coll.exclude) | set(coll.fields) | {m.column for m in step.matches}
+        missing = sorted(c for c in wanted if c not in table.c)
+        if missing:
+            rep.errors.append(f"{key}: column(s) {', '.join(missing)} not in table {step.table!r}")
+            continue
+        indexes = src.indexes(step.table)
+        for m in step.matches:
+            if not _indexed(indexes, m):
+                how = (f"CREATE INDEX ... ON {step.table} (lower(trim({m.column})))"
+                       if m.kind == "identity" and m.mode == "lower_trim" else
+                       f"CREATE INDEX ... ON {step.table} ({m.column})")
+                rep.warnings.append(f"{key}: lookup column {m.column!r} has no usable index; every request scans "
+                                    f"the table. Add: {how}")
+        status = "reachable" if key not in plan.unreachable else "NOT reachable from any identity"
+        rep.lines.append(f"{key}: {status}; {len(table.c)} columns, {len(coll.exclude)} excluded")
+    for key in plan.unreachable:
+        rep.warnings.append(f"{key}: not reachable from any identity; add an identity or a reference to it")
+    rep.lines.append("plan:")
+    rep.lines.extend(f"  {line}" for line in plan.describe())
+    rep.lines.append("SQL (per collection; values are bound parameters):")
+    for unit in plan.units:
+        for step in unit.steps:
+            if step.source not in reachable_sources:
+                continue
+            try:
+                table = sources.get(step.source).table(step.table)
+                cols = [c.name for c in table.columns if c.name not in step.exclude]
+                cond = or_(*(where_clause(table, m, ["k1", "k2"] if m.kind == "reference" else ["v"])
+                             for m in step.matches))
+                sql = sources.get(step.source).explain(table, cols, cond, step.primary_key)
+                rep.lines.append(f"  -- {step.key}\n  " + " ".join(sql.split()))
+            except (SQLAlchemyError, KeyError):
+                continue
+    return rep

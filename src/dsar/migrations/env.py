@@ -1,0 +1,38 @@
+"""Alembic environment: dsar passes the connection in; batch mode keeps SQLite migrations possible."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine
+
+import dsar.auth.models
+import dsar.tasks.models  # noqa: F401  (registers the tables)
+from dsar.db.base import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run() -> None:
+    connection = config.attributes.get("connection")
+    if connection is None:
+        engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
+        with engine.connect() as conn:
+            _migrate(conn)
+        engine.dispose()
+    else:
+        _migrate(connection)
+
+
+def _migrate(connection: object) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,  # type: ignore[arg-type]
+        render_as_batch=True,
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run()

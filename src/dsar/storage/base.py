@@ -1,0 +1,130 @@
+"""The storage port: where result archives live and how a caller gets a short-lived link to one."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol, runtime_checkable
+from urllib.parse import unquote, urlsplit
+
+from dsar.kit.clock import Clock
+
+MAX_KEY_LENGTH = 1024
+MAX_SEGMENT_LENGTH = 255
+MAX_FILENAME_LENGTH = 255
+
+# A segment never starts with a dot: that rules out `.` and `..` and reserves dot-names for temp files.
+_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+S3_EXTRA_HINT = 'The S3 storage adapter is not installed: it comes with `pip install "dsar[s3]"`.'
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    """What `put_stream` wrote: the key, its size in bytes and the SHA-256 of its content (hex)."""
+
+    key: str
+    size: int
+    sha256: str
+
+
+def validate_key(key: str) -> str:
+    """Return the key if it is a safe relative path of `[A-Za-z0-9._-]` segments; else ValueError."""
+    if not key:
+        raise ValueError("Invalid storage key: it is empty.")
+    if len(key) > MAX_KEY_LENGTH:
+        raise ValueError(f"Invalid storage key: longer than {MAX_KEY_LENGTH} characters.")
+    if "\\" in key:
+        raise ValueError(f"Invalid storage key {key!r}: backslashes are not allowed.")
+    if key.startswith("/"):
+        raise ValueError(f"Invalid storage key {key!r}: it must be a relative path.")
+    for segment in key.split("/"):
+        if not segment:
+            raise ValueError(f"Invalid storage key {key!r}: empty path segment.")
+        if segment in (".", ".."):
+            raise ValueError(f"Invalid storage key {key!r}: '.' and '..' segments are not allowed.")
+        if len(segment) > MAX_SEGMENT_LENGTH:
+            raise ValueError(f"Invalid storage key: a segment is longer than {MAX_SEGMENT_LENGTH} characters.")
+        if not _SEGMENT.fullmatch(segment):
+            raise ValueError(
+                f"Invalid storage key {key!r}: segments use only A-Z a-z 0-9 . _ - and do not start with a dot."
+            )
+    return key
+
+
+def validate_filename(filename: str) -> str:
+    """Return a download file name if it is 1-255 characters without controls or path separators."""
+    if not filename or len(filename) > MAX_FILENAME_LENGTH:
+        raise ValueError(f"Invalid download file name: it must have 1 to {MAX_FILENAME_LENGTH} characters.")
+    if _CONTROL.search(filename) or "/" in filename or "\\" in filename:
+        raise ValueError("Invalid download file name: no control characters, slashes or backslashes.")
+    return filename
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """Where objects (result archives) are kept; adapters: local files, S3 with presigned URLs."""
+
+    def put_stream(
+        self, key: str, chunks: Iterable[bytes], content_type: str = "application/octet-stream"
+    ) -> StoredObject:
+        """Write the chunks under the key atomically (readers see the old object or the whole new one)."""
+        ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def delete(self, key: str) -> None:
+        """Remove the object; a missing object is not an error."""
+        ...
+
+    def open(self, key: str) -> BinaryIO:
+        """Open the object for reading; `dsar.errors.NotFound` if it does not exist."""
+        ...
+
+    def size(self, key: str) -> int:
+        """Size in bytes; `dsar.errors.NotFound` if the object does not exist."""
+        ...
+
+    def signed_url(self, key: str, ttl_seconds: int, *, filename: str | None = None) -> str:
+        """An absolute GET link valid for ttl_seconds; `filename` is the name the browser saves under."""
+        ...
+
+
+def storage_from_url(url: str, *, public_url: str, signing_key: bytes, clock: Clock) -> Storage:
+    """The adapter for `DSAR_STORAGE_URL`: `file:///abs/path` (local files) or `s3://bucket/prefix`."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "file":
+        if parts.netloc not in ("", "localhost") or parts.query or parts.fragment:
+            raise ValueError(f"Storage URL {url!r}: use file:///absolute/path (no host, query or fragment).")
+        path = unquote(parts.path)
+        if not path.startswith("/"):
+            raise ValueError(f"Storage URL {url!r}: the path must be absolute, as in file:///var/lib/dsar.")
+        from dsar.storage.local import LocalStorage
+
+        return LocalStorage(Path(path), public_url=public_url, signing_key=signing_key, clock=clock)
+    if scheme == "s3":
+        # Lazy import point: `dsar.storage.s3` (with boto3) arrives with the `s3` extra.
+        try:
+            module = importlib.import_module("dsar.storage.s3")
+        except ModuleNotFoundError as exc:
+            if exc.name in ("dsar.storage.s3", "boto3", "botocore") or (exc.name or "").startswith("boto"):
+                raise RuntimeError(f"{S3_EXTRA_HINT} (DSAR_STORAGE_URL={url})") from exc
+            raise
+        storage: Storage = module.from_url(url, public_url=public_url, signing_key=signing_key, clock=clock)
+        return storage
+    raise ValueError(f"Storage URL {url!r}: unsupported scheme; use file:///absolute/path or s3://bucket/prefix.")
+
+
+__all__ = [
+    "S3_EXTRA_HINT",
+    "Storage",
+    "StoredObject",
+    "storage_from_url",
+    "validate_filename",
+    "validate_key",
+]

@@ -1,0 +1,117 @@
+"""All SQL on privacy tasks: creation with idempotency keys, lookups scoped to a tenant, leases."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from dsar.tasks.models import FINAL, IN_PROGRESS, IdempotencyKey, PrivacyTask
+
+IDEMPOTENCY_WINDOW = timedelta(hours=8)
+
+
+class IdempotencyMismatch(Exception):
+    """The client token was used for different input within its window."""
+
+
+def find_by_token(
+    s: Session, tenant: str, operation: str, token: str, now: datetime
+) -> IdempotencyKey | None:
+    key = s.get(IdempotencyKey, (tenant, operation, token))
+    return key if key is not None and key.expires_at > now else None
+
+
+def remember_token(
+    s: Session, tenant: str, operation: str, token: str, task_id: str, fingerprint: str, now: datetime
+) -> bool:
+    """Record the token for this task; False if another request took it first (a race)."""
+    existing = s.get(IdempotencyKey, (tenant, operation, token))
+    if existing is not None:
+        if existing.expires_at > now:
+            return False
+        existing.task_id, existing.fingerprint = task_id, fingerprint
+        existing.expires_at = now + IDEMPOTENCY_WINDOW
+        return True
+    try:
+        with s.begin_nested():
+            s.add(
+                IdempotencyKey(
+                    tenant=tenant,
+                    operation=operation,
+                    token=token,
+                    task_id=task_id,
+                    fingerprint=fingerprint,
+                    expires_at=now + IDEMPOTENCY_WINDOW,
+                )
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def get_task(s: Session, tenant: str, task_id: str, kind: str) -> PrivacyTask | None:
+    return s.scalar(
+        select(PrivacyTask).where(
+            PrivacyTask.id == task_id, PrivacyTask.tenant == tenant, PrivacyTask.kind == kind
+        )
+    )
+
+
+def claim_next(
+    s: Session, owner: str, now: datetime, lease: timedelta, task_id: str | None = None
+) -> str | None:
+    """Take the lease of one due task whose lease is free or expired; its id, or None."""
+    free = or_(PrivacyTask.lease_expires.is_(None), PrivacyTask.lease_expires < now)
+    due = and_(PrivacyTask.status == IN_PROGRESS, PrivacyTask.due_at <= now, free)
+    cand = select(PrivacyTask.id).where(due)
+    if task_id is not None:
+        cand = cand.where(PrivacyTask.id == task_id)
+    chosen = s.scalar(cand.order_by(PrivacyTask.due_at).limit(1))
+    if chosen is None:
+        return None
+    claimed = s.execute(
+        update(PrivacyTask)
+        .where(PrivacyTask.id == chosen, due)
+        .values(lease_owner=owner, lease_expires=now + lease, attempts=PrivacyTask.attempts + 1)
+    )
+    return chosen if claimed.rowcount == 1 else None  # type: ignore[attr-defined]
+
+
+def renew_leases(s: Session, owner: str, until: datetime) -> int:
+    res = s.execute(
+        update(PrivacyTask)
+        .where(PrivacyTask.lease_owner == owner, PrivacyTask.status == IN_PROGRESS)
+        .values(lease_expires=until)
+    )
+    return int(res.rowcount)  # type: ignore[attr-defined]
+
+
+def release(s: Session, task_id: str, owner: str, retry_at: datetime) -> None:
+    s.execute(
+        update(PrivacyTask)
+        .where(PrivacyTask.id == task_id, PrivacyTask.lease_owner == owner)
+        .values(lease_owner=None, lease_expires=None, due_at=retry_at)
+    )
+
+
+def finish(s: Session, task_id: str, owner: str, now: datetime, status: str, **values: Any) -> bool:
+    """Move a task we hold the lease of to a final state, once; False if we lost the lease."""
+    assert status in FINAL
+    res = s.execute(
+        update(PrivacyTask)
+        .where(PrivacyTask.id == task_id, PrivacyTask.lease_owner == owner, PrivacyTask.status == IN_PROGRESS)
+        .values(
+            status=status, updated_at=now, finished_at=now, lease_owner=None, lease_expires=None, **values
+        )
+    )
+    return bool(res.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def unfinished_ids(s: Session, now: datetime) -> list[str]:
+    return list(
+        s.scalars(select(PrivacyTask.id).where(PrivacyTask.status == IN_PROGRESS, PrivacyTask.due_at <= now))
+    )

@@ -1,0 +1,121 @@
+"""Starting and reading privacy tasks. The caller's tenant scopes every lookup: a foreign id is unknown."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from dsar import log
+from dsar.db.engine import Database
+from dsar.errors import Conflict, NotFound
+from dsar.kit.clock import Clock, iso_z
+from dsar.kit.ids import is_uuid, new_id
+from dsar.kit.signing import keyed_hash
+from dsar.tasks import repository as repo
+from dsar.tasks.models import IN_PROGRESS, RETRIEVAL, PrivacyTask
+
+_log = log.get("dsar.tasks")
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """A task as the API faces show it (detached from the session)."""
+
+    id: str
+    kind: str
+    status: str
+    subject_type: str
+    subject_email: str
+    submitted_at: str
+    updated_at: str
+    errors: list[dict[str, str]]
+    result_key: str | None
+    holding_period_days: int | None
+
+
+class _Raced(Exception):
+    """Another request registered the same client token first."""
+
+
+class PrivacyTasks:
+    def __init__(self, db: Database, clock: Clock, subject_key: bytes, notify: Callable[[str], None]) -> None:
+        self.db, self.clock, self.subject_key, self.notify = db, clock, subject_key, notify
+
+    def subject_ref(self, email: str) -> str:
+        return keyed_hash(self.subject_key, email.strip().lower(), 32)
+
+    def start_retrieval(self, tenant: str, email: str, client_token: str | None, channel: str = "bwp") -> str:
+        """Create a retrieval task (or return the one this client token created within 8 hours)."""
+        args = (tenant, RETRIEVAL, "startPersonalDataRetrievalTask", email, client_token, channel)
+        try:
+            return self._start(*args)
+        except _Raced:  # the other request's transaction is committed now: answer with its task
+            return self._start(*args)
+
+    def _start(
+        self, tenant: str, kind: str, operation: str, email: str, client_token: str | None, channel: str
+    ) -> str:
+        now = self.clock.now()
+        email = email.strip()
+        fingerprint = hashlib.sha256(f"{kind}\n{email.lower()}".encode()).hexdigest()
+        task_id = new_id()
+        with self.db.session() as s:
+            if client_token:
+                hit = repo.find_by_token(s, tenant, operation, client_token, now)
+                if hit is not None:
+                    if hit.fingerprint != fingerprint:
+                        raise Conflict(
+                            "The clientToken was already used with different input within the last 8 hours.",
+                            code="IdempotencyMismatch",
+                        )
+                    return hit.task_id
+            s.add(
+                PrivacyTask(
+                    id=task_id,
+                    tenant=tenant,
+                    kind=kind,
+                    channel=channel,
+                    subject_type="SHOPPER",
+                    subject_email=email,
+                    subject_ref=self.subject_ref(email),
+                    status=IN_PROGRESS,
+                    errors=[],
+                    submitted_at=now,
+                    updated_at=now,
+                    due_at=now,
+                    attempts=0,
+                )
+            )
+            s.flush()
+            if client_token and not repo.remember_token(
+                s, tenant, operation, client_token, task_id, fingerprint, now
+            ):
+                raise _Raced()
+        _log.info("task_started", task_id=task_id, kind=kind, subject=self.subject_ref(email)[:16])
+        self.notify(task_id)
+        return task_id
+
+    def get(self, tenant: str, task_id: str, kind: str) -> TaskView:
+        if not is_uuid(task_id):
+            raise NotFound("Request references a resource which does not exist.")
+        with self.db.session(write=False) as s:
+            t = repo.get_task(s, tenant, task_id, kind)
+            if t is None:
+                raise NotFound("Request references a resource which does not exist.")
+            return _view(t)
+
+
+def _view(t: PrivacyTask) -> TaskView:
+    return TaskView(
+        id=t.id,
+        kind=t.kind,
+        status=t.status,
+        subject_type=t.subject_type,
+        subject_email=t.subject_email,
+        submitted_at=iso_z(t.submitted_at),
+        updated_at=iso_z(t.updated_at),
+        errors=list(t.errors or []),
+        result_key=t.result_key,
+        holding_period_days=t.holding_period_days,
+    )
