@@ -58,7 +58,6 @@ def demo(port: int = typer.Option(8000, help="port to serve on"),
     directory = dir.resolve()
     typer.echo(f"building the demo data in {directory} (reused when present) ...")
     info = build_demo(directory)
-    os.environ["DSAR_DEMO_DIR"] = str(directory)
     base = f"http://{host}:{port}"
     settings = Settings(data_dir=directory / "state", datamap=info.datamap,
                         public_url=os.environ.get("DSAR_PUBLIC_URL", base))
