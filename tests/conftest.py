@@ -10,8 +10,12 @@ from pathlib import Path
 
 import pytest
 
-SERVICES = {"postgres": ("127.0.0.1", 5432), "mysql": ("127.0.0.1", 3306), "redis": ("127.0.0.1", 6379),
-            "rabbitmq": ("127.0.0.1", 5672)}
+SERVICES = {
+    "postgres": ("127.0.0.1", 5432),
+    "mysql": ("127.0.0.1", 3306),
+    "redis": ("127.0.0.1", 6379),
+    "rabbitmq": ("127.0.0.1", 5672),
+}
 _missing: set[str] = set()
 
 

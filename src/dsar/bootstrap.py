@@ -53,8 +53,7 @@ class Container:
     def datamap(self) -> DataMap:
         if self.settings.datamap is None:
             raise DataMapError(
-                "No data map: set DSAR_DATAMAP to the path of your data map YAML "
-                "(`dsar demo` writes an example)."
+                "No data map: set DSAR_DATAMAP to the path of your data map YAML (`dsar demo` writes an example)."
             )
         return load_datamap(self.settings.datamap)
 

@@ -18,9 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class JobSettings(BaseModel):
     workers: int = Field(2, ge=1, le=64, description="worker threads of the in-process runner")
     poll_seconds: float = Field(1.0, gt=0, description="how often idle workers look for due work")
-    lease_seconds: float = Field(
-        30.0, gt=0, description="a claimed task is re-run when its worker is silent this long"
-    )
+    lease_seconds: float = Field(30.0, gt=0, description="a claimed task is re-run when its worker is silent this long")
     max_attempts: int = Field(5, ge=1, description="runs of one task before it ends FAILED")
 
 
@@ -28,12 +26,8 @@ class EngineSettings(BaseModel):
     chunk_size: int = Field(500, ge=1, le=30000, description="keys per IN list")
     parallelism: int = Field(4, ge=1, le=64, description="collections read at the same time in one task")
     source_retries: int = Field(3, ge=0, description="retries of a failing source before the task fails")
-    retry_backoff_seconds: float = Field(
-        0.5, ge=0, description="first wait between retries; doubles each time"
-    )
-    html_rows: int = Field(
-        500, ge=0, description="rows per collection shown in index.html (all rows are in JSON/CSV)"
-    )
+    retry_backoff_seconds: float = Field(0.5, ge=0, description="first wait between retries; doubles each time")
+    html_rows: int = Field(500, ge=0, description="rows per collection shown in index.html (all rows are in JSON/CSV)")
 
 
 class Settings(BaseSettings):
@@ -44,9 +38,7 @@ class Settings(BaseSettings):
         None, description="SQLAlchemy URL of dsar's own state; SQLite in data_dir if unset"
     )
     datamap: Path | None = Field(None, description="path of the data map YAML")
-    storage_url: str | None = Field(
-        None, description="file:///path or s3://bucket/prefix; data_dir/objects if unset"
-    )
+    storage_url: str | None = Field(None, description="file:///path or s3://bucket/prefix; data_dir/objects if unset")
     jobs: Literal["inprocess", "celery"] = Field("inprocess", description="job runner")
     broker_url: str | None = Field(None, description="Celery broker URL (DSAR_JOBS=celery)")
     public_url: str = Field("http://127.0.0.1:8000", description="base of every link the service hands out")

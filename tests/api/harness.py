@@ -16,10 +16,11 @@ from dsar.bootstrap import Container
 from dsar.config import Settings
 from dsar.kit.clock import Clock, SystemClock
 
-START = ('mutation { startPersonalDataRetrievalTask(input: {dataSubject: {type: SHOPPER, email: "%s"}}) '
-         "{ taskId } }")
-QUERY = ('query { personalDataRetrievalTask(taskId: "%s") { taskId status submissionDate lastUpdatedDate '
-         "dataSubject { type email } dataRetrievalLink errors { code message } } }")
+START = 'mutation { startPersonalDataRetrievalTask(input: {dataSubject: {type: SHOPPER, email: "%s"}}) { taskId } }'
+QUERY = (
+    'query { personalDataRetrievalTask(taskId: "%s") { taskId status submissionDate lastUpdatedDate '
+    "dataSubject { type email } dataRetrievalLink errors { code message } } }"
+)
 
 
 @dataclass
@@ -28,8 +29,13 @@ class Api:
     container: Container
     token: str
 
-    def gql(self, query: str, token: str | None = None, variables: dict[str, Any] | None = None,
-            headers: dict[str, str] | None = None) -> Any:
+    def gql(
+        self,
+        query: str,
+        token: str | None = None,
+        variables: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         h = {"Authorization": f"Bearer {token or self.token}", **(headers or {})}
         body: dict[str, Any] = {"query": query}
         if variables is not None:
@@ -56,8 +62,11 @@ class Api:
 
 def settings_for(tmp: Path, demo: Path, **extra: Any) -> Settings:
     values: dict[str, Any] = {
-        "data_dir": tmp / "state", "datamap": demo / "datamap.yaml", "public_url": "http://testserver",
-        "secret_key": "test-secret-key-not-for-production", "job": {"poll_seconds": 0.2, "lease_seconds": 5},
+        "data_dir": tmp / "state",
+        "datamap": demo / "datamap.yaml",
+        "public_url": "http://testserver",
+        "secret_key": "test-secret-key-not-for-production",
+        "job": {"poll_seconds": 0.2, "lease_seconds": 5},
         "engine": {"retry_backoff_seconds": 0.01},
     }
     values.update(extra)
@@ -65,15 +74,17 @@ def settings_for(tmp: Path, demo: Path, **extra: Any) -> Settings:
 
 
 @contextmanager
-def running_api(settings: Settings, clock: Clock | None = None,
-                scopes: tuple[str, ...] = ("privacy:manage", "files:manage")) -> Iterator[Api]:
+def running_api(
+    settings: Settings, clock: Clock | None = None, scopes: tuple[str, ...] = ("privacy:manage", "files:manage")
+) -> Iterator[Api]:
     container = Container(settings, clock=clock or SystemClock())
     app = create_app(container)
     try:
         with TestClient(app) as client:
             cid, secret = container.auth.create_client("tests", list(scopes))
-            r = client.post("/token", data={"grant_type": "client_credentials", "client_id": cid,
-                                            "client_secret": secret})
+            r = client.post(
+                "/token", data={"grant_type": "client_credentials", "client_id": cid, "client_secret": secret}
+            )
             assert r.status_code == 200, r.text
             yield Api(client, container, r.json()["access_token"])
     finally:

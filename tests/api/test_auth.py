@@ -20,7 +20,6 @@ OPERATIONS = {
 }
 
 
-
 @pytest.fixture(scope="module")
 def clock() -> FrozenClock:
     return FrozenClock(SystemClock().now())
@@ -39,23 +38,27 @@ def _count(api: Api) -> int:
 
 def test_token_with_form_fields_and_basic(api: Api) -> None:
     cid, secret = api.container.auth.create_client("t", ["privacy:manage"])
-    r = api.client.post("/token", data={"grant_type": "client_credentials", "client_id": cid,
-                                        "client_secret": secret})
+    r = api.client.post("/token", data={"grant_type": "client_credentials", "client_id": cid, "client_secret": secret})
     assert r.status_code == 200
     body = r.json()
     assert body["token_type"] == "bearer" and body["expires_in"] == 900 and body["scope"] == "privacy:manage"
     assert r.headers["cache-control"] == "no-store"
     basic = base64.b64encode(f"{cid}:{secret}".encode()).decode()
-    r = api.client.post("/token", data={"grant_type": "client_credentials"}, headers={"Authorization": f"Basic {basic}"})
+    r = api.client.post(
+        "/token", data={"grant_type": "client_credentials"}, headers={"Authorization": f"Basic {basic}"}
+    )
     assert r.status_code == 200 and r.json()["access_token"]
 
 
-@pytest.mark.parametrize(("form", "status", "error"), [
-    ({"grant_type": "client_credentials", "client_id": "nope", "client_secret": "x"}, 401, "invalid_client"),
-    ({"grant_type": "password", "client_id": "a", "client_secret": "b"}, 400, "unsupported_grant_type"),
-    ({"client_id": "a", "client_secret": "b"}, 400, "invalid_request"),
-    ({"grant_type": "client_credentials"}, 401, "invalid_client"),
-])
+@pytest.mark.parametrize(
+    ("form", "status", "error"),
+    [
+        ({"grant_type": "client_credentials", "client_id": "nope", "client_secret": "x"}, 401, "invalid_client"),
+        ({"grant_type": "password", "client_id": "a", "client_secret": "b"}, 400, "unsupported_grant_type"),
+        ({"client_id": "a", "client_secret": "b"}, 400, "invalid_request"),
+        ({"grant_type": "client_credentials"}, 401, "invalid_client"),
+    ],
+)
 def test_token_errors_follow_rfc_6749(api: Api, form: dict[str, str], status: int, error: str) -> None:
     r = api.client.post("/token", data=form)
     assert r.status_code == status
@@ -64,17 +67,33 @@ def test_token_errors_follow_rfc_6749(api: Api, form: dict[str, str], status: in
 
 def test_wrong_secret_and_excess_scope(api: Api) -> None:
     cid, secret = api.container.auth.create_client("t", ["files:manage"])
-    r = api.client.post("/token", data={"grant_type": "client_credentials", "client_id": cid,
-                                        "client_secret": secret + "x"})
+    r = api.client.post(
+        "/token", data={"grant_type": "client_credentials", "client_id": cid, "client_secret": secret + "x"}
+    )
     assert r.status_code == 401 and r.json()["error"] == "invalid_client"
-    r = api.client.post("/token", data={"grant_type": "client_credentials", "client_id": cid,
-                                        "client_secret": secret, "scope": "privacy:manage"})
+    r = api.client.post(
+        "/token",
+        data={"grant_type": "client_credentials", "client_id": cid, "client_secret": secret, "scope": "privacy:manage"},
+    )
     assert r.status_code == 400 and r.json()["error"] == "invalid_scope"
 
 
 def _unauthorized(body: dict[str, object], message: str) -> None:
-    assert body == {"errors": [{"message": message, "extensions": {"classification": {
-        "type": "UnauthorizedError", "errorType": "UnauthorizedException", "errorCode": 401}}}], "data": None}
+    assert body == {
+        "errors": [
+            {
+                "message": message,
+                "extensions": {
+                    "classification": {
+                        "type": "UnauthorizedError",
+                        "errorType": "UnauthorizedException",
+                        "errorCode": 401,
+                    }
+                },
+            }
+        ],
+        "data": None,
+    }
 
 
 @pytest.mark.parametrize("operation", sorted(OPERATIONS))
@@ -135,11 +154,20 @@ def test_token_without_the_scope(api: Api, operation: str) -> None:
     r = api.gql(OPERATIONS[operation], token=token)
     assert r.status_code == 200
     assert r.json() == {
-        "errors": [{"message": "You do not have sufficient access to perform this action.",
-                    "locations": [{"line": 1, "column": OPERATIONS[operation].index(operation) + 1}],
-                    "path": [operation],
-                    "extensions": {"classification": {"type": "AccessDeniedError",
-                                                      "errorType": "AccessDeniedException", "errorCode": 403}}}],
+        "errors": [
+            {
+                "message": "You do not have sufficient access to perform this action.",
+                "locations": [{"line": 1, "column": OPERATIONS[operation].index(operation) + 1}],
+                "path": [operation],
+                "extensions": {
+                    "classification": {
+                        "type": "AccessDeniedError",
+                        "errorType": "AccessDeniedException",
+                        "errorCode": 403,
+                    }
+                },
+            }
+        ],
         "data": {operation: None},
     }
     assert _count(api) == before

@@ -39,48 +39,75 @@ def _count(api: Api) -> int:
 def _validation(body: dict[str, Any], message: str, code: str = "UnspecifiedError") -> None:
     [err] = body["errors"]
     assert err["message"] == message
-    assert err["extensions"]["classification"] == {"type": "ValidationError", "code": code,
-                                                   "details": {"message": message},
-                                                   "errorType": "ValidationException", "errorCode": 400}
+    assert err["extensions"]["classification"] == {
+        "type": "ValidationError",
+        "code": code,
+        "details": {"message": message},
+        "errorType": "ValidationException",
+        "errorCode": 400,
+    }
     assert body["data"] == {M: None}
 
 
-@pytest.mark.parametrize("email", ["aemail.com", "a@b", "a b@example.com", "jane@example.c", "@example.com",
-                                   "jane@exa_mple.com", "jane@@example.com", "jane@example.com\\u0000",
-                                   "<script>@x.com"])
+@pytest.mark.parametrize(
+    "email",
+    [
+        "aemail.com",
+        "a@b",
+        "a b@example.com",
+        "jane@example.c",
+        "@example.com",
+        "jane@exa_mple.com",
+        "jane@@example.com",
+        "jane@example.com\\u0000",
+        "<script>@x.com",
+    ],
+)
 def test_invalid_email(api: Api, email: str) -> None:
     before = _count(api)
     body = api.gql(start(email)).json()
-    _validation(body, "Input request is not valid, the following issues were encountered: "
-                      f'[/{M}/input/dataSubject/email must match "{EMAIL_PATTERN}"]')
+    _validation(
+        body,
+        "Input request is not valid, the following issues were encountered: "
+        f'[/{M}/input/dataSubject/email must match "{EMAIL_PATTERN}"]',
+    )
     assert _count(api) == before
 
 
 def test_over_long_email(api: Api) -> None:
     before = _count(api)
     body = api.gql(start("a" * 250 + "@example.com")).json()
-    _validation(body, "Input request is not valid, the following issues were encountered: "
-                      f"[/{M}/input/dataSubject/email may only be 254 characters long]")
+    _validation(
+        body,
+        "Input request is not valid, the following issues were encountered: "
+        f"[/{M}/input/dataSubject/email may only be 254 characters long]",
+    )
     assert _count(api) == before
 
 
 @pytest.mark.parametrize("email", ['""', '"   "', "null"])
 def test_empty_email_is_not_provided(api: Api, email: str) -> None:
     q = f"mutation {{ {M}(input: {{dataSubject: {{type: SHOPPER, email: {email}}}}}) {{ taskId }} }}"
-    _validation(api.gql(q).json(), "The dataSubject must have an email specified to initiate a "
-                "personalDataRetrievalTask.", "EmailNotProvidedForPersonalDataRetrievalTask")
+    _validation(
+        api.gql(q).json(),
+        "The dataSubject must have an email specified to initiate a personalDataRetrievalTask.",
+        "EmailNotProvidedForPersonalDataRetrievalTask",
+    )
 
 
-@pytest.mark.parametrize("query", [
-    f"mutation {{ {M}(input: {{dataSubject: {{type: SHOPPER, email: 123}}}}) {{ taskId }} }}",
-    f'mutation {{ {M}(input: {{dataSubject: {{type: CUSTOMER, email: "jane.doe@example.com"}}}}) {{ taskId }} }}',
-    f"mutation {{ {M} {{ taskId }} }}",
-    f'mutation {{ {M}(input: {{dataSubject: {{email: "jane.doe@example.com"}}}}) {{ taskId }} }}',
-    "query { personalDataRetrievalTask(taskId: 42) { taskId } }",
-    "query { personalDataRetrievalTask { taskId } }",
-    "query { nothingHere }",
-    "mutation { ",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        f"mutation {{ {M}(input: {{dataSubject: {{type: SHOPPER, email: 123}}}}) {{ taskId }} }}",
+        f'mutation {{ {M}(input: {{dataSubject: {{type: CUSTOMER, email: "jane.doe@example.com"}}}}) {{ taskId }} }}',
+        f"mutation {{ {M} {{ taskId }} }}",
+        f'mutation {{ {M}(input: {{dataSubject: {{email: "jane.doe@example.com"}}}}) {{ taskId }} }}',
+        "query { personalDataRetrievalTask(taskId: 42) { taskId } }",
+        "query { personalDataRetrievalTask { taskId } }",
+        "query { nothingHere }",
+        "mutation { ",
+    ],
+)
 def test_wrong_types_and_shapes(api: Api, query: str) -> None:
     before = _count(api)
     r = api.gql(query)
@@ -88,20 +115,27 @@ def test_wrong_types_and_shapes(api: Api, query: str) -> None:
     body = r.json()
     assert body["data"] is None
     assert body["errors"] and all(
-        e["extensions"]["classification"] == {"type": "ValidationError", "errorType": "ValidationException",
-                                              "errorCode": 400} for e in body["errors"])
+        e["extensions"]["classification"]
+        == {"type": "ValidationError", "errorType": "ValidationException", "errorCode": 400}
+        for e in body["errors"]
+    )
     assert _count(api) == before
 
 
-@pytest.mark.parametrize(("token", "rule"), [
-    ("x" * 35, "must be at least 36 characters long"),
-    ("x" * 65, "may only be 64 characters long"),
-])
+@pytest.mark.parametrize(
+    ("token", "rule"),
+    [
+        ("x" * 35, "must be at least 36 characters long"),
+        ("x" * 65, "may only be 64 characters long"),
+    ],
+)
 def test_malformed_client_token(api: Api, token: str, rule: str) -> None:
     before = _count(api)
     body = api.gql(start("jane.doe@example.com", f', clientToken: {{token: "{token}"}}')).json()
-    _validation(body, f"Input request is not valid, the following issues were encountered: "
-                      f"[/{M}/input/clientToken/token {rule}]")
+    _validation(
+        body,
+        f"Input request is not valid, the following issues were encountered: [/{M}/input/clientToken/token {rule}]",
+    )
     assert _count(api) == before
 
 
@@ -109,8 +143,10 @@ def test_task_id_that_is_not_a_uuid(api: Api) -> None:
     body = api.gql('query { personalDataRetrievalTask(taskId: "../../etc/passwd") { taskId } }').json()
     assert body["data"] == {"personalDataRetrievalTask": None}
     [err] = body["errors"]
-    assert err["message"] == ("Input request is not valid, the following issues were encountered: "
-                              "[/personalDataRetrievalTask/taskId must be a UUID]")
+    assert err["message"] == (
+        "Input request is not valid, the following issues were encountered: "
+        "[/personalDataRetrievalTask/taskId must be a UUID]"
+    )
 
 
 def test_bad_http_bodies(api: Api) -> None:

@@ -61,14 +61,21 @@ def api(tmp_path_factory: pytest.TempPathFactory, demo_dir: Path) -> Any:
 
 
 def test_documents_have_the_examples_we_replay() -> None:
-    assert set(_by_title("000")) == {"Personal Data Retrieval Task With Error", "Personal Data Retrieval Task",
-                                     "Non Exist Error"}
-    assert set(_by_title("001")) == {"Start Personal Data Retrieval Task", "Email Validation Error",
-                                     "Email Not Provided Error"}
+    assert set(_by_title("000")) == {
+        "Personal Data Retrieval Task With Error",
+        "Personal Data Retrieval Task",
+        "Non Exist Error",
+    }
+    assert set(_by_title("001")) == {
+        "Start Personal Data Retrieval Task",
+        "Email Validation Error",
+        "Email Not Provided Error",
+    }
 
 
-@pytest.mark.parametrize("title", ["Start Personal Data Retrieval Task", "Email Validation Error",
-                                   "Email Not Provided Error"])
+@pytest.mark.parametrize(
+    "title", ["Start Personal Data Retrieval Task", "Email Validation Error", "Email Not Provided Error"]
+)
 def test_001_start_examples(api: Api, title: str) -> None:
     ex = _by_title("001")[title]
     before = api.container.db.engine.connect().exec_driver_sql("SELECT count(*) FROM privacy_tasks").scalar()

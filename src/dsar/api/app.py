@@ -29,8 +29,12 @@ def create_app(container: Container, *, migrate: bool = True) -> FastAPI:
         finally:
             await run_in_threadpool(container.runner.stop)
 
-    app = FastAPI(title="dsar", version=__version__, lifespan=lifespan,
-                  description="Answers personal-data access and deletion requests.")
+    app = FastAPI(
+        title="dsar",
+        version=__version__,
+        lifespan=lifespan,
+        description="Answers personal-data access and deletion requests.",
+    )
     app.include_router(token_router(container))
     app.include_router(graphql_router(container))
     app.include_router(health_router(container))

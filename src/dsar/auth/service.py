@@ -48,9 +48,7 @@ class AuthService:
     def create_client(self, name: str, scopes: list[str], tenant: str = "default") -> tuple[str, str]:
         unknown = sorted(set(scopes) - KNOWN_SCOPES)
         if unknown:
-            raise InvalidInput(
-                f"unknown scope(s) {', '.join(unknown)}; use {', '.join(sorted(KNOWN_SCOPES))}"
-            )
+            raise InvalidInput(f"unknown scope(s) {', '.join(unknown)}; use {', '.join(sorted(KNOWN_SCOPES))}")
         if not name.strip():
             raise InvalidInput("the client needs a name")
         client_id = "dsar_" + secrets.token_hex(12)
@@ -82,9 +80,7 @@ class AuthService:
         if scope:
             asked = set(scope.split())
             if not asked <= granted:
-                raise OAuthError(
-                    "invalid_scope", "The requested scope exceeds the scope granted to the client."
-                )
+                raise OAuthError("invalid_scope", "The requested scope exceeds the scope granted to the client.")
             granted = asked
         now = self.clock.now()
         claims = {
@@ -124,9 +120,7 @@ class AuthService:
                 options={"require": ["exp", "iat", "sub", "aud", "iss"], "verify_exp": False, "verify_iat": False},
             )
         except jwt.PyJWTError:
-            raise Unauthenticated(
-                "The security token included in the request is invalid.", code="invalid"
-            ) from None
+            raise Unauthenticated("The security token included in the request is invalid.", code="invalid") from None
         if claims.get("typ") != "client":
             raise Unauthenticated("The security token included in the request is invalid.", code="invalid")
         if int(claims["exp"]) <= int(self.clock.now().timestamp()):

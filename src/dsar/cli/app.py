@@ -6,8 +6,12 @@ import typer
 
 from dsar.cli import clients, datamap, db, serve
 
-app = typer.Typer(help="dsar: answers personal-data access and deletion requests.", no_args_is_help=True,
-                  add_completion=False, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="dsar: answers personal-data access and deletion requests.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 app.command("serve")(serve.serve)
 app.command("worker")(serve.worker)
 app.command("demo")(serve.demo)

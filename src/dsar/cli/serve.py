@@ -18,8 +18,10 @@ from dsar.config import Settings
 from dsar.db.migrate import upgrade
 
 
-def serve(host: str = typer.Option("127.0.0.1", help="address to listen on"),
-          port: int = typer.Option(8000, help="port to listen on")) -> None:
+def serve(
+    host: str = typer.Option("127.0.0.1", help="address to listen on"),
+    port: int = typer.Option(8000, help="port to listen on"),
+) -> None:
     """The API plus in-process workers (the embedded default)."""
     _serve(Settings(), host, port)
 
@@ -49,9 +51,11 @@ def worker() -> None:
 DEMO_EMAIL = "jane.doe@example.com"
 
 
-def demo(port: int = typer.Option(8000, help="port to serve on"),
-         dir: Path = typer.Option(Path("./dsar-demo"), "--dir", help="where the demo data and state live"),
-         host: str = typer.Option("127.0.0.1", help="address to listen on")) -> None:
+def demo(
+    port: int = typer.Option(8000, help="port to serve on"),
+    dir: Path = typer.Option(Path("./dsar-demo"), "--dir", help="where the demo data and state live"),
+    host: str = typer.Option("127.0.0.1", help="address to listen on"),
+) -> None:
     """Build the demo shop (reused when present), create a demo client, print curl commands, serve."""
     from dsar.demo.generate import build_demo
 
@@ -59,8 +63,9 @@ def demo(port: int = typer.Option(8000, help="port to serve on"),
     typer.echo(f"building the demo data in {directory} (reused when present) ...")
     info = build_demo(directory)
     base = f"http://{host}:{port}"
-    settings = Settings(data_dir=directory / "state", datamap=info.datamap,
-                        public_url=os.environ.get("DSAR_PUBLIC_URL", base))
+    settings = Settings(
+        data_dir=directory / "state", datamap=info.datamap, public_url=os.environ.get("DSAR_PUBLIC_URL", base)
+    )
     client_file = directory / "demo-client.json"
     with container(settings=settings) as c:
         upgrade(c.db.engine)
@@ -78,10 +83,14 @@ def demo(port: int = typer.Option(8000, help="port to serve on"),
 
 def demo_instructions(base: str, client_id: str, secret: str, email: str) -> str:
     py = "python3 -c 'import json,sys; print(json.load(sys.stdin)"
-    start = ('{"query": "mutation { startPersonalDataRetrievalTask(input: {dataSubject: {type: SHOPPER, email: '
-             f'\\"{email}\\"}}}}) {{ taskId }} }}"}}')
-    query = ('{"query": "query { personalDataRetrievalTask(taskId: \\"\'$TASK\'\\") { taskId status '
-             'submissionDate lastUpdatedDate dataSubject { type email } dataRetrievalLink errors { code message } } }"}')
+    start = (
+        '{"query": "mutation { startPersonalDataRetrievalTask(input: {dataSubject: {type: SHOPPER, email: '
+        f'\\"{email}\\"}}}}) {{ taskId }} }}"}}'
+    )
+    query = (
+        '{"query": "query { personalDataRetrievalTask(taskId: \\"\'$TASK\'\\") { taskId status '
+        'submissionDate lastUpdatedDate dataSubject { type email } dataRetrievalLink errors { code message } } }"}'
+    )
     return f"""
 dsar demo is ready.
   API client:  client_id={client_id}

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import (
     JSON,
-    Column,
     Boolean,
+    Column,
     ColumnElement,
     Date,
     DateTime,
@@ -103,10 +104,10 @@ class SqlSource:
         pk = insp.get_pk_constraint(table).get("constrained_columns") or []
         if pk:
             out.append(tuple(c.lower() for c in pk))
-        if self.dialect == "sqlite":  # SQLAlchemy does not reflect SQLite expression indexes
+        if self.dialect == "sqlite":  # SQLAlchemy warns on (and skips) SQLite expression indexes
             return out + self._sqlite_indexes(table)
         for uc in insp.get_unique_constraints(table):
-            out.append(tuple(uc["column_names"]))
+            out.append(tuple(_norm_sql(c) for c in uc["column_names"]))
         for ix in insp.get_indexes(table):
             cols = list(ix.get("column_names") or [])
             exprs = list(ix.get("expressions") or [])
@@ -114,20 +115,27 @@ class SqlSource:
             if not names and exprs:
                 names = exprs
             out.append(tuple(_norm_sql(n) for n in names))
-        if self.dialect == "sqlite":
-            out.extend(self._sqlite_expression_indexes(table))
         return out
 
-    def _sqlite_expression_indexes(self, table: str) -> list[tuple[str, ...]]:
+    def _sqlite_indexes(self, table: str) -> list[tuple[str, ...]]:
+        """SQLite indexes read from the catalogue: UNIQUE constraints' automatic indexes and every
+        CREATE INDEX (plain or expression) parsed from its SQL text."""
+        quote = self.engine.dialect.identifier_preparer.quote
+        out: list[tuple[str, ...]] = []
         with self.engine.connect() as conn:
+            for ix in conn.exec_driver_sql(f"PRAGMA index_list({quote(table)})").mappings().all():
+                if ix["origin"] == "c":  # created by CREATE INDEX: parsed from its SQL below
+                    continue
+                info = conn.exec_driver_sql(f"PRAGMA index_info({quote(ix['name'])})").mappings().all()
+                out.append(tuple(str(r["name"]).lower() for r in sorted(info, key=lambda r: r["seqno"])))
             rows = conn.exec_driver_sql(
                 "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
                 (table,),
             ).all()
-        out = []
         for (sql,) in rows:
-            inner = sql[sql.index("(", sql.lower().index(" on ")) + 1 : sql.rindex(")")]
-            out.append(tuple(_norm_sql(part) for part in _split_top(inner)))
+            cols = _index_columns(str(sql))
+            if cols:
+                out.append(tuple(_norm_sql(part) for part in _split_top(cols)))
         return out
 
     def stream(
@@ -161,8 +169,26 @@ def _norm_sql(text: str) -> str:
     return t.replace("trim(bothfrom", "trim(").replace("::text", "")
 
 
+def _index_columns(sql: str) -> str:
+    """The text between the parentheses after `ON table` of a CREATE INDEX statement."""
+    m = re.search(r"\bon\b[^(]*\(", sql, re.IGNORECASE)
+    if m is None:
+        return ""
+    depth, start = 1, m.end()
+    for i in range(start, len(sql)):
+        if sql[i] == "(":
+            depth += 1
+        elif sql[i] == ")":
+            depth -= 1
+            if depth == 0:
+                return sql[start:i]
+    return ""
+
+
 def _split_top(text: str) -> list[str]:
-    parts, depth, cur = [], 0, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in text:
         if ch == "(":
             depth += 1

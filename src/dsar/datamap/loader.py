@@ -19,15 +19,17 @@ Loc = tuple[str | int, ...]
 
 
 def _to_python(node: yaml.Node, path: Loc, lines: dict[Loc, int]) -> Any:
-    lines[path] = node.start_mark.line + 1
+    lines.setdefault(path, node.start_mark.line + 1)  # a mapping entry is where its key is
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = key_node.value
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise DataMapError(f"{key_node.start_mark.line + 1}: use a plain name as key")
             if key in out:
-                raise DataMapError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}; keep one")
+                raise DataMapError(f"{key_node.start_mark.line + 1}: duplicate key {key!r}; keep one")
+            lines[(*path, key)] = key_node.start_mark.line + 1
             out[key] = _to_python(value_node, (*path, key), lines)
-            lines.setdefault((*path, key), key_node.start_mark.line + 1)
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_to_python(child, (*path, i), lines) for i, child in enumerate(node.value)]
@@ -72,7 +74,8 @@ def parse(text: str, filename: str = "<datamap>", env: Mapping[str, str] | None 
     if not isinstance(raw, dict):
         raise DataMapError(f"{filename}:1: the data map must be a mapping with `sources` and `collections`")
     problems: list[str] = []
-    for name, src in (raw.get("sources") or {}).items():
+    sources = raw.get("sources")
+    for name, src in (sources if isinstance(sources, dict) else {}).items():
         if isinstance(src, dict) and isinstance(src.get("url"), str):
 
             def _sub(m: re.Match[str], _name: str = name) -> str:

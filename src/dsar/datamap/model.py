@@ -85,9 +85,13 @@ class Collection(_Strict):
         return v
 
 
+def _default_identities() -> dict[str, Literal["email"]]:
+    return {"email": "email"}
+
+
 class DataMap(_Strict):
     version: Literal[1] = 1
-    identities: dict[str, Literal["email"]] = Field(default_factory=lambda: {"email": "email"})
+    identities: dict[str, Literal["email"]] = Field(default_factory=_default_identities)
     sources: dict[str, Source]
     collections: dict[str, Collection]
 

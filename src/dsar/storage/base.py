@@ -77,6 +77,10 @@ class Storage(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
+    def discard_partial(self, key: str) -> int:
+        """Remove what an interrupted write of this key left behind (temp files, incomplete uploads)."""
+        ...
+
     def delete(self, key: str) -> None:
         """Remove the object; a missing object is not an error."""
         ...

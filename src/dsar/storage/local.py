@@ -70,7 +70,7 @@ class LocalStorage:
         """Write to a temp file beside the target, fsync, then rename over it; on error nothing is left."""
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=_TEMP_PREFIX, suffix=_TEMP_SUFFIX)
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f"{_TEMP_PREFIX}{target.name}.", suffix=_TEMP_SUFFIX)
         tmp = Path(tmp_name)
         digest = hashlib.sha256()
         size = 0
@@ -92,6 +92,16 @@ class LocalStorage:
                 tmp.unlink(missing_ok=True)
         _fsync_dir(target.parent)
         return StoredObject(key=key, size=size, sha256=digest.hexdigest())
+
+    def discard_partial(self, key: str) -> int:
+        """Remove what a writer killed mid-write left beside the key; call only while holding the task's lease."""
+        target = self.path(key)
+        removed = 0
+        if target.parent.is_dir():
+            for leftover in target.parent.glob(f"{_TEMP_PREFIX}{target.name}.*{_TEMP_SUFFIX}"):
+                leftover.unlink(missing_ok=True)
+                removed += 1
+        return removed
 
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()

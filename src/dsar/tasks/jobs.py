@@ -108,6 +108,7 @@ class TaskWorker:
                 generator=f"dsar {__version__}",
             )
             key = result_key(task_id)
+            self.storage.discard_partial(key)  # an earlier attempt killed mid-write
             stored = self.storage.put_stream(
                 key,
                 build_archive(results, reports, meta, html_rows=self.html_rows),

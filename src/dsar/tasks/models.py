@@ -60,7 +60,5 @@ class IdempotencyKey(Base):
     operation: Mapped[str] = mapped_column(String(64), primary_key=True)
     token: Mapped[str] = mapped_column(String(64), primary_key=True)
     task_id: Mapped[str] = mapped_column(String(36))
-    fingerprint: Mapped[str] = mapped_column(
-        String(64)
-    )  # hash of the input, to refuse reuse with other input
+    fingerprint: Mapped[str] = mapped_column(String(64))  # hash of the input, to refuse reuse with other input
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())

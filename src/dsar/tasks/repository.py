@@ -18,9 +18,7 @@ class IdempotencyMismatch(Exception):
     """The client token was used for different input within its window."""
 
 
-def find_by_token(
-    s: Session, tenant: str, operation: str, token: str, now: datetime
-) -> IdempotencyKey | None:
+def find_by_token(s: Session, tenant: str, operation: str, token: str, now: datetime) -> IdempotencyKey | None:
     key = s.get(IdempotencyKey, (tenant, operation, token))
     return key if key is not None and key.expires_at > now else None
 
@@ -55,15 +53,11 @@ def remember_token(
 
 def get_task(s: Session, tenant: str, task_id: str, kind: str) -> PrivacyTask | None:
     return s.scalar(
-        select(PrivacyTask).where(
-            PrivacyTask.id == task_id, PrivacyTask.tenant == tenant, PrivacyTask.kind == kind
-        )
+        select(PrivacyTask).where(PrivacyTask.id == task_id, PrivacyTask.tenant == tenant, PrivacyTask.kind == kind)
     )
 
 
-def claim_next(
-    s: Session, owner: str, now: datetime, lease: timedelta, task_id: str | None = None
-) -> str | None:
+def claim_next(s: Session, owner: str, now: datetime, lease: timedelta, task_id: str | None = None) -> str | None:
     """Take the lease of one due task whose lease is free or expired; its id, or None."""
     free = or_(PrivacyTask.lease_expires.is_(None), PrivacyTask.lease_expires < now)
     due = and_(PrivacyTask.status == IN_PROGRESS, PrivacyTask.due_at <= now, free)
@@ -104,14 +98,10 @@ def finish(s: Session, task_id: str, owner: str, now: datetime, status: str, **v
     res = s.execute(
         update(PrivacyTask)
         .where(PrivacyTask.id == task_id, PrivacyTask.lease_owner == owner, PrivacyTask.status == IN_PROGRESS)
-        .values(
-            status=status, updated_at=now, finished_at=now, lease_owner=None, lease_expires=None, **values
-        )
+        .values(status=status, updated_at=now, finished_at=now, lease_owner=None, lease_expires=None, **values)
     )
     return bool(res.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def unfinished_ids(s: Session, now: datetime) -> list[str]:
-    return list(
-        s.scalars(select(PrivacyTask.id).where(PrivacyTask.status == IN_PROGRESS, PrivacyTask.due_at <= now))
-    )
+    return list(s.scalars(select(PrivacyTask.id).where(PrivacyTask.status == IN_PROGRESS, PrivacyTask.due_at <= now)))

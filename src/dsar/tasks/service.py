@@ -53,9 +53,7 @@ class PrivacyTasks:
         except _Raced:  # the other request's transaction is committed now: answer with its task
             return self._start(*args)
 
-    def _start(
-        self, tenant: str, kind: str, operation: str, email: str, client_token: str | None, channel: str
-    ) -> str:
+    def _start(self, tenant: str, kind: str, operation: str, email: str, client_token: str | None, channel: str) -> str:
         now = self.clock.now()
         email = email.strip()
         fingerprint = hashlib.sha256(f"{kind}\n{email.lower()}".encode()).hexdigest()
@@ -88,9 +86,7 @@ class PrivacyTasks:
                 )
             )
             s.flush()
-            if client_token and not repo.remember_token(
-                s, tenant, operation, client_token, task_id, fingerprint, now
-            ):
+            if client_token and not repo.remember_token(s, tenant, operation, client_token, task_id, fingerprint, now):
                 raise _Raced()
         _log.info("task_started", task_id=task_id, kind=kind, subject=self.subject_ref(email)[:16])
         self.notify(task_id)

@@ -7,8 +7,8 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from strawberry.types.graphql import OperationType
 from strawberry.http.ides import get_graphql_ide_html
+from strawberry.types.graphql import OperationType
 
 from dsar import log
 from dsar.api.graphql.context import Context
@@ -26,8 +26,24 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 
 def _bad_request(message: str, status: int = 400) -> Response:
-    return _json({"errors": [{"message": message, "extensions": {"classification": {
-        "type": "ValidationError", "errorType": "ValidationException", "errorCode": status}}}], "data": None}, status)
+    return _json(
+        {
+            "errors": [
+                {
+                    "message": message,
+                    "extensions": {
+                        "classification": {
+                            "type": "ValidationError",
+                            "errorType": "ValidationException",
+                            "errorCode": status,
+                        }
+                    },
+                }
+            ],
+            "data": None,
+        },
+        status,
+    )
 
 
 def graphql_router(container: Container) -> APIRouter:
@@ -60,15 +76,22 @@ def graphql_router(container: Container) -> APIRouter:
         ctx = Context(container, principal, request.headers.get("x-api-version"))
         try:
             result = await schema.execute(
-                body["query"], variable_values=variables, context_value=ctx,
+                body["query"],
+                variable_values=variables,
+                context_value=ctx,
                 operation_name=operation if isinstance(operation, str) else None,
                 allowed_operation_types=(OperationType.QUERY, OperationType.MUTATION),
             )
         except Exception as exc:
             _log.error("graphql_crashed", error=type(exc).__name__)
             err = internal()
-            return _json({"errors": [{"message": err.message, "extensions": {"classification": err.classification}}],
-                          "data": None}, 500)
+            return _json(
+                {
+                    "errors": [{"message": err.message, "extensions": {"classification": err.classification}}],
+                    "data": None,
+                },
+                500,
+            )
         out: dict[str, Any] = {}
         data = result.data
         if result.errors:

@@ -31,24 +31,47 @@ def invalid_input(issues: list[str]) -> BwpError:
 
 
 def validation(message: str, code: str) -> BwpError:
-    return BwpError(message, {"type": "ValidationError", "code": code, "details": {"message": message},
-                              "errorType": "ValidationException", "errorCode": 400})
+    return BwpError(
+        message,
+        {
+            "type": "ValidationError",
+            "code": code,
+            "details": {"message": message},
+            "errorType": "ValidationException",
+            "errorCode": 400,
+        },
+    )
 
 
 def not_found() -> BwpError:
-    return BwpError(NOT_FOUND_MESSAGE, {"type": "ResourceNotFoundError", "errorType": "ResourceNotFoundException",
-                                        "errorCode": 404})
+    return BwpError(
+        NOT_FOUND_MESSAGE, {"type": "ResourceNotFoundError", "errorType": "ResourceNotFoundException", "errorCode": 404}
+    )
 
 
 def access_denied() -> BwpError:
-    return BwpError(ACCESS_DENIED_MESSAGE, {"type": "AccessDeniedError", "errorType": "AccessDeniedException",
-                                            "errorCode": 403})
+    return BwpError(
+        ACCESS_DENIED_MESSAGE, {"type": "AccessDeniedError", "errorType": "AccessDeniedException", "errorCode": 403}
+    )
 
 
 def unauthenticated(message: str) -> dict[str, Any]:
     """The whole response to a request without a valid token (sent with HTTP 401)."""
-    return {"errors": [{"message": message, "extensions": {"classification": {
-        "type": "UnauthorizedError", "errorType": "UnauthorizedException", "errorCode": 401}}}], "data": None}
+    return {
+        "errors": [
+            {
+                "message": message,
+                "extensions": {
+                    "classification": {
+                        "type": "UnauthorizedError",
+                        "errorType": "UnauthorizedException",
+                        "errorCode": 401,
+                    }
+                },
+            }
+        ],
+        "data": None,
+    }
 
 
 def from_domain(exc: DsarError) -> BwpError:
@@ -59,14 +82,23 @@ def from_domain(exc: DsarError) -> BwpError:
     if isinstance(exc, InvalidInput):
         return invalid_input(exc.issues) if exc.issues else validation(exc.message, exc.code)
     if isinstance(exc, Conflict):
-        return BwpError(exc.message, {"type": "ConflictError", "code": exc.code, "details": {"message": exc.message},
-                                      "errorType": "ConflictException", "errorCode": 409})
+        return BwpError(
+            exc.message,
+            {
+                "type": "ConflictError",
+                "code": exc.code,
+                "details": {"message": exc.message},
+                "errorType": "ConflictException",
+                "errorCode": 409,
+            },
+        )
     return internal()
 
 
 def internal() -> BwpError:
-    return BwpError(INTERNAL_MESSAGE, {"type": "InternalServerError", "errorType": "InternalServerException",
-                                       "errorCode": 500})
+    return BwpError(
+        INTERNAL_MESSAGE, {"type": "InternalServerError", "errorType": "InternalServerException", "errorCode": 500}
+    )
 
 
 def format_error(err: GraphQLError) -> tuple[dict[str, Any], bool]:
@@ -91,6 +123,7 @@ def format_error(err: GraphQLError) -> tuple[dict[str, Any], bool]:
         out["message"] = mapped.message
         out["extensions"] = {"classification": mapped.classification}
     else:  # a syntax or validation error of the document itself
-        out["extensions"] = {"classification": {"type": "ValidationError", "errorType": "ValidationException",
-                                                "errorCode": 400}}
+        out["extensions"] = {
+            "classification": {"type": "ValidationError", "errorType": "ValidationException", "errorCode": 400}
+        }
     return out, data_null

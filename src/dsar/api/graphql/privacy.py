@@ -78,8 +78,11 @@ class PersonalDataRetrievalTask:
 
 def _retrieval(view: TaskView) -> PersonalDataRetrievalTask:
     return PersonalDataRetrievalTask(
-        task_id=strawberry.ID(view.id), status=view.status, submission_date=view.submitted_at,
-        last_updated_date=view.updated_at, data_subject=DataSubject(type=view.subject_type, email=view.subject_email),
+        task_id=strawberry.ID(view.id),
+        status=view.status,
+        submission_date=view.submitted_at,
+        last_updated_date=view.updated_at,
+        data_subject=DataSubject(type=view.subject_type, email=view.subject_email),
         errors=[PersonalDataTaskError(code=e.get("code"), message=e.get("message", "")) for e in view.errors],
         _result_key=view.result_key,
     )
@@ -88,8 +91,10 @@ def _retrieval(view: TaskView) -> PersonalDataRetrievalTask:
 def subject_email(field: str, kind: str, subject: DataSubjectInput) -> str:
     """The subject's e-mail, or the documented validation errors."""
     if subject.email is None or not subject.email.strip():
-        raise validation(f"The dataSubject must have an email specified to initiate a {kind}.",
-                         f"EmailNotProvidedFor{kind[0].upper()}{kind[1:]}")
+        raise validation(
+            f"The dataSubject must have an email specified to initiate a {kind}.",
+            f"EmailNotProvidedFor{kind[0].upper()}{kind[1:]}",
+        )
     email = subject.email.strip()
     issues = email_issues(email, f"/{field}/input/dataSubject/email")
     if issues:
@@ -115,8 +120,9 @@ def task_id_arg(field: str, task_id: str) -> str:
 @strawberry.type
 class PrivacyQuery:
     @strawberry.field(description="Returns a single personal data retrieval task.")
-    async def personal_data_retrieval_task(self, info: Info[Context, None],
-                                           task_id: str) -> PersonalDataRetrievalTask | None:
+    async def personal_data_retrieval_task(
+        self, info: Info[Context, None], task_id: str
+    ) -> PersonalDataRetrievalTask | None:
         ctx = info.context
         ctx.require(SCOPE)
         tid = task_id_arg("personalDataRetrievalTask", task_id)

@@ -44,8 +44,11 @@ def health_router(container: Container) -> APIRouter:
         registry = CollectorRegistry()
         gauge = Gauge("dsar_tasks", "Privacy tasks by kind and status", ["kind", "status"], registry=registry)
         with container.db.session(write=False) as s:
-            rows = s.execute(select(PrivacyTask.kind, PrivacyTask.status, func.count())
-                             .group_by(PrivacyTask.kind, PrivacyTask.status)).all()
+            rows = s.execute(
+                select(PrivacyTask.kind, PrivacyTask.status, func.count()).group_by(
+                    PrivacyTask.kind, PrivacyTask.status
+                )
+            ).all()
         for kind, status, count in rows:
             gauge.labels(kind, status).set(count)
         return bytes(generate_latest(registry))

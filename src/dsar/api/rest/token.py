@@ -42,17 +42,20 @@ def token_router(container: Container) -> APIRouter:
                 return _error(OAuthError("invalid_client", "Malformed HTTP Basic credentials.", 401), True)
         grant = form.get("grant_type")
         if not grant:
-            return _error(OAuthError("invalid_request", "The grant_type parameter is required "
-                                     "(form-encoded body)."), False)
+            return _error(
+                OAuthError("invalid_request", "The grant_type parameter is required (form-encoded body)."), False
+            )
         if grant != "client_credentials":
-            return _error(OAuthError("unsupported_grant_type", "Only the client_credentials grant is supported."),
-                          False)
+            return _error(
+                OAuthError("unsupported_grant_type", "Only the client_credentials grant is supported."), False
+            )
         if not client_id or not client_secret:
             return _error(OAuthError("invalid_client", "Client authentication failed.", 401), bool(basic))
         scope = form.get("scope")
         try:
-            body = await run_in_threadpool(container.auth.issue_token, client_id, client_secret,
-                                           str(scope) if scope else None)
+            body = await run_in_threadpool(
+                container.auth.issue_token, client_id, client_secret, str(scope) if scope else None
+            )
         except OAuthError as exc:
             return _error(exc, bool(basic))
         return JSONResponse(body, headers=NO_STORE)
