@@ -75,9 +75,7 @@ class SqlSource:
             self.engine: Engine = create_engine(url, **kwargs)
         except ModuleNotFoundError as exc:
             extra = _DRIVER_HINTS.get(backend, backend)
-            raise RuntimeError(
-                f'source {name!r} needs a database driver: pip install "dsar[{extra}]"'
-            ) from exc
+            raise RuntimeError(f'source {name!r} needs a database driver: pip install "dsar[{extra}]"') from exc
         self.dialect = self.engine.dialect.name
         self._meta = MetaData()
         self._lock = threading.Lock()
@@ -90,9 +88,14 @@ class SqlSource:
             insp = inspect(self.engine)
             cols = insp.get_columns(name)
             pk = set(insp.get_pk_constraint(name).get("constrained_columns") or [])
-            return Table(name, self._meta, *(
-                Column(c["name"], c["type"], nullable=bool(c.get("nullable", True)), primary_key=c["name"] in pk)
-                for c in cols))
+            return Table(
+                name,
+                self._meta,
+                *(
+                    Column(c["name"], c["type"], nullable=bool(c.get("nullable", True)), primary_key=c["name"] in pk)
+                    for c in cols
+                ),
+            )
 
     def indexes(self, table: str) -> list[tuple[str, ...]]:
         """Leading column lists of every index, primary key and unique constraint of a table.
@@ -154,11 +157,9 @@ class SqlSource:
             for part in result.partitions(batch):
                 yield [tuple(r) for r in part]
 
-    def explain(
-        self, table: Table, columns: Sequence[str], where: ColumnElement[bool], order_by: Sequence[str]
-    ) -> str:
+    def explain(self, table: Table, columns: Sequence[str], where: ColumnElement[bool], order_by: Sequence[str]) -> str:
         stmt = select(*(table.c[c] for c in columns)).where(where).order_by(*(table.c[c] for c in order_by))
-        return str(stmt.compile(self.engine))
+        return str(stmt.compile(self.engine, compile_kwargs={"render_postcompile": True}))
 
     def dispose(self) -> None:
         self.engine.dispose()

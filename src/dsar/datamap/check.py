@@ -53,8 +53,18 @@ def check(dm: DataMap, sources: Sources) -> CheckReport:
         except NoSuchTableError:
             rep.errors.append(f"{key}: table {step.table!r} does not exist in source {step.source!r}")
             continue
+        except SQLAlchemyError as exc:
+            rep.errors.append(f"{key}: cannot read table {step.table!r} ({type(exc).__name__})")
+            continue
         coll = dm.collections[key]
-        wanted = set(step.primary_key) | set(coll.exclude) | set(coll.fields) | {m.column for m in step.matches}
+        # step.needed: the columns children's references point at (`to: <this collection>.<column>`)
+        wanted = (
+            set(step.primary_key)
+            | set(coll.exclude)
+            | set(coll.fields)
+            | {m.column for m in step.matches}
+            | step.needed
+        )
         missing = sorted(c for c in wanted if c not in table.c)
         if missing:
             rep.errors.append(f"{key}: column(s) {', '.join(missing)} not in table {step.table!r}")
@@ -62,11 +72,14 @@ def check(dm: DataMap, sources: Sources) -> CheckReport:
         indexes = src.indexes(step.table)
         for m in step.matches:
             if not _indexed(indexes, m):
-                how = (f"CREATE INDEX ... ON {step.table} (lower(trim({m.column})))"
-                       if m.kind == "identity" and m.mode == "lower_trim" else
-                       f"CREATE INDEX ... ON {step.table} ({m.column})")
-                rep.warnings.append(f"{key}: lookup column {m.column!r} has no usable index; every request scans "
-                                    f"the table. Add: {how}")
+                how = (
+                    f"CREATE INDEX ... ON {step.table} (lower(trim({m.column})))"
+                    if m.kind == "identity" and m.mode == "lower_trim"
+                    else f"CREATE INDEX ... ON {step.table} ({m.column})"
+                )
+                rep.warnings.append(
+                    f"{key}: lookup column {m.column!r} has no usable index; every request scans the table. Add: {how}"
+                )
         status = "reachable" if key not in plan.unreachable else "NOT reachable from any identity"
         rep.lines.append(f"{key}: {status}; {len(table.c)} columns, {len(coll.exclude)} excluded")
     for key in plan.unreachable:
@@ -81,8 +94,9 @@ def check(dm: DataMap, sources: Sources) -> CheckReport:
             try:
                 table = sources.get(step.source).table(step.table)
                 cols = [c.name for c in table.columns if c.name not in step.exclude]
-                cond = or_(*(where_clause(table, m, ["k1", "k2"] if m.kind == "reference" else ["v"])
-                             for m in step.matches))
+                cond = or_(
+                    *(where_clause(table, m, ["k1", "k2"] if m.kind == "reference" else ["v"]) for m in step.matches)
+                )
                 sql = sources.get(step.source).explain(table, cols, cond, step.primary_key)
                 rep.lines.append(f"  -- {step.key}\n  " + " ".join(sql.split()))
             except (SQLAlchemyError, KeyError):

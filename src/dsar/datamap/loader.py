@@ -126,9 +126,7 @@ def _cross_check(dm: DataMap, filename: str, lines: Mapping[Loc, int]) -> list[s
         for col in coll.fields:
             if col in coll.exclude:
                 line = _line_for(("collections", key, "fields", col), lines)
-                out.append(
-                    f"{filename}:{line}: collections.{key}.fields.{col} is also in `exclude`; keep one"
-                )
+                out.append(f"{filename}:{line}: collections.{key}.fields.{col} is also in `exclude`; keep one")
     return out
 
 
