@@ -104,6 +104,8 @@ class Container:
             lease=timedelta(seconds=s.job.lease_seconds),
             max_attempts=s.job.max_attempts,
             html_rows=s.engine.html_rows,
+            company=s.company_name,
+            contact=s.privacy_contact,
         )
 
     @cached_property

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(
         None, description="master key for tokens and signatures; generated under data_dir if unset"
     )
+    company_name: str = Field("the company", description="who holds the data, as the archive names it")
+    privacy_contact: str = Field("", description="whom subjects contact about their data (shown in the archive)")
     log_level: str = Field("INFO", description="log level")
     log_json: bool = Field(False, description="log JSON lines instead of console text")
     run_workers: bool = Field(True, description="`dsar serve` also runs the in-process workers")

@@ -64,7 +64,11 @@ def demo(
     info = build_demo(directory)
     base = f"http://{host}:{port}"
     settings = Settings(
-        data_dir=directory / "state", datamap=info.datamap, public_url=os.environ.get("DSAR_PUBLIC_URL", base)
+        data_dir=directory / "state",
+        datamap=info.datamap,
+        public_url=os.environ.get("DSAR_PUBLIC_URL", base),
+        company_name=os.environ.get("DSAR_COMPANY_NAME", "Demo Shop"),
+        privacy_contact=os.environ.get("DSAR_PRIVACY_CONTACT", "privacy@demo-shop.example"),
     )
     client_file = directory / "demo-client.json"
     with container(settings=settings) as c:
@@ -107,7 +111,7 @@ TASK=$(curl -s {base}/graphql -H "Authorization: Bearer $TOKEN" -H 'Content-Type
   -d '{start}' | {py}["data"]["startPersonalDataRetrievalTask"]["taskId"])'); echo $TASK
 
 curl -s {base}/graphql -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
-  -d '{query}'
+  -d '{query}'; echo
 
 LINK=$(curl -s {base}/graphql -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
   -d '{query}' | {py}["data"]["personalDataRetrievalTask"]["dataRetrievalLink"])')

@@ -11,11 +11,12 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from datetime import time as dtime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import orjson
 from sqlalchemy import ColumnElement, Table, func, or_
@@ -29,7 +30,10 @@ from dsar.engine.results import CollectionResult, ColumnInfo, SourceReport
 from dsar.errors import SourceError
 
 _log = log.get("dsar.engine")
-_OPTS = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
+# Datetimes pass through to _default: orjson would write an aware value with its own offset
+# (PostgreSQL's timestamptz comes back in the session time zone), but the spool holds UTC with Z.
+_OPTS = orjson.OPT_PASSTHROUGH_DATETIME
+T = TypeVar("T")
 
 
 def _default(value: Any) -> Any:
@@ -37,7 +41,11 @@ def _default(value: Any) -> Any:
         return str(value)
     if isinstance(value, bytes | memoryview):
         return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, datetime | date | dtime):  # reached only for exotic subclasses
+    if isinstance(value, datetime):  # naive values are UTC (the data map's `timezone: UTC`)
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.isoformat() + "Z"
+    if isinstance(value, date | dtime):
         return value.isoformat()
     raise TypeError(type(value).__name__)
 
@@ -130,6 +138,8 @@ class _Run:
         for m in step.matches:
             if m.kind == "identity":
                 value = self.identities.get(m.identity or "")
+                if value and self.dm.identities.get(m.identity or "") == "email":
+                    value = normalize_email(value)  # lower_trim compares lower(trim(column)) with it
                 vals: set[Any] = {value} if value else set()
             else:
                 with self.lock:
@@ -151,15 +161,28 @@ class _Run:
     ) -> None:
         """Read the rows matching any condition, with retries; append them to the spool."""
         src = self.sources.get(step.source)
-        attempt = 0
         start = fh.tell()
+
+        def attempt() -> tuple[int, dict[str, set[Any]], set[tuple[Any, ...]]]:
+            fh.seek(start)  # drop the rows a failed attempt wrote
+            fh.truncate()
+            return self._read_once(src, step, res, conds, fh, seen)
+
+        found, new_keys, new_seen = self.retrying(step, attempt)
+        res.records += found
+        if seen is not None:
+            seen |= new_seen
+        with self.lock:
+            for col, vals in new_keys.items():
+                self.keys.setdefault((step.key, col), set()).update(vals)
+
+    def retrying(self, step: Step, fn: Callable[[], T]) -> T:
+        """fn(), retried with backoff while the source fails; then SourceError (no personal data in it)."""
+        attempt = 0
         while True:
             try:
-                found, new_keys, new_seen = self._read_once(src, step, res, conds, fh, seen)
-                break
+                return fn()
             except (SQLAlchemyError, OSError) as exc:
-                fh.seek(start)
-                fh.truncate()
                 attempt += 1
                 _log.warning(
                     "source_read_failed",
@@ -175,12 +198,6 @@ class _Run:
                         f"({type(exc).__name__}, {attempt} attempts).",
                     ) from exc
                 self.opts.sleep(self.opts.backoff_seconds * 2 ** (attempt - 1))
-        res.records += found
-        if seen is not None:
-            seen |= new_seen
-        with self.lock:
-            for col, vals in new_keys.items():
-                self.keys.setdefault((step.key, col), set()).update(vals)
 
     def _read_once(
         self,
@@ -209,7 +226,7 @@ class _Run:
             queries = [or_(*(where_clause(table, m, v) for m, v in conds))]
         else:
             queries = [where_clause(table, m, v[i : i + chunk]) for m, v in conds for i in range(0, len(v), chunk)]
-            dedupe = dedupe or len(conds) > 1
+            pass
         local_seen: set[tuple[Any, ...]] = set()
         new_keys: dict[str, set[Any]] = {c: set() for c in step.needed}
         found = 0
@@ -234,8 +251,11 @@ class _Run:
                     found += len(lines)
         return found, new_keys, local_seen
 
+    def _table(self, step: Step) -> Table:
+        return self.sources.get(step.source).table(step.table)
+
     def run_unit(self, unit: Unit) -> None:
-        tables = {s.key: self.sources.get(s.source).table(s.table) for s in unit.steps}
+        tables = {s.key: self.retrying(s, partial(self._table, s)) for s in unit.steps}
         results = {s.key: self.result_for(s, tables[s.key]) for s in unit.steps}
         handles = {k: open(r.spool, "wb") for k, r in results.items() if r.spool}  # noqa: SIM115
         try:
@@ -273,11 +293,12 @@ def _sorted(values: Iterable[Any]) -> list[Any]:
 
 def where_clause(table: Table, m: Match, values: list[Any]) -> ColumnElement[bool]:
     col = table.c[m.column]
+    cond: ColumnElement[bool]
     if m.kind == "identity":
-        if m.mode == "lower_trim":
-            return func.lower(func.trim(col)) == values[0]
-        return col == values[0]
-    return col.in_(values)
+        cond = func.lower(func.trim(col)) == values[0] if m.mode == "lower_trim" else col == values[0]
+    else:
+        cond = col.in_(values)
+    return cond
 
 
 def run_retrieval(

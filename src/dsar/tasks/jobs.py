@@ -43,6 +43,8 @@ class TaskWorker:
     max_attempts: int = 5
     html_rows: int = 500
     retry_delay: timedelta = timedelta(seconds=5)
+    company: str = "the company"
+    contact: str = ""
 
     def claim(self, owner: str) -> str | None:
         with self.db.session() as s:
@@ -106,6 +108,8 @@ class TaskWorker:
                 generated_at=self.clock.now(),
                 data_as_of=started,
                 generator=f"dsar {__version__}",
+                company=self.company,
+                contact=self.contact,
             )
             key = result_key(task_id)
             self.storage.discard_partial(key)  # an earlier attempt killed mid-write
