@@ -90,9 +90,21 @@ def test_same_seed_gives_identical_contents(demo: DemoInfo, tmp_path: Path) -> N
 def test_datamap_loads_and_covers_every_personal_table(demo: DemoInfo, datamap: DataMap) -> None:
     assert demo.datamap.read_text(encoding="utf-8").startswith("#")
     assert sorted(datamap.collections) == sorted(
-        [f"shop.{t}" for t in ("customers", "addresses", "orders", "order_items", "payments",
-                               "product_reviews", "login_events", "marketing_consents")]
-        + ["support.tickets", "support.messages"])
+        [
+            f"shop.{t}"
+            for t in (
+                "customers",
+                "addresses",
+                "orders",
+                "order_items",
+                "payments",
+                "product_reviews",
+                "login_events",
+                "marketing_consents",
+            )
+        ]
+        + ["support.tickets", "support.messages"]
+    )
     assert datamap.sources["shop"].url == f"sqlite:///{demo.directory}/shop.sqlite"
     assert datamap.collections["shop.customers"].exclude == ["password_hash"]
     for coll in datamap.collections.values():
@@ -141,8 +153,12 @@ def test_foreign_keys_hold_and_identity_lookups_use_an_index(demo: DemoInfo) -> 
             assert f"USING INDEX ix_{table}_{column}_normalized" in plan
     with closing(_db(demo, "shop")) as con:
         fk_columns = {(t, fk[3]) for t in _tables(con) for fk in con.execute(f"PRAGMA foreign_key_list({t})")}
-        indexed = {(t, col[2]) for t in _tables(con) for ix in con.execute(f"PRAGMA index_list({t})")
-                   for col in con.execute(f"PRAGMA index_info({ix[1]})")}
+        indexed = {
+            (t, col[2])
+            for t in _tables(con)
+            for ix in con.execute(f"PRAGMA index_list({t})")
+            for col in con.execute(f"PRAGMA index_info({ix[1]})")
+        }
     assert fk_columns and fk_columns <= indexed
 
 
@@ -188,8 +204,7 @@ def _counts(url: str) -> dict[str, int]:
 
 def _sqlite_counts(demo: DemoInfo, source: str) -> dict[str, int]:
     with closing(_db(demo, source)) as con:
-        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                for t in _tables(con) if t != MARKER_TABLE}
+        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in _tables(con) if t != MARKER_TABLE}
 
 
 def _scalar(url: str, sql: str, **params: object) -> object:
@@ -217,15 +232,18 @@ def test_copy_sources_to_postgres_and_mariadb(demo: DemoInfo, pg_url: str, mysql
     with closing(_db(demo, "shop")) as con:
         (total,) = con.execute("SELECT printf('%.2f', total_amount) FROM orders WHERE id = 1").fetchone()
     assert _scalar(postgres_url, "SELECT total_amount FROM orders WHERE id = 1") == Decimal(total)
-    indexdef = _scalar(postgres_url, "SELECT indexdef FROM pg_indexes WHERE indexname = :n",
-                       n="ix_customers_email_normalized")
+    indexdef = _scalar(
+        postgres_url, "SELECT indexdef FROM pg_indexes WHERE indexname = :n", n="ix_customers_email_normalized"
+    )
     assert "lower(TRIM(BOTH FROM email))" in str(indexdef)
     assert _scalar(postgres_url, "SELECT count(*) FROM pg_indexes WHERE indexname = 'ix_orders_customer_id'")
 
     sql = "SELECT count(*) FROM tickets WHERE requester_email_normalized = :e"
     assert _scalar(mysql_url, sql, e=SUBJECT_EMAIL) == 2
-    sql = ("SELECT count(*) FROM information_schema.statistics WHERE table_schema = DATABASE() "
-           "AND index_name = 'ix_tickets_requester_email_normalized'")
+    sql = (
+        "SELECT count(*) FROM information_schema.statistics WHERE table_schema = DATABASE() "
+        "AND index_name = 'ix_tickets_requester_email_normalized'"
+    )
     assert _scalar(mysql_url, sql) == 1
 
     dm = parse(datamap_for(demo.directory, targets))
@@ -236,4 +254,3 @@ def test_copy_sources_to_postgres_and_mariadb(demo: DemoInfo, pg_url: str, mysql
     assert "requester_email_normalized" in dm.collections["support.tickets"].exclude
     local = parse(datamap_for(demo.directory, {}))
     assert local.sources["support"].url == f"sqlite:///{demo.directory}/support.sqlite"
-

@@ -16,6 +16,7 @@ import orjson
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
+from structlog.testing import capture_logs
 
 from dsar.connectors.sql import SqlSource
 from dsar.datamap.model import DataMap
@@ -28,6 +29,17 @@ JANE = "jane.doe@example.com"
 PROCESSING = {"purpose": "p", "legal_basis": "b", "retention": "r"}
 NO_SLEEP = EngineOptions(sleep=lambda s: None)
 Spools = dict[str, list[dict[str, Any]]]
+
+
+@pytest.fixture(autouse=True)
+def logs() -> Iterator[list[dict[str, Any]]]:
+    """The engine's log events; captured, so they reach no stream an earlier test may have closed."""
+    with capture_logs() as captured:
+        yield captured
+
+
+def retry_events(logs: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
+    return [(e["source"], e["collection"], e["attempt"]) for e in logs if e["event"] == "source_read_failed"]
 
 
 # --- helpers -------------------------------------------------------------------------------------------
@@ -181,15 +193,16 @@ def build_shop(url: str) -> None:
     engine = sa.create_engine(url)
     try:
         META.create_all(engine)
+        batches: list[tuple[sa.Table, Sequence[tuple[Any, ...]]]] = [
+            (CUSTOMERS, CUSTOMER_ROWS),
+            (ORDERS, [(i, c, Decimal(t)) for i, c, t in ORDER_ROWS]),
+            (ITEMS, ITEM_ROWS),
+            (NOTES, NOTE_ROWS),
+            (TICKETS, TICKET_ROWS),
+            (MESSAGES, MESSAGE_ROWS),
+        ]
         with engine.begin() as conn:
-            for table, rows in [
-                (CUSTOMERS, CUSTOMER_ROWS),
-                (ORDERS, [(i, c, Decimal(t)) for i, c, t in ORDER_ROWS]),
-                (ITEMS, ITEM_ROWS),
-                (NOTES, NOTE_ROWS),
-                (TICKETS, TICKET_ROWS),
-                (MESSAGES, MESSAGE_ROWS),
-            ]:
+            for table, rows in batches:
                 conn.execute(table.insert(), [dict(zip(table.c.keys(), row, strict=True)) for row in rows])
     finally:
         engine.dispose()
@@ -254,7 +267,11 @@ def direct_sql(url: str, email: str) -> dict[str, list[int]]:
 
 
 @pytest.fixture(
-    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres), pytest.param("mysql", marks=pytest.mark.mysql)]
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("mysql", marks=pytest.mark.mysql),
+    ]
 )
 def shop_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
@@ -301,7 +318,7 @@ def test_email_is_matched_trimmed_and_case_insensitively_and_nothing_else(tmp_pa
         assert ids(spooled(results)["shop.tickets"]) == [300, 301], variant
     results, _ = retrieve(dm, tmp_path / "look-alike", email="Jane.Doe@Example.co")
     assert {k: ids(v) for k, v in spooled(results).items()} == {
-        **dict.fromkeys(EXPECTED_IDS, []),
+        **{key: [] for key in EXPECTED_IDS},
         "shop.tickets": [302],
         "shop.messages": [403],
     }
@@ -335,7 +352,9 @@ CREATE TABLE items (id INTEGER PRIMARY KEY, order_id INTEGER, customer_id INTEGE
 def chunk_shop(tmp_path: Path) -> str:
     """Jane (1) has 10 orders with 2 items each; every item also names its customer."""
     orders = [(10 + i, 1) for i in range(10)] + [(50, 2), (51, 2)]
-    items = [(1000 + 2 * i + k, oid, cid, f"sku{i}{k}") for i, (oid, cid) in enumerate(orders) for k in (0, 1)]
+    items: list[tuple[int, int | None, int, str]] = [
+        (1000 + 2 * i + k, oid, cid, f"sku{i}{k}") for i, (oid, cid) in enumerate(orders) for k in (0, 1)
+    ]
     items += [(5000, None, 1, "no order"), (5001, 50, 1, "order of someone else, customer 1")]
     customers = [(1, JANE, "s3cr3t-1"), (2, "bob@example.com", "s3cr3t-2")]
     return sqlite_db(tmp_path / "c.sqlite", CHUNK_SCHEMA, {"customers": customers, "orders": orders, "items": items})
@@ -415,7 +434,7 @@ def cycle_db(tmp_path: Path) -> str:
     invites = [(20, 1, "a"), (21, 2, "b"), (22, 4, "c")]  # 1 invited 2, 2 invited 3; bob invited 5
     # Jane manages 2, who manages 3 (and 4), who manages 5; 6 and 7 are another team
     employees = [(1, JANE, None), (2, None, 1), (3, None, 2), (4, None, 2), (5, None, 3), (6, "x@y.z", None)]
-    employees += [(7, None, 6), (8, None, 7)]
+    employees += [(7, None, 6), (8, None, 7), (9, "loop@example.com", 10), (10, None, 9)]  # 9 and 10: a loop
     return sqlite_db(
         tmp_path / "cycle.sqlite", CYCLE_SCHEMA, {"accounts": accounts, "invites": invites, "employees": employees}
     )
@@ -440,13 +459,18 @@ def test_a_cycle_is_read_to_a_fixpoint(cycle_db: str, tmp_path: Path, chunk: int
 
 @pytest.mark.parametrize("chunk", [500, 1])
 def test_a_self_reference_is_read_to_a_fixpoint(cycle_db: str, tmp_path: Path, chunk: int) -> None:
-    dm = datamap({"hr": cycle_db}, {"hr.employees": coll(("manager_id", "hr.employees.id"), identity="email")})
+    staff = coll(("manager_id", "hr.staff.id"), identity="email", table="employees")  # named unlike its table
+    dm = datamap({"hr": cycle_db}, {"hr.staff": staff})
     results, _ = retrieve(dm, tmp_path / "spool", opts=EngineOptions(chunk_size=chunk, sleep=lambda s: None))
-    rows = spooled(results)["hr.employees"]
+    rows = spooled(results)["hr.staff"]
     assert [r["id"] for r in rows] == [1, 2, 3, 4, 5]
-    assert results["hr.employees"].records == 5
+    assert results["hr.staff"].records == 5
     results, _ = retrieve(dm, tmp_path / "x", email="X@Y.Z")
-    assert [r["id"] for r in spooled(results)["hr.employees"]] == [6, 7, 8]
+    assert [r["id"] for r in spooled(results)["hr.staff"]] == [6, 7, 8]
+    # a loop in the data ends, and 9 (found by e-mail, then again as 10's report) is written once
+    results, _ = retrieve(dm, tmp_path / "loop", email="loop@example.com")
+    assert [r["id"] for r in spooled(results)["hr.staff"]] == [9, 10]
+    assert results["hr.staff"].records == 2
 
 
 def test_spool_types_utc_datetimes_decimal_strings_base64_and_null(tmp_path: Path) -> None:
@@ -475,18 +499,23 @@ def test_spool_types_utc_datetimes_decimal_strings_base64_and_null(tmp_path: Pat
 # --- failures ------------------------------------------------------------------------------------------
 
 
-def test_an_unreachable_source_is_retried_then_named_in_a_source_error(tmp_path: Path) -> None:
+def test_an_unreachable_source_is_retried_then_named_in_a_source_error(
+    tmp_path: Path, logs: list[dict[str, Any]]
+) -> None:
     dm = datamap({"billing": f"sqlite:///{tmp_path}/missing-dir/billing.sqlite"}, {"billing.c": coll(identity="e")})
     sleeps: list[float] = []
     opts = EngineOptions(retries=3, backoff_seconds=0.5, sleep=sleeps.append)
     with pytest.raises(SourceError) as info:
         retrieve(dm, tmp_path / "spool", opts=opts)
     assert sleeps == [0.5, 1.0, 2.0]  # 4 attempts
+    assert retry_events(logs) == [("billing", "billing.c", n) for n in (1, 2, 3, 4)]
     assert info.value.source == "billing" and info.value.code == "SOURCE_UNAVAILABLE"
     assert "'billing'" in str(info.value) and "4 attempts" in str(info.value)
 
 
-def test_a_table_dropped_mid_run_fails_with_a_source_error_without_personal_data(tmp_path: Path) -> None:
+def test_a_table_dropped_mid_run_fails_with_a_source_error_without_personal_data(
+    tmp_path: Path, logs: list[dict[str, Any]]
+) -> None:
     url = f"sqlite:///{tmp_path / 'shop.sqlite'}"
     build_shop(url)
     dm = shop_datamap(url)
@@ -505,6 +534,8 @@ def test_a_table_dropped_mid_run_fails_with_a_source_error_without_personal_data
     assert "shop" in str(info.value)
     assert JANE not in str(info.value).lower() and "jane" not in str(info.value).lower()
     assert JANE in str(info.value.__cause__)  # the driver's error had it; the message must not
+    assert retry_events(logs) == [("shop", "shop.customers", n) for n in (1, 2, 3)]
+    assert "jane" not in repr(logs).lower()
 
 
 def flaky_stream(
@@ -532,7 +563,7 @@ def flaky_stream(
 
 
 def test_a_failing_read_is_retried_and_its_rows_are_not_duplicated(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, logs: list[dict[str, Any]]
 ) -> None:
     url = f"sqlite:///{tmp_path / 'shop.sqlite'}"
     build_shop(url)
@@ -541,6 +572,7 @@ def test_a_failing_read_is_retried_and_its_rows_are_not_duplicated(
     results, reports = retrieve(shop_datamap(url), tmp_path / "spool", opts=EngineOptions(sleep=sleeps.append))
     assert state["calls"] == 3
     assert sleeps == [0.5, 1.0]
+    assert retry_events(logs) == [("shop", "shop.orders", 1), ("shop", "shop.orders", 2)]
     rows = spooled(results)
     assert [r["id"] for r in rows["shop.orders"]] == EXPECTED_IDS["shop.orders"]
     assert results["shop.orders"].records == 4
@@ -590,7 +622,10 @@ def test_many_rows_are_streamed_not_held(tmp_path: Path) -> None:
         agent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)"
         conn.executemany(
             "INSERT INTO events VALUES (?, ?, ?, ?, ?)",
-            ((i, 1 if i <= MANY else 2, f"10.0.{i % 256}.{i % 200}", agent, "2024-01-02 03:04:05") for i in range(1, MANY + 1001)),
+            (
+                (i, 1 if i <= MANY else 2, f"10.0.{i % 256}.{i % 200}", agent, "2024-01-02 03:04:05")
+                for i in range(1, MANY + 1001)
+            ),
         )
         conn.execute("CREATE INDEX ix_events_customer ON events (customer_id)")
         conn.commit()
@@ -614,4 +649,3 @@ def test_many_rows_are_streamed_not_held(tmp_path: Path) -> None:
     assert first == {"id": 1, "customer_id": 1, "ip": "10.0.1.1", "agent": agent, "at": "2024-01-02T03:04:05Z"}
     assert spool.stat().st_size > 30 * 1024 * 1024  # more on disk than the memory limit below
     assert peak < 40 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
-

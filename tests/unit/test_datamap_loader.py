@@ -78,9 +78,7 @@ def test_a_missing_nested_key_points_at_its_mapping() -> None:
 
 def test_a_wrong_enum_value_lists_the_allowed_ones() -> None:
     msg = error_of(edit("match: lower_trim", "match: lowercase"))
-    assert msg == (
-        "dm.yaml:9: collections.shop.customers.identities.email.match: use one of 'lower_trim' or 'exact'"
-    )
+    assert msg == ("dm.yaml:9: collections.shop.customers.identities.email.match: use one of 'lower_trim' or 'exact'")
     msg = error_of(edit("erase: keep", "erase: forget"))
     assert msg.startswith("dm.yaml:17: collections.shop.orders.fields.total.erase: use one of ")
     assert "'delete_row'" in msg
@@ -109,7 +107,9 @@ def test_a_collection_of_an_undeclared_source() -> None:
 
 
 def test_a_field_that_is_also_excluded() -> None:
-    msg = error_of(edit("    exclude: [password_hash]", "    exclude: [password_hash]\n    fields: {password_hash: {}}"))
+    msg = error_of(
+        edit("    exclude: [password_hash]", "    exclude: [password_hash]\n    fields: {password_hash: {}}")
+    )
     assert msg == "dm.yaml:11: collections.shop.customers.fields.password_hash is also in `exclude`; keep one"
 
 
@@ -138,7 +138,7 @@ def test_invalid_yaml_names_the_line() -> None:
 
 
 def test_duplicate_keys_are_an_error_not_a_silent_override() -> None:
-    msg = error_of(edit('    url: "sqlite:///${DATAMAP_DIR}/shop.sqlite"\n', '    url: a\n    url: b\n'))
+    msg = error_of(edit('    url: "sqlite:///${DATAMAP_DIR}/shop.sqlite"\n', "    url: a\n    url: b\n"))
     assert msg == "dm.yaml:5: duplicate key 'url'; keep one"
     msg = error_of(GOOD + "  shop.orders:\n    primary_key: [id]\n")
     assert msg == "dm.yaml:19: duplicate key 'shop.orders'; keep one"
@@ -215,3 +215,7 @@ def test_the_demo_data_map_loads(tmp_path: Path) -> None:
     assert dm.collections["shop.order_items"].processing == dm.collections["shop.orders"].processing
     with_identity = sorted(k for k, c in dm.collections.items() if c.identities)
     assert with_identity == ["shop.customers", "support.tickets"]
+
+
+def test_a_key_that_is_not_a_plain_name() -> None:
+    assert error_of(GOOD + "? [a, b]\n: 1\n") == "dm.yaml:19: use a plain name as key"

@@ -98,8 +98,18 @@ SUPPORT_INDEXES = """
 CREATE INDEX ix_tickets_requester_email_normalized ON tickets (lower(trim(requester_email)));
 CREATE INDEX ix_messages_ticket_id ON messages (ticket_id);
 """
-SHOP_TABLES = ("categories", "products", "customers", "addresses", "orders", "order_items", "payments",
-               "product_reviews", "login_events", "marketing_consents")
+SHOP_TABLES = (
+    "categories",
+    "products",
+    "customers",
+    "addresses",
+    "orders",
+    "order_items",
+    "payments",
+    "product_reviews",
+    "login_events",
+    "marketing_consents",
+)
 
 CATALOGUE = {
     "Kitchen": ["Chef's Knife", "Cutting Board", "Saucepan", "Coffee Grinder", "Tea Kettle"],
@@ -118,15 +128,27 @@ CATALOGUE = {
 ADJECTIVES = ["Classic", "Compact", "Deluxe", "Eco", "Essential", "Premium", "Rugged", "Smart", "Vintage"]
 CONSENT_SOURCES = ("checkout", "account_settings", "newsletter_form", "support")
 DOMAINS = ("example.com", "example.net", "example.org")
-SUBJECTS = ["Where is my order?", "Refund for a damaged item", "Cannot log in to my account",
-            "Change my delivery address", "Invoice request", "Question about a product",
-            "Wrong item received", "Cancel my order", "Discount code does not work",
-            "Please update my e-mail preferences", "Return label request", "Payment charged twice"]
-AGENT_REPLIES = ["thanks for reaching out. I have looked into this for you.",
-                 "sorry for the trouble. A replacement is on its way.",
-                 "I have issued a refund; it should appear within 5 business days.",
-                 "could you send us a photo of the item, please?",
-                 "your request has been completed. Is there anything else we can help with?"]
+SUBJECTS = [
+    "Where is my order?",
+    "Refund for a damaged item",
+    "Cannot log in to my account",
+    "Change my delivery address",
+    "Invoice request",
+    "Question about a product",
+    "Wrong item received",
+    "Cancel my order",
+    "Discount code does not work",
+    "Please update my e-mail preferences",
+    "Return label request",
+    "Payment charged twice",
+]
+AGENT_REPLIES = [
+    "thanks for reaching out. I have looked into this for you.",
+    "sorry for the trouble. A replacement is on its way.",
+    "I have issued a refund; it should appear within 5 business days.",
+    "could you send us a photo of the item, please?",
+    "your request has been completed. Is there anything else we can help with?",
+]
 
 
 @dataclass(frozen=True)
@@ -201,8 +223,7 @@ def _complete(path: Path, meta: dict[str, str]) -> bool:
     return all(found.get(k) == v for k, v in meta.items())
 
 
-def _write_db(path: Path, schema: str, indexes: str, tables: dict[str, list[Row]],
-              meta: dict[str, str]) -> None:
+def _write_db(path: Path, schema: str, indexes: str, tables: dict[str, list[Row]], meta: dict[str, str]) -> None:
     path.unlink(missing_ok=True)
     con = sqlite3.connect(path)
     try:
@@ -281,9 +302,15 @@ class _Demo:
                 self._add("products", cid, f"{r.choice(ADJECTIVES)} {noun}", _money(cents))
                 self.prices.append(cents)
 
-    def _order(self, cid: int, placed: int, ship: int, status: str | None = None,
-               items: list[tuple[int, int]] | None = None, method: Payment | None = None
-               ) -> tuple[str, list[int]]:
+    def _order(
+        self,
+        cid: int,
+        placed: int,
+        ship: int,
+        status: str | None = None,
+        items: list[tuple[int, int]] | None = None,
+        method: Payment | None = None,
+    ) -> tuple[str, list[int]]:
         """One order with its items and (unless pending or cancelled) its payment; random where not given."""
         r = self.rng
         if status is None:
@@ -309,8 +336,9 @@ class _Demo:
             self._add("payments", oid, *method, _money(total), _ts(placed + r.randint(5, 600)))
         return status, [p for p, _ in items]
 
-    def _customer(self, email: str | None = None, first: str | None = None, last: str | None = None,
-                  full: bool = False) -> None:
+    def _customer(
+        self, email: str | None = None, first: str | None = None, last: str | None = None, full: bool = False
+    ) -> None:
         """A random customer; `full` guarantees rows in every collection (for the look-alikes)."""
         r = self.rng
         cid = len(self.shop["customers"]) + 1
@@ -319,8 +347,16 @@ class _Demo:
         created = r.randrange(SPAN - 30 * DAY)
         birth = (EPOCH - timedelta(days=r.randrange(18 * 365, 80 * 365))).date().isoformat()
         salt, digest = (base64.b64encode(r.randbytes(n)).decode().rstrip("=") for n in (16, 32))
-        self._add("customers", email, first, last, str(self.fake.phone_number()), birth, _ts(created),
-                  f"$argon2id$v=19$m=65536,t=3,p=4${salt}${digest}")
+        self._add(
+            "customers",
+            email,
+            first,
+            last,
+            str(self.fake.phone_number()),
+            birth,
+            _ts(created),
+            f"$argon2id$v=19$m=65536,t=3,p=4${salt}${digest}",
+        )
         ship = self._address(cid, "shipping")
         if r.random() < 0.4:
             self._address(cid, "billing")
@@ -333,25 +369,46 @@ class _Demo:
         if bought and (full or r.random() < 0.3):
             for product, placed in r.sample(bought, min(len(bought), r.randint(1, 2))):
                 rating = r.choices((1, 2, 3, 4, 5), (5, 7, 15, 33, 40))[0]
-                self._add("product_reviews", cid, product, rating, r.choice(self.titles),
-                          r.choice(self.texts), _ts(placed + r.randint(3 * DAY, 30 * DAY)))
+                self._add(
+                    "product_reviews",
+                    cid,
+                    product,
+                    rating,
+                    r.choice(self.titles),
+                    r.choice(self.texts),
+                    _ts(placed + r.randint(3 * DAY, 30 * DAY)),
+                )
         ips = r.sample(self.ips, r.randint(1, 3))
         for at in sorted(r.randrange(created, SPAN) for _ in range(r.randint(1 if full else 0, 9))):
             self._add("login_events", cid, r.choice(ips), r.choice(self.agents), _ts(at))
         for channel, chance in (("email", 0.55), ("sms", 0.2)):
-            self._add("marketing_consents", cid, channel, r.random() < chance,
-                      _ts(r.randrange(created, SPAN)), r.choice(CONSENT_SOURCES))
+            self._add(
+                "marketing_consents",
+                cid,
+                channel,
+                r.random() < chance,
+                _ts(r.randrange(created, SPAN)),
+                r.choice(CONSENT_SOURCES),
+            )
         if full or r.random() < 0.22:
             for _ in range(r.randint(1, 2)):
                 variant = r.random()
-                shown = (email.capitalize() if variant < 0.05 else f" {email} " if variant < 0.08
-                         else email.upper() if variant < 0.1 else email)
+                shown = (
+                    email.capitalize()
+                    if variant < 0.05
+                    else f" {email} "
+                    if variant < 0.08
+                    else email.upper()
+                    if variant < 0.1
+                    else email
+                )
                 self._ticket(shown, first, r.randrange(created, SPAN))
 
     def _address(self, cid: int, kind: str) -> int:
         r = self.rng
-        return self._add("addresses", cid, kind, r.choice(self.streets), r.choice(self.cities),
-                         r.choice(self.postcodes), "US")
+        return self._add(
+            "addresses", cid, kind, r.choice(self.streets), r.choice(self.cities), r.choice(self.postcodes), "US"
+        )
 
     def _ticket(self, email: str, first: str, created: int) -> None:
         r = self.rng
@@ -366,9 +423,16 @@ class _Demo:
 
     def _jane(self) -> None:
         """The demo subject, written by hand so that the demo (and its tests) can point at her rows."""
-        self._add("customers", SUBJECT_EMAIL, "Jane", "Doe", "+1-202-555-0143", "1988-04-12",
-                  "2022-03-14 09:26:53",
-                  "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHlzYWx0eQ$H4ZdhJSbWoOGKf8q3oH2TvOXb4gtx9VpUjGxW5TmbHE")
+        self._add(
+            "customers",
+            SUBJECT_EMAIL,
+            "Jane",
+            "Doe",
+            "+1-202-555-0143",
+            "1988-04-12",
+            "2022-03-14 09:26:53",
+            "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHlzYWx0eQ$H4ZdhJSbWoOGKf8q3oH2TvOXb4gtx9VpUjGxW5TmbHE",
+        )
         ship = self._add("addresses", 1, "shipping", "1600 Example Avenue Apt 4B", "Springfield", "62704", "US")
         self._add("addresses", 1, "billing", "500 Market Street", "Springfield", "62701", "US")
         at = int((datetime(2023, 5, 2, 18, 4, 11) - EPOCH).total_seconds())
@@ -379,27 +443,69 @@ class _Demo:
             (1275, "shipped", [(5, 1), (140, 3), (200, 1)], ("card", "mastercard", "5454")),
         ):
             self._order(1, at + days * DAY, ship, status, items, method)
-        self._add("product_reviews", 1, 12, 5, '=HYPERLINK("http://x","click")',
-                  "Sharp, well balanced and it arrived a day early. Would buy again.", "2023-05-09 20:11:02")
-        self._add("product_reviews", 1, 101, 3, "Good, but the strap broke after a month",
-                  "Works as described. The strap feels cheap & wore through quickly.", "2025-01-04 08:30:19")
-        for n, when in enumerate(("2022-03-14 09:25:40", "2023-05-02 17:58:03", "2024-11-29 07:41:12",
-                                  "2025-08-17 12:02:55", "2026-10-28 20:09:31", "2026-10-30 07:55:00")):
-            self._add("login_events", 1, f"203.0.113.{17 + n % 2}" if n % 3 else "198.51.100.42",
-                      self.agents[n % 2], when)
+        self._add(
+            "product_reviews",
+            1,
+            12,
+            5,
+            '=HYPERLINK("http://x","click")',
+            "Sharp, well balanced and it arrived a day early. Would buy again.",
+            "2023-05-09 20:11:02",
+        )
+        self._add(
+            "product_reviews",
+            1,
+            101,
+            3,
+            "Good, but the strap broke after a month",
+            "Works as described. The strap feels cheap & wore through quickly.",
+            "2025-01-04 08:30:19",
+        )
+        for n, when in enumerate(
+            (
+                "2022-03-14 09:25:40",
+                "2023-05-02 17:58:03",
+                "2024-11-29 07:41:12",
+                "2025-08-17 12:02:55",
+                "2026-10-28 20:09:31",
+                "2026-10-30 07:55:00",
+            )
+        ):
+            self._add(
+                "login_events", 1, f"203.0.113.{17 + n % 2}" if n % 3 else "198.51.100.42", self.agents[n % 2], when
+            )
         self._add("marketing_consents", 1, "email", True, "2022-03-14 09:26:53", "checkout")
         self._add("marketing_consents", 1, "sms", False, "2024-01-09 16:45:00", "account_settings")
         for email, subject, status, created, bodies in (
-            ("  Jane.Doe@Example.COM ", "Where is my order?", "open", "2026-10-30 08:02:17",
-             ["My order was shipped on Oct 28 but the tracking page shows this: "
-              "<script>alert(1)</script> - is the link broken?",
-              "Hi Jane, sorry about that. Your parcel is with the carrier and should arrive on Monday."]),
-            (SUBJECT_EMAIL, "Return label request", "solved", "2025-08-18 10:15:44",
-             ["Hello, the item from order #3 does not fit. Could you send me a return label?",
-              "Hi Jane, thanks for reaching out. The label is attached; the refund follows on receipt.",
-              "Thanks, parcel dropped off today."]),
-            (LOOKALIKE_TICKET_EMAIL, "Invoice request", "closed", "2024-02-02 14:00:00",
-             ["Please send me an invoice for my last purchase. - Janet Doe"]),
+            (
+                "  Jane.Doe@Example.COM ",
+                "Where is my order?",
+                "open",
+                "2026-10-30 08:02:17",
+                [
+                    "My order was shipped on Oct 28 but the tracking page shows this: "
+                    "<script>alert(1)</script> - is the link broken?",
+                    "Hi Jane, sorry about that. Your parcel is with the carrier and should arrive on Monday.",
+                ],
+            ),
+            (
+                SUBJECT_EMAIL,
+                "Return label request",
+                "solved",
+                "2025-08-18 10:15:44",
+                [
+                    "Hello, the item from order #3 does not fit. Could you send me a return label?",
+                    "Hi Jane, thanks for reaching out. The label is attached; the refund follows on receipt.",
+                    "Thanks, parcel dropped off today.",
+                ],
+            ),
+            (
+                LOOKALIKE_TICKET_EMAIL,
+                "Invoice request",
+                "closed",
+                "2024-02-02 14:00:00",
+                ["Please send me an invoice for my last purchase. - Janet Doe"],
+            ),
         ):
             tid = self._add("tickets", email, subject, status, created)
             start = datetime.fromisoformat(created)

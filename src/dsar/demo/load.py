@@ -86,8 +86,7 @@ def _target_type(t: sa.types.TypeEngine[Any]) -> sa.types.TypeEngine[Any]:
     return sa.Text()
 
 
-def _tables(src: sa.Engine, identities: Mapping[str, list[str]], mysql: bool
-            ) -> tuple[list[sa.Table], sa.MetaData]:
+def _tables(src: sa.Engine, identities: Mapping[str, list[str]], mysql: bool) -> tuple[list[sa.Table], sa.MetaData]:
     """Source tables (reflected types, for reading) and target metadata (portable types, indexes)."""
     inspector = sa.inspect(src)
     source_md, target_md = sa.MetaData(), sa.MetaData()
@@ -100,13 +99,19 @@ def _tables(src: sa.Engine, identities: Mapping[str, list[str]], mysql: bool
         pk = inspector.get_pk_constraint(name)["constrained_columns"]
         fks = inspector.get_foreign_keys(name)
         table = sa.Table(
-            name, target_md,
-            *(sa.Column(c["name"], _target_type(c["type"]), nullable=c["nullable"], autoincrement=False)
-              for c in columns),
+            name,
+            target_md,
+            *(
+                sa.Column(c["name"], _target_type(c["type"]), nullable=c["nullable"], autoincrement=False)
+                for c in columns
+            ),
             sa.PrimaryKeyConstraint(*pk),
-            *(sa.ForeignKeyConstraint(fk["constrained_columns"],
-                                      [f"{fk['referred_table']}.{c}" for c in fk["referred_columns"]])
-              for fk in fks),
+            *(
+                sa.ForeignKeyConstraint(
+                    fk["constrained_columns"], [f"{fk['referred_table']}.{c}" for c in fk["referred_columns"]]
+                )
+                for fk in fks
+            ),
         )
         for fk in fks:
             cols = fk["constrained_columns"]
@@ -116,8 +121,9 @@ def _tables(src: sa.Engine, identities: Mapping[str, list[str]], mysql: bool
             normalized = NORMALIZED.format(col)
             if mysql:
                 length = getattr(table.c[col].type, "length", None) or 255
-                table.append_column(sa.Column(normalized, sa.String(length),
-                                              sa.Computed(f"lower(trim({col}))", persisted=True)))
+                table.append_column(
+                    sa.Column(normalized, sa.String(length), sa.Computed(f"lower(trim({col}))", persisted=True))
+                )
                 sa.Index(f"ix_{name}_{normalized}", table.c[normalized])
             else:
                 sa.Index(f"ix_{name}_{normalized}", sa.func.lower(sa.func.trim(table.c[col])))
@@ -136,7 +142,8 @@ def _copy(src_url: str, dst_url: str, identities: Mapping[str, list[str]]) -> No
             for target in target_md.sorted_tables:
                 source = by_name[target.name]
                 result = reader.execution_options(yield_per=BATCH).execute(
-                    sa.select(source).order_by(*(source.c[c.name] for c in target.primary_key)))
+                    sa.select(source).order_by(*(source.c[c.name] for c in target.primary_key))
+                )
                 with dst.begin() as conn:
                     for rows in result.partitions():
                         conn.execute(target.insert(), [dict(row._mapping) for row in rows])

@@ -226,7 +226,7 @@ class _Run:
             queries = [or_(*(where_clause(table, m, v) for m, v in conds))]
         else:
             queries = [where_clause(table, m, v[i : i + chunk]) for m, v in conds for i in range(0, len(v), chunk)]
-            pass
+            dedupe = dedupe or len(conds) > 1
         local_seen: set[tuple[Any, ...]] = set()
         new_keys: dict[str, set[Any]] = {c: set() for c in step.needed}
         found = 0

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dsar.tasks.models import FINAL, IN_PROGRESS, IdempotencyKey, PrivacyTask
+from dsar.tasks.models import FAILED, FINAL, IN_PROGRESS, ON_HOLD, IdempotencyKey, PrivacyTask
 
 IDEMPOTENCY_WINDOW = timedelta(hours=8)
 
@@ -57,10 +57,20 @@ def get_task(s: Session, tenant: str, task_id: str, kind: str) -> PrivacyTask | 
     )
 
 
+def cancel_on_hold(s: Session, task_id: str, now: datetime, errors: list[dict[str, str]]) -> bool:
+    """ON_HOLD -> FAILED (cancelled), atomically against a worker claiming the task as its hold ends."""
+    res = s.execute(
+        update(PrivacyTask)
+        .where(PrivacyTask.id == task_id, PrivacyTask.status == ON_HOLD, PrivacyTask.lease_owner.is_(None))
+        .values(status=FAILED, errors=errors, updated_at=now, finished_at=now)
+    )
+    return bool(res.rowcount == 1)  # type: ignore[attr-defined]
+
+
 def claim_next(s: Session, owner: str, now: datetime, lease: timedelta, task_id: str | None = None) -> str | None:
     """Take the lease of one due task whose lease is free or expired; its id, or None."""
     free = or_(PrivacyTask.lease_expires.is_(None), PrivacyTask.lease_expires < now)
-    due = and_(PrivacyTask.status == IN_PROGRESS, PrivacyTask.due_at <= now, free)
+    due = and_(PrivacyTask.status.in_((IN_PROGRESS, ON_HOLD)), PrivacyTask.due_at <= now, free)
     cand = select(PrivacyTask.id).where(due)
     if task_id is not None:
         cand = cand.where(PrivacyTask.id == task_id)
@@ -70,7 +80,13 @@ def claim_next(s: Session, owner: str, now: datetime, lease: timedelta, task_id:
     claimed = s.execute(
         update(PrivacyTask)
         .where(PrivacyTask.id == chosen, due)
-        .values(lease_owner=owner, lease_expires=now + lease, attempts=PrivacyTask.attempts + 1)
+        .values(
+            lease_owner=owner,
+            lease_expires=now + lease,
+            attempts=PrivacyTask.attempts + 1,
+            status=IN_PROGRESS,  # a deletion whose holding period ended starts now
+            updated_at=case((PrivacyTask.status == ON_HOLD, now), else_=PrivacyTask.updated_at),
+        )
     )
     return chosen if claimed.rowcount == 1 else None  # type: ignore[attr-defined]
 

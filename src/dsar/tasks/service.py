@@ -5,15 +5,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from dsar import log
 from dsar.db.engine import Database
-from dsar.errors import Conflict, NotFound
+from dsar.errors import Conflict, InvalidInput, NotFound
 from dsar.kit.clock import Clock, iso_z
 from dsar.kit.ids import is_uuid, new_id
 from dsar.kit.signing import keyed_hash
 from dsar.tasks import repository as repo
-from dsar.tasks.models import IN_PROGRESS, RETRIEVAL, PrivacyTask
+from dsar.tasks.models import DELETION, IN_PROGRESS, ON_HOLD, RETRIEVAL, PrivacyTask
 
 _log = log.get("dsar.tasks")
 
@@ -38,6 +39,27 @@ class _Raced(Exception):
     """Another request registered the same client token first."""
 
 
+class CannotCancel(InvalidInput):
+    def __init__(self, status: str) -> None:
+        super().__init__(
+            f"The personalDataDeletionTask cannot be cancelled with a status of {status}.",
+            code="CannotCancelPersonalDataDeletionTask",
+        )
+        self.status = status
+
+
+@dataclass(frozen=True)
+class _Request:
+    tenant: str
+    kind: str
+    operation: str
+    email: str
+    client_token: str | None
+    channel: str
+    holding_days: int = 0
+    reason: str | None = None
+
+
 class PrivacyTasks:
     def __init__(self, db: Database, clock: Clock, subject_key: bytes, notify: Callable[[str], None]) -> None:
         self.db, self.clock, self.subject_key, self.notify = db, clock, subject_key, notify
@@ -47,20 +69,63 @@ class PrivacyTasks:
 
     def start_retrieval(self, tenant: str, email: str, client_token: str | None, channel: str = "bwp") -> str:
         """Create a retrieval task (or return the one this client token created within 8 hours)."""
-        args = (tenant, RETRIEVAL, "startPersonalDataRetrievalTask", email, client_token, channel)
-        try:
-            return self._start(*args)
-        except _Raced:  # the other request's transaction is committed now: answer with its task
-            return self._start(*args)
+        return self._start_once(
+            _Request(tenant, RETRIEVAL, "startPersonalDataRetrievalTask", email, client_token, channel)
+        )
 
-    def _start(self, tenant: str, kind: str, operation: str, email: str, client_token: str | None, channel: str) -> str:
+    def start_deletion(
+        self,
+        tenant: str,
+        email: str,
+        holding_days: int,
+        reason: str | None,
+        client_token: str | None,
+        channel: str = "bwp",
+    ) -> str:
+        """Create a deletion task: ON_HOLD for the holding period (cancellable), then run once."""
+        return self._start_once(
+            _Request(
+                tenant, DELETION, "startPersonalDataDeletionTask", email, client_token, channel, holding_days, reason
+            )
+        )
+
+    def cancel_deletion(self, tenant: str, task_id: str) -> str:
+        """Cancel a deletion still ON_HOLD. It then reads FAILED with the error CANCELLED (an audit trail)."""
+        if not is_uuid(task_id):
+            raise NotFound("Request references a resource which does not exist.")
         now = self.clock.now()
-        email = email.strip()
-        fingerprint = hashlib.sha256(f"{kind}\n{email.lower()}".encode()).hexdigest()
-        task_id = new_id()
         with self.db.session() as s:
-            if client_token:
-                hit = repo.find_by_token(s, tenant, operation, client_token, now)
+            t = repo.get_task(s, tenant, task_id, DELETION)
+            if t is None:
+                raise NotFound("Request references a resource which does not exist.")
+            if not repo.cancel_on_hold(
+                s,
+                task_id,
+                now,
+                [{"code": "CANCELLED", "message": f"The personalDataDeletionTask was cancelled on {iso_z(now)}."}],
+            ):
+                s.refresh(t)
+                raise CannotCancel(t.status)
+        _log.info("task_cancelled", task_id=task_id)
+        return task_id
+
+    def _start_once(self, req: _Request) -> str:
+        try:
+            return self._start(req)
+        except _Raced:  # the other request's transaction is committed now: answer with its task
+            return self._start(req)
+
+    def _start(self, req: _Request) -> str:
+        now = self.clock.now()
+        email = req.email.strip()
+        fingerprint = hashlib.sha256(
+            f"{req.kind}\n{email.lower()}\n{req.holding_days}\n{req.reason or ''}".encode()
+        ).hexdigest()
+        task_id = new_id()
+        on_hold = req.kind == DELETION and req.holding_days > 0
+        with self.db.session() as s:
+            if req.client_token:
+                hit = repo.find_by_token(s, req.tenant, req.operation, req.client_token, now)
                 if hit is not None:
                     if hit.fingerprint != fingerprint:
                         raise Conflict(
@@ -71,25 +136,30 @@ class PrivacyTasks:
             s.add(
                 PrivacyTask(
                     id=task_id,
-                    tenant=tenant,
-                    kind=kind,
-                    channel=channel,
+                    tenant=req.tenant,
+                    kind=req.kind,
+                    channel=req.channel,
                     subject_type="SHOPPER",
                     subject_email=email,
                     subject_ref=self.subject_ref(email),
-                    status=IN_PROGRESS,
+                    status=ON_HOLD if on_hold else IN_PROGRESS,
                     errors=[],
                     submitted_at=now,
                     updated_at=now,
-                    due_at=now,
+                    due_at=now + timedelta(days=req.holding_days),
                     attempts=0,
+                    holding_period_days=req.holding_days if req.kind == DELETION else None,
+                    reason=req.reason,
                 )
             )
             s.flush()
-            if client_token and not repo.remember_token(s, tenant, operation, client_token, task_id, fingerprint, now):
+            if req.client_token and not repo.remember_token(
+                s, req.tenant, req.operation, req.client_token, task_id, fingerprint, now
+            ):
                 raise _Raced()
-        _log.info("task_started", task_id=task_id, kind=kind, subject=self.subject_ref(email)[:16])
-        self.notify(task_id)
+        _log.info("task_started", task_id=task_id, kind=req.kind, subject=self.subject_ref(email)[:16])
+        if not on_hold:
+            self.notify(task_id)
         return task_id
 
     def get(self, tenant: str, task_id: str, kind: str) -> TaskView:

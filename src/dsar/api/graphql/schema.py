@@ -8,18 +8,19 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
+from dsar.api.graphql.deletion import DeletionMutation, DeletionQuery
 from dsar.api.graphql.privacy import PrivacyMutation, PrivacyQuery
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 
 
 @strawberry.type
-class Query(PrivacyQuery):
+class Query(PrivacyQuery, DeletionQuery):
     pass
 
 
 @strawberry.type
-class Mutation(PrivacyMutation):
+class Mutation(PrivacyMutation, DeletionMutation):
     pass
 
 
