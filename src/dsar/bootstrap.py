@@ -106,6 +106,7 @@ class Container:
             html_rows=s.engine.html_rows,
             company=s.company_name,
             contact=s.privacy_contact,
+            erase_key=self.key("erasure-pseudonyms"),
         )
 
     @cached_property

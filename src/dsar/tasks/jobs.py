@@ -45,6 +45,7 @@ class TaskWorker:
     retry_delay: timedelta = timedelta(seconds=5)
     company: str = "the company"
     contact: str = ""
+    erase_key: bytes = b""  # keyed hashes that replace erased values
 
     def claim(self, owner: str) -> str | None:
         with self.db.session() as s:
