@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from dsar.cli import clients, datamap, db, serve
+from dsar.cli import clients, datamap, db, serve, tasks
 
 app = typer.Typer(
     help="dsar: answers personal-data access and deletion requests.",
@@ -18,6 +18,7 @@ app.command("demo")(serve.demo)
 app.add_typer(db.app, name="db")
 app.add_typer(clients.app, name="clients")
 app.add_typer(datamap.app, name="datamap")
+app.add_typer(tasks.app, name="tasks")
 
 
 def main() -> None:

@@ -123,6 +123,20 @@ def _cross_check(dm: DataMap, filename: str, lines: Mapping[Loc, int]) -> list[s
                     f"{filename}:{line}: collections.{key}.references[{i}].to: {ref.to!r} is not "
                     "`<source>.<collection>.<column>` of a declared collection"
                 )
+        for col, spec in coll.fields.items():
+            at_field = (
+                f"{filename}:{_line_for(('collections', key, 'fields', col), lines)}: collections.{key}.fields.{col}"
+            )
+            if spec.erase == "replace" and spec.replacement is None:
+                out.append(f"{at_field}: `erase: replace` needs a `replacement` value")
+            if spec.erase == "delete_row" and coll.erasure is not None and coll.erasure.action != "delete":
+                out.append(f"{at_field}: `erase: delete_row` contradicts `erasure.action: {coll.erasure.action}`")
+        if coll.erasure_action() == "mask" and not coll.masks():
+            line = _line_for(("collections", key, "erasure"), lines)
+            out.append(
+                f"{filename}:{line}: collections.{key}: `erasure.action: mask` needs fields with an `erase` "
+                "strategy (null, replace or hash)"
+            )
         for col in coll.fields:
             if col in coll.exclude:
                 line = _line_for(("collections", key, "fields", col), lines)

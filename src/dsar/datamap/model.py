@@ -56,6 +56,25 @@ class FieldSpec(_Strict):
     replacement: str | None = None
 
 
+class Blocker(_Strict):
+    """A condition that stops a deletion: a located row whose `column` is not one of `not_in`."""
+
+    column: str = Field(pattern=IDENT)
+    not_in: list[str | int | bool] = Field(min_length=1, description="values that do not block (e.g. closed states)")
+    code: str = Field("ORDERS_NOT_CLOSED", pattern=r"^[A-Z][A-Z0-9_]*$")
+    message: str = "The shopper has one or more unclosed orders."
+
+
+class ErasurePolicy(_Strict):
+    """What a deletion does with the subject's rows of a collection."""
+
+    action: Literal["mask", "delete", "keep"] = Field(
+        description="mask: apply each field's `erase` strategy and keep the row (e.g. orders kept for tax law); "
+        "delete: delete the rows; keep: change nothing (say why in `reason`)"
+    )
+    reason: str = ""
+
+
 class Processing(_Strict):
     """GDPR Art. 15(1) facts for a collection."""
 
@@ -75,6 +94,23 @@ class Collection(_Strict):
     fields: dict[str, FieldSpec] = Field(default_factory=dict)
     exclude: list[str] = Field(default_factory=list, description="columns never exported (e.g. secrets)")
     processing: Processing
+    erasure: ErasurePolicy | None = Field(
+        None,
+        description="default: delete if a field says delete_row, mask if a field has another strategy, keep otherwise",
+    )
+    blockers: list[Blocker] = Field(default_factory=list)
+
+    def erasure_action(self) -> Literal["mask", "delete", "keep"]:
+        if self.erasure is not None:
+            return self.erasure.action
+        strategies = {f.erase for f in self.fields.values()}
+        if "delete_row" in strategies:
+            return "delete"
+        return "mask" if strategies & {"null", "replace", "hash"} else "keep"
+
+    def masks(self) -> dict[str, FieldSpec]:
+        """The fields a `mask` erasure changes."""
+        return {name: f for name, f in self.fields.items() if f.erase in ("null", "replace", "hash")}
 
     @field_validator("primary_key", "exclude")
     @classmethod

@@ -11,6 +11,8 @@ from dsar import __version__, log
 from dsar.datamap.model import DataMap
 from dsar.db.engine import Database
 from dsar.engine.archive import build_archive, mask_email
+from dsar.engine.erase import apply as apply_erasure
+from dsar.engine.erase import locate
 from dsar.engine.execute import EngineOptions, Sources, normalize_email, run_retrieval
 from dsar.engine.plan import Plan
 from dsar.engine.results import ArchiveMeta
@@ -75,7 +77,7 @@ class TaskWorker:
             if kind == RETRIEVAL:
                 self._retrieve(task_id, owner, email)
             else:
-                raise NotImplementedError(kind)
+                self._delete(task_id, owner, email)
         except SourceError as exc:
             log_.warning("task_failed", reason="source", source=exc.source)
             self._finish(task_id, owner, FAILED, "SOURCE_UNAVAILABLE", exc.message)
@@ -85,9 +87,7 @@ class TaskWorker:
                 repo.release(s, task_id, owner, self.clock.now() + self.retry_delay)
 
     def _retrieve(self, task_id: str, owner: str, email: str) -> None:
-        spool = self.work_dir / f"{task_id}.{owner.rsplit(':', 1)[-1]}"
-        shutil.rmtree(spool, ignore_errors=True)
-        spool.mkdir(parents=True)
+        spool = self._spool(task_id, owner)
         try:
             started = self.clock.now()
             results, reports = run_retrieval(
@@ -134,6 +134,45 @@ class TaskWorker:
                 _log.info("task_completed", task_id=task_id, records=total, bytes=stored.size)
         finally:
             shutil.rmtree(spool, ignore_errors=True)
+
+    def _delete(self, task_id: str, owner: str, email: str) -> None:
+        spool = self._spool(task_id, owner)
+        try:
+            ep = locate(self.datamap, self.plan, self.sources, email, spool, self.engine, self.erase_key)
+        finally:
+            shutil.rmtree(spool, ignore_errors=True)
+        if ep.blocks:
+            b = ep.blocks[0]
+            self._finish(task_id, owner, FAILED, b.code, b.message)
+            return
+        with self.db.session(write=False) as s:
+            task = s.get(PrivacyTask, task_id)
+            earlier = dict((task.summary or {}).get("erased", {})) if task else {}
+        if ep.found == 0 and not earlier:
+            self._finish(
+                task_id,
+                owner,
+                FAILED,
+                "DATA_SUBJECT_NOT_FOUND",
+                f"The shopper email for request {task_id} does not exist",
+            )
+            return
+
+        def progress(_source: str, done: dict[str, dict[str, object]]) -> None:
+            earlier.update(done)  # a rerun after a crash keeps what an earlier attempt erased
+            with self.db.session() as s:
+                repo.set_summary(s, task_id, owner, {"erased": earlier})
+
+        apply_erasure(ep, self.sources, self.engine, progress)
+        rows = sum(int(str(v.get("rows", 0))) for v in earlier.values() if v.get("action") != "keep")
+        if self._finish(task_id, owner, COMPLETED, None, None, summary={"erased": earlier}):
+            _log.info("task_completed", task_id=task_id, kind="deletion", rows_changed=rows)
+
+    def _spool(self, task_id: str, owner: str) -> Path:
+        spool = self.work_dir / f"{task_id}.{owner.rsplit(':', 1)[-1]}"
+        shutil.rmtree(spool, ignore_errors=True)
+        spool.mkdir(parents=True)
+        return spool
 
     def _finish(
         self, task_id: str, owner: str, status: str, code: str | None, message: str | None, **values: object

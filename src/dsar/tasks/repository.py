@@ -100,6 +100,12 @@ def renew_leases(s: Session, owner: str, until: datetime) -> int:
     return int(res.rowcount)  # type: ignore[attr-defined]
 
 
+def set_summary(s: Session, task_id: str, owner: str, summary: dict[str, Any]) -> None:
+    s.execute(
+        update(PrivacyTask).where(PrivacyTask.id == task_id, PrivacyTask.lease_owner == owner).values(summary=summary)
+    )
+
+
 def release(s: Session, task_id: str, owner: str, retry_at: datetime) -> None:
     s.execute(
         update(PrivacyTask)
