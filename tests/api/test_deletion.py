@@ -316,3 +316,44 @@ def test_erasure_on_server_databases(
             assert conn.execute(text("SELECT count(*) FROM orders WHERE customer_id = 1")).scalar() == 4
     finally:
         engine.dispose()
+
+
+def test_a_deletion_interrupted_between_sources_finishes_the_rest(
+    api: Api, shop: Path, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dsar.tasks.jobs as jobs
+
+    close_janes_orders(shop)
+    real = jobs.apply_erasure
+    crashes = []
+
+    def crash_after_first_source(ep: Any, sources: Any, opts: Any, on_done: Any) -> Any:
+        def once(source: str, done: Any) -> None:
+            on_done(source, done)
+            if not crashes:
+                crashes.append(source)
+                raise RuntimeError("worker lost after the first source committed")
+
+        return real(ep, sources, opts, once)
+
+    monkeypatch.setattr(jobs, "apply_erasure", crash_after_first_source)
+    tid = started(api, JANE, ", holdingPeriod: 0")
+    deadline = time.monotonic() + 10
+    while not crashes:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.3)
+    assert task(api, tid)["status"] == "IN_PROGRESS"
+    clock.advance(timedelta(seconds=6))  # the retry delay
+    api.token = fresh_token(api)
+    api.container.runner.notify(tid)
+    t = wait(api, tid)
+    assert t["status"] == "COMPLETED"
+    with api.container.db.session(write=False) as s:
+        from dsar.tasks.models import PrivacyTask
+
+        row = s.get(PrivacyTask, tid)
+        assert row is not None and row.attempts == 2
+        erased = (row.summary or {})["erased"]
+    assert {"shop.customers", "support.tickets"} <= set(erased)  # both sources, over two attempts
+    assert crashes == ["shop"]
