@@ -8,9 +8,9 @@ from __future__ import annotations
 import base64
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from datetime import time as dtime
 from decimal import Decimal
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import orjson
-from sqlalchemy import ColumnElement, Table, func, or_
+from sqlalchemy import ColumnElement, Table, and_, func, or_
 from sqlalchemy.exc import SQLAlchemyError
 
 from dsar import log
@@ -57,6 +57,14 @@ class Sources:
         self._dm = dm
         self._lock = threading.Lock()
         self._sources: dict[str, SqlSource] = {}
+        self._pool: ThreadPoolExecutor | None = None
+
+    def pool(self, parallelism: int) -> ThreadPoolExecutor:
+        """Reader threads shared by all tasks of the process (starting threads per task costs milliseconds)."""
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=max(2 * parallelism, 4), thread_name_prefix="dsar-read")
+            return self._pool
 
     def get(self, name: str) -> SqlSource:
         with self._lock:
@@ -66,6 +74,9 @@ class Sources:
 
     def dispose(self) -> None:
         with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
             for src in self._sources.values():
                 src.dispose()
             self._sources.clear()
@@ -78,6 +89,18 @@ class EngineOptions:
     retries: int = 3
     backoff_seconds: float = 0.5
     sleep: Callable[[float], None] = time.sleep
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Part of the data map for one request (a portability scope, ODR data types): what to export, since when.
+
+    Collections outside `collections` are still read when an exported one is reached through them, but
+    only their key columns, and nothing of them is exported.
+    """
+
+    collections: frozenset[str]
+    since: Mapping[str, tuple[str, datetime]] = field(default_factory=dict)  # key -> (timestamp column, bound)
 
 
 def normalize_email(value: str) -> str:
@@ -113,24 +136,30 @@ class _Run:
         identities: dict[str, str],
         spool_dir: Path,
         opts: EngineOptions,
+        selection: Selection | None = None,
     ) -> None:
         self.dm, self.plan, self.sources, self.opts = dm, plan, sources, opts
+        self.selection = selection
         self.identities = identities
         self.spool_dir = spool_dir
         self.keys: dict[tuple[str, str], set[Any]] = {}
         self.lock = threading.Lock()
         self.results: dict[str, CollectionResult] = {}
 
+    def exported(self, key: str) -> bool:
+        return self.selection is None or key in self.selection.collections
+
     def result_for(self, step: Step, table: Table) -> CollectionResult:
         coll = self.dm.collections[step.key]
+        export = self.exported(step.key)
         return CollectionResult(
             key=step.key,
             source=step.source,
             name=self.dm.name_of(step.key),
             description=coll.description,
-            columns=columns_of(self.dm, step.key, table),
+            columns=columns_of(self.dm, step.key, table) if export else [],
             processing=coll.processing.model_dump(),
-            spool=self.spool_dir / f"{step.key}.jsonl",
+            spool=self.spool_dir / f"{step.key}.jsonl" if export else None,
         )
 
     def conditions(self, step: Step, queried: dict[Match, set[Any]] | None) -> list[tuple[Match, list[Any]]]:
@@ -156,16 +185,17 @@ class _Run:
         step: Step,
         res: CollectionResult,
         conds: list[tuple[Match, list[Any]]],
-        fh: IO[bytes],
+        fh: IO[bytes] | None,
         seen: set[tuple[Any, ...]] | None,
     ) -> None:
         """Read the rows matching any condition, with retries; append them to the spool."""
         src = self.sources.get(step.source)
-        start = fh.tell()
+        start = fh.tell() if fh is not None else 0
 
         def attempt() -> tuple[int, dict[str, set[Any]], set[tuple[Any, ...]]]:
-            fh.seek(start)  # drop the rows a failed attempt wrote
-            fh.truncate()
+            if fh is not None:
+                fh.seek(start)  # drop the rows a failed attempt wrote
+                fh.truncate()
             return self._read_once(src, step, res, conds, fh, seen)
 
         found, new_keys, new_seen = self.retrying(step, attempt)
@@ -205,7 +235,7 @@ class _Run:
         step: Step,
         res: CollectionResult,
         conds: list[tuple[Match, list[Any]]],
-        fh: IO[bytes],
+        fh: IO[bytes] | None,
         seen: set[tuple[Any, ...]] | None,
     ) -> tuple[int, dict[str, set[Any]], set[tuple[Any, ...]]]:
         table = src.table(step.table)
@@ -227,6 +257,10 @@ class _Run:
         else:
             queries = [where_clause(table, m, v[i : i + chunk]) for m, v in conds for i in range(0, len(v), chunk)]
             dedupe = dedupe or len(conds) > 1
+        window = self.selection.since.get(step.key) if self.selection else None
+        if window is not None:
+            bound = since_clause(table, window[0], window[1], src.dialect)
+            queries = [and_(q, bound) for q in queries]
         local_seen: set[tuple[Any, ...]] = set()
         new_keys: dict[str, set[Any]] = {c: set() for c in step.needed}
         found = 0
@@ -243,10 +277,13 @@ class _Run:
                     for col, i in need_pos.items():
                         if row[i] is not None:
                             new_keys[col].add(row[i])
+                    if fh is None:
+                        found += 1
+                        continue
                     lines.append(
                         orjson.dumps(dict(zip(names, row[:width], strict=True)), default=_default, option=_OPTS)
                     )
-                if lines:
+                if lines and fh is not None:
                     fh.write(b"\n".join(lines) + b"\n")
                     found += len(lines)
         return found, new_keys, local_seen
@@ -263,7 +300,7 @@ class _Run:
                 step = unit.steps[0]
                 conds = self.conditions(step, None)
                 if conds:
-                    self.read(step, results[step.key], conds, handles[step.key], None)
+                    self.read(step, results[step.key], conds, handles.get(step.key), None)
             else:
                 queried: dict[str, dict[Match, set[Any]]] = {s.key: {} for s in unit.steps}
                 seen: dict[str, set[tuple[Any, ...]]] = {s.key: set() for s in unit.steps}
@@ -274,7 +311,7 @@ class _Run:
                         conds = self.conditions(step, queried[step.key])
                         if conds:
                             progress = True
-                            self.read(step, results[step.key], conds, handles[step.key], seen[step.key])
+                            self.read(step, results[step.key], conds, handles.get(step.key), seen[step.key])
         finally:
             for fh in handles.values():
                 fh.close()
@@ -289,6 +326,17 @@ def _sorted(values: Iterable[Any]) -> list[Any]:
         return sorted(values)
     except TypeError:
         return sorted(values, key=repr)
+
+
+def since_clause(table: Table, column: str, since: datetime, dialect: str) -> ColumnElement[bool]:
+    """`column >= since`, with `since` in the form the database stores (naive values are UTC)."""
+    col = table.c[column]
+    utc = since.astimezone(UTC) if since.tzinfo else since
+    if dialect == "sqlite":  # text timestamps: let SQLite normalise both sides ('T', 'Z', fractions)
+        return func.datetime(col) >= func.datetime(utc.strftime("%Y-%m-%d %H:%M:%S"))
+    if dialect == "postgresql":
+        return col >= utc.replace(tzinfo=UTC)
+    return col >= utc.replace(tzinfo=None)
 
 
 def where_clause(table: Table, m: Match, values: list[Any]) -> ColumnElement[bool]:
@@ -308,32 +356,51 @@ def run_retrieval(
     identities: dict[str, str],
     spool_dir: Path,
     opts: EngineOptions,
+    selection: Selection | None = None,
 ) -> tuple[list[CollectionResult], list[SourceReport]]:
-    """Find every row of the subject; raise SourceError if a source still fails after retries."""
-    run = _Run(dm, plan, sources, identities, spool_dir, opts)
-    done: set[int] = set()
+    """Find every row of the subject (or of a selection); raise SourceError if a source still fails after retries."""
+    run = _Run(dm, plan, sources, identities, spool_dir, opts, selection)
+    wanted = _with_ancestors(plan, selection.collections) if selection else None
+    done: set[int] = {
+        i for i, unit in enumerate(plan.units) if wanted is not None and not any(s.key in wanted for s in unit.steps)
+    }
     running: dict[Future[None], int] = {}
-    with ThreadPoolExecutor(max_workers=opts.parallelism, thread_name_prefix="dsar-read") as pool:
-        try:
-            while len(done) < len(plan.units):
-                for i, unit in enumerate(plan.units):
-                    if i not in done and i not in running.values() and unit.after <= done:
-                        running[pool.submit(run.run_unit, unit)] = i
-                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    i = running.pop(fut)
-                    fut.result()
-                    done.add(i)
-        except BaseException:
-            for fut in running:
-                fut.cancel()
-            raise
+    pool = sources.pool(opts.parallelism)
+    try:
+        while len(done) < len(plan.units):
+            for i, unit in enumerate(plan.units):
+                if i not in done and i not in running.values() and unit.after <= done:
+                    running[pool.submit(run.run_unit, unit)] = i
+            finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for fut in finished:
+                i = running.pop(fut)
+                fut.result()
+                done.add(i)
+    except BaseException:
+        for fut in running:
+            fut.cancel()
+        wait(list(running))  # no reader may still write into the spool directory
+        raise
     return _report(dm, run)
+
+
+def _with_ancestors(plan: Plan, keys: frozenset[str]) -> set[str]:
+    out: set[str] = set()
+    todo = [k for k in keys if k in plan.steps]
+    while todo:
+        key = todo.pop()
+        if key in out:
+            continue
+        out.add(key)
+        todo.extend(m.parent for m in plan.steps[key].matches if m.parent and m.parent in plan.steps)
+    return out
 
 
 def _report(dm: DataMap, run: _Run) -> tuple[list[CollectionResult], list[SourceReport]]:
     results: list[CollectionResult] = []
     for key in sorted(dm.collections):
+        if not run.exported(key):
+            continue
         if key in run.results:
             results.append(run.results[key])
         else:
@@ -353,6 +420,8 @@ def _report(dm: DataMap, run: _Run) -> tuple[list[CollectionResult], list[Source
     reports = []
     for name, src in sorted(dm.sources.items()):
         mine = [r for r in results if r.source == name]
+        if not mine:
+            continue
         records = sum(r.records for r in mine)
         reports.append(
             SourceReport(
