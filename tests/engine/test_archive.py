@@ -393,3 +393,22 @@ def test_memory_does_not_grow_with_rows(tmp_path: Path) -> None:
 def test_mask_email(email: str, masked: str) -> None:
     assert mask_email(email) == masked
     assert "jane.doe" not in mask_email(email)
+
+
+def test_extra_members_of_an_api_face_are_listed_in_the_manifest(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from dsar.engine.archive import build_archive
+    from dsar.engine.results import ArchiveMeta
+
+    meta = ArchiveMeta(
+        "t-1", "j***@example.com", datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC), "dsar test"
+    )
+    extra = [("open-data-rights-api/data.json", lambda: iter([b'[{"type": "Person"}]']))]
+    out = tmp_path / "a.zip"
+    out.write_bytes(b"".join(build_archive([], [], meta, extra=extra)))
+    with zipfile.ZipFile(out) as zf:
+        assert zf.read("open-data-rights-api/data.json") == b'[{"type": "Person"}]'
+        manifest = json.loads(zf.read("manifest.json"))
+        entry = next(f for f in manifest["files"] if f["path"] == "open-data-rights-api/data.json")
+        assert entry["sha256"] == hashlib.sha256(b'[{"type": "Person"}]').hexdigest()

@@ -14,7 +14,7 @@ import io
 import re
 import stat
 import zlib
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,8 +67,13 @@ def build_archive(
     meta: ArchiveMeta,
     *,
     html_rows: int = 500,
+    extra: Sequence[tuple[str, Callable[[], Iterator[bytes]]]] = (),
 ) -> Iterator[bytes]:
-    """Yield the bytes of `data_retrieval.zip` for these results, in chunks of about 64 KiB."""
+    """Yield the bytes of `data_retrieval.zip` for these results, in chunks of about 64 KiB.
+
+    `extra` adds members of an API face (path, chunk generator), e.g. the Open Data Rights folder; they
+    come after `about/` and are listed in the manifest like every other member.
+    """
     when = _utc(meta.generated_at)
     with_rows = [r for r in results if r.status == "found" and r.records > 0 and r.spool is not None]
     data: list[_Member] = []
@@ -102,9 +107,18 @@ def build_archive(
         yield orjson.dumps(_manifest_doc(meta, files), option=_JSON_OPTS)
         return None
 
-    members = [*data, *schemas, *about, _Member("manifest.json", manifest), *after]
+    added = [_Member(path, _extra(chunks)) for path, chunks in extra]
+    members = [*data, *schemas, *about, *added, _Member("manifest.json", manifest), *after]
     files = ((m.path, when, _MODE, ZIP_64, _tracked(m, done)) for m in members)
     yield from stream_zip(files, chunk_size=CHUNK, get_compressobj=_deflate)
+
+
+def _extra(chunks: Callable[[], Iterator[bytes]]) -> Callable[[], Chunks]:
+    def gen() -> Chunks:
+        yield from chunks()
+        return None
+
+    return gen
 
 
 def _deflate() -> Any:
