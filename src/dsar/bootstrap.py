@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
 
+from dsar.auth.endusers import EndUserTokens
 from dsar.auth.service import AuthService
 from dsar.config import Settings
 from dsar.datamap.loader import load as load_datamap
@@ -68,6 +69,10 @@ class Container:
     @cached_property
     def auth(self) -> AuthService:
         return AuthService(self.db, self.key("access-tokens"), self.clock, self.settings.token_ttl_seconds)
+
+    @cached_property
+    def endusers(self) -> EndUserTokens:
+        return EndUserTokens(self.key("enduser-tokens"), self.clock)
 
     @cached_property
     def runner(self) -> JobRunner:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from dsar.cli import clients, datamap, db, serve, tasks
+from dsar.cli import clients, datamap, db, serve, tasks, tokens
 
 app = typer.Typer(
     help="dsar: answers personal-data access and deletion requests.",
@@ -19,6 +19,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(clients.app, name="clients")
 app.add_typer(datamap.app, name="datamap")
 app.add_typer(tasks.app, name="tasks")
+app.add_typer(tokens.app, name="tokens")
 
 
 def main() -> None:
