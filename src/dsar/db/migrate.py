@@ -18,7 +18,8 @@ def config_for(engine: Engine) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
+    """Apply every migration; each feature may have its own branch of revisions (hence `heads`)."""
     cfg = config_for(engine)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,9 +14,9 @@ from dsar.db.engine import Database
 from dsar.engine.archive import build_archive, mask_email
 from dsar.engine.erase import apply as apply_erasure
 from dsar.engine.erase import locate
-from dsar.engine.execute import EngineOptions, Sources, normalize_email, run_retrieval
+from dsar.engine.execute import EngineOptions, Selection, Sources, normalize_email, run_retrieval
 from dsar.engine.plan import Plan
-from dsar.engine.results import ArchiveMeta
+from dsar.engine.results import ArchiveMeta, CollectionResult
 from dsar.errors import SourceError
 from dsar.kit.clock import Clock
 from dsar.storage.base import Storage
@@ -23,6 +24,22 @@ from dsar.tasks import repository as repo
 from dsar.tasks.models import COMPLETED, FAILED, RETRIEVAL, PrivacyTask
 
 _log = log.get("dsar.jobs")
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    """The claimed task a handler works on; `owner` is the lease it must finish under."""
+
+    id: str
+    owner: str
+    kind: str
+    channel: str
+    email: str
+    attempts: int
+
+
+Handler = Callable[["TaskWorker", TaskRef], None]
+ExtraMembers = Callable[[list[CollectionResult]], Sequence[tuple[str, Callable[[], Iterator[bytes]]]]]
 
 
 def result_key(task_id: str) -> str:
@@ -48,6 +65,8 @@ class TaskWorker:
     company: str = "the company"
     contact: str = ""
     erase_key: bytes = b""  # keyed hashes that replace erased values
+    # (channel, kind) -> handler, for API faces with their own kind of result (Data Portability, ODR).
+    handlers: dict[tuple[str, str], Handler] = field(default_factory=dict)
 
     def claim(self, owner: str) -> str | None:
         with self.db.session() as s:
@@ -62,10 +81,10 @@ class TaskWorker:
             task = s.get(PrivacyTask, task_id)
             if task is None or task.lease_owner != owner:
                 return
-            kind, email, attempts = task.kind, task.subject_email, task.attempts
-        log_ = _log.bind(task_id=task_id, attempt=attempts)
-        if attempts > self.max_attempts:
-            self._finish(
+            ref = TaskRef(task_id, owner, task.kind, task.channel, task.subject_email, task.attempts)
+        log_ = _log.bind(task_id=task_id, attempt=ref.attempts)
+        if ref.attempts > self.max_attempts:
+            self.finish(
                 task_id,
                 owner,
                 FAILED,
@@ -73,36 +92,49 @@ class TaskWorker:
                 f"The task for request {task_id} could not be completed.",
             )
             return
+        handler = self.handlers.get((ref.channel, ref.kind))
         try:
-            if kind == RETRIEVAL:
-                self._retrieve(task_id, owner, email)
+            if handler is not None:
+                handler(self, ref)
+            elif ref.kind == RETRIEVAL:
+                self.retrieve_archive(ref)
             else:
-                self._delete(task_id, owner, email)
+                self._delete(task_id, owner, ref.email)
         except SourceError as exc:
             log_.warning("task_failed", reason="source", source=exc.source)
-            self._finish(task_id, owner, FAILED, "SOURCE_UNAVAILABLE", exc.message)
+            self.finish(task_id, owner, FAILED, "SOURCE_UNAVAILABLE", exc.message)
         except Exception as exc:
             log_.error("task_error", error=type(exc).__name__)
             with self.db.session() as s:
                 repo.release(s, task_id, owner, self.clock.now() + self.retry_delay)
 
-    def _retrieve(self, task_id: str, owner: str, email: str) -> None:
-        spool = self._spool(task_id, owner)
+    def retrieve_archive(
+        self, ref: TaskRef, selection: Selection | None = None, extra: ExtraMembers | None = None
+    ) -> bool:
+        """Walk the sources, stream the archive to `result_key(id)`, finish the task; True if it completed."""
+        task_id, owner, email = ref.id, ref.owner, ref.email
+        spool = self.spool(task_id, owner)
         try:
             started = self.clock.now()
             results, reports = run_retrieval(
-                self.datamap, self.plan, self.sources, {"email": normalize_email(email)}, spool, self.engine
+                self.datamap,
+                self.plan,
+                self.sources,
+                {"email": normalize_email(email)},
+                spool,
+                self.engine,
+                selection,
             )
             total = sum(r.records for r in results)
             if total == 0:
-                self._finish(
+                self.finish(
                     task_id,
                     owner,
                     FAILED,
                     "DATA_SUBJECT_NOT_FOUND",
                     f"The shopper email for request {task_id} does not exist",
                 )
-                return
+                return False
             meta = ArchiveMeta(
                 task_id=task_id,
                 subject_masked=mask_email(email),
@@ -116,11 +148,11 @@ class TaskWorker:
             self.storage.discard_partial(key)  # an earlier attempt killed mid-write
             stored = self.storage.put_stream(
                 key,
-                build_archive(results, reports, meta, html_rows=self.html_rows),
+                build_archive(results, reports, meta, html_rows=self.html_rows, extra=extra(results) if extra else ()),
                 content_type="application/zip",
             )
             summary = {"records": total, "collections": {r.key: r.records for r in results if r.records}}
-            if self._finish(
+            if self.finish(
                 task_id,
                 owner,
                 COMPLETED,
@@ -132,24 +164,26 @@ class TaskWorker:
                 summary=summary,
             ):
                 _log.info("task_completed", task_id=task_id, records=total, bytes=stored.size)
+                return True
+            return False
         finally:
             shutil.rmtree(spool, ignore_errors=True)
 
     def _delete(self, task_id: str, owner: str, email: str) -> None:
-        spool = self._spool(task_id, owner)
+        spool = self.spool(task_id, owner)
         try:
             ep = locate(self.datamap, self.plan, self.sources, email, spool, self.engine, self.erase_key)
         finally:
             shutil.rmtree(spool, ignore_errors=True)
         if ep.blocks:
             b = ep.blocks[0]
-            self._finish(task_id, owner, FAILED, b.code, b.message)
+            self.finish(task_id, owner, FAILED, b.code, b.message)
             return
         with self.db.session(write=False) as s:
             task = s.get(PrivacyTask, task_id)
             earlier = dict((task.summary or {}).get("erased", {})) if task else {}
         if ep.found == 0 and not earlier:
-            self._finish(
+            self.finish(
                 task_id,
                 owner,
                 FAILED,
@@ -165,18 +199,20 @@ class TaskWorker:
 
         apply_erasure(ep, self.sources, self.engine, progress)
         rows = sum(int(str(v.get("rows", 0))) for v in earlier.values() if v.get("action") != "keep")
-        if self._finish(task_id, owner, COMPLETED, None, None, summary={"erased": earlier}):
+        if self.finish(task_id, owner, COMPLETED, None, None, summary={"erased": earlier}):
             _log.info("task_completed", task_id=task_id, kind="deletion", rows_changed=rows)
 
-    def _spool(self, task_id: str, owner: str) -> Path:
+    def spool(self, task_id: str, owner: str) -> Path:
+        """An empty work directory for this attempt (the caller removes it)."""
         spool = self.work_dir / f"{task_id}.{owner.rsplit(':', 1)[-1]}"
         shutil.rmtree(spool, ignore_errors=True)
         spool.mkdir(parents=True)
         return spool
 
-    def _finish(
+    def finish(
         self, task_id: str, owner: str, status: str, code: str | None, message: str | None, **values: object
     ) -> bool:
+        """Move the task to a final state once, if we still hold its lease."""
         errors = [{"code": code, "message": message or ""}] if code else []
         with self.db.session() as s:
             done = repo.finish(s, task_id, owner, self.clock.now(), status, errors=errors, **values)
