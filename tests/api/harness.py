@@ -60,6 +60,20 @@ class Api:
         raise AssertionError(f"task {task_id} did not finish in {timeout}s")
 
 
+def assert_validation(body: dict[str, Any], message: str, code: str = "UnspecifiedError") -> None:
+    """The one error of a BwP ValidationError answer, with `data: {<operation>: null}`."""
+    [err] = body["errors"]
+    assert err["message"] == message
+    assert err["extensions"]["classification"] == {
+        "type": "ValidationError",
+        "code": code,
+        "details": {"message": message},
+        "errorType": "ValidationException",
+        "errorCode": 400,
+    }
+    assert list(body["data"].values()) == [None]
+
+
 def settings_for(tmp: Path, demo: Path, **extra: Any) -> Settings:
     values: dict[str, Any] = {
         "data_dir": tmp / "state",

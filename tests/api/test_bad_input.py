@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from dsar.kit.clock import FrozenClock, SystemClock
 from dsar.tasks.validation import EMAIL_PATTERN
-from tests.api.harness import Api, running_api, settings_for
+from tests.api.harness import Api, assert_validation, running_api, settings_for
 
 M = "startPersonalDataRetrievalTask"
 
@@ -36,19 +35,6 @@ def _count(api: Api) -> int:
         return int(conn.exec_driver_sql("SELECT count(*) FROM privacy_tasks").scalar() or 0)
 
 
-def _validation(body: dict[str, Any], message: str, code: str = "UnspecifiedError") -> None:
-    [err] = body["errors"]
-    assert err["message"] == message
-    assert err["extensions"]["classification"] == {
-        "type": "ValidationError",
-        "code": code,
-        "details": {"message": message},
-        "errorType": "ValidationException",
-        "errorCode": 400,
-    }
-    assert body["data"] == {M: None}
-
-
 @pytest.mark.parametrize(
     "email",
     [
@@ -66,7 +52,7 @@ def _validation(body: dict[str, Any], message: str, code: str = "UnspecifiedErro
 def test_invalid_email(api: Api, email: str) -> None:
     before = _count(api)
     body = api.gql(start(email)).json()
-    _validation(
+    assert_validation(
         body,
         "Input request is not valid, the following issues were encountered: "
         f'[/{M}/input/dataSubject/email must match "{EMAIL_PATTERN}"]',
@@ -77,7 +63,7 @@ def test_invalid_email(api: Api, email: str) -> None:
 def test_over_long_email(api: Api) -> None:
     before = _count(api)
     body = api.gql(start("a" * 250 + "@example.com")).json()
-    _validation(
+    assert_validation(
         body,
         "Input request is not valid, the following issues were encountered: "
         f"[/{M}/input/dataSubject/email may only be 254 characters long]",
@@ -88,7 +74,7 @@ def test_over_long_email(api: Api) -> None:
 @pytest.mark.parametrize("email", ['""', '"   "', "null"])
 def test_empty_email_is_not_provided(api: Api, email: str) -> None:
     q = f"mutation {{ {M}(input: {{dataSubject: {{type: SHOPPER, email: {email}}}}}) {{ taskId }} }}"
-    _validation(
+    assert_validation(
         api.gql(q).json(),
         "The dataSubject must have an email specified to initiate a personalDataRetrievalTask.",
         "EmailNotProvidedForPersonalDataRetrievalTask",
@@ -132,7 +118,7 @@ def test_wrong_types_and_shapes(api: Api, query: str) -> None:
 def test_malformed_client_token(api: Api, token: str, rule: str) -> None:
     before = _count(api)
     body = api.gql(start("jane.doe@example.com", f', clientToken: {{token: "{token}"}}')).json()
-    _validation(
+    assert_validation(
         body,
         f"Input request is not valid, the following issues were encountered: [/{M}/input/clientToken/token {rule}]",
     )

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from dsar.cli.app import app as cli
 from dsar.demo.generate import build_demo
 from dsar.kit.clock import FrozenClock, SystemClock
-from tests.api.harness import Api, running_api, settings_for
+from tests.api.harness import Api, assert_validation, running_api, settings_for
 
 M = "startPersonalDataDeletionTask"
 JANE = "jane.doe@example.com"
@@ -81,19 +81,6 @@ def api(tmp_path: Path, shop: Path, clock: FrozenClock) -> Iterator[Api]:
         yield a
 
 
-def _validation(body: dict[str, Any], message: str, code: str = "UnspecifiedError") -> None:
-    [err] = body["errors"]
-    assert err["message"] == message
-    assert err["extensions"]["classification"] == {
-        "type": "ValidationError",
-        "code": code,
-        "details": {"message": message},
-        "errorType": "ValidationException",
-        "errorCode": 400,
-    }
-    assert list(body["data"].values()) == [None]
-
-
 @pytest.mark.parametrize(
     ("extra", "rule"),
     [
@@ -106,11 +93,11 @@ def _validation(body: dict[str, Any], message: str, code: str = "UnspecifiedErro
 )
 def test_invalid_input(api: Api, extra: str, rule: str) -> None:
     body = api.gql(start(JANE, extra)).json()
-    _validation(body, f"Input request is not valid, the following issues were encountered: [/{M}/input/{rule}]")
+    assert_validation(body, f"Input request is not valid, the following issues were encountered: [/{M}/input/{rule}]")
 
 
 def test_email_rules(api: Api) -> None:
-    _validation(
+    assert_validation(
         api.gql(f"mutation {{ {M}(input: {{dataSubject: {{type: SHOPPER}}}}) {{ taskId }} }}").json(),
         "The dataSubject must have an email specified to initiate a personalDataDeletionTask.",
         "EmailNotProvidedForPersonalDataDeletionTask",
@@ -132,7 +119,7 @@ def test_default_holding_period_and_cancel(api: Api) -> None:
     assert t["status"] == "FAILED"
     assert t["errors"][0]["code"] == "CANCELLED"
     again = api.gql('mutation { cancelPersonalDataDeletionTask(input: {taskId: "%s"}) { taskId } }' % tid).json()
-    _validation(
+    assert_validation(
         again,
         "The personalDataDeletionTask cannot be cancelled with a status of FAILED.",
         "CannotCancelPersonalDataDeletionTask",

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import strawberry
-from starlette.concurrency import run_in_threadpool
 from strawberry.types import Info
 
 from dsar.api.graphql.context import Context
-from dsar.api.graphql.errors import from_domain, invalid_input
+from dsar.api.graphql.errors import invalid_input
 from dsar.api.graphql.privacy import (
     SCOPE,
     ClientTokenInput,
@@ -18,7 +17,6 @@ from dsar.api.graphql.privacy import (
     subject_email,
     task_id_arg,
 )
-from dsar.errors import DsarError
 from dsar.tasks.models import DELETION
 from dsar.tasks.service import TaskView
 from dsar.tasks.validation import int_range_issues
@@ -85,10 +83,7 @@ class DeletionQuery:
         ctx = info.context
         ctx.require(SCOPE)
         tid = task_id_arg("personalDataDeletionTask", task_id)
-        try:
-            view = await run_in_threadpool(ctx.container.tasks.get, ctx.principal.tenant, tid, DELETION)
-        except DsarError as exc:
-            raise from_domain(exc) from None
+        view = await ctx.call(ctx.container.tasks.get, ctx.principal.tenant, tid, DELETION)
         return _deletion(view)
 
 
@@ -109,12 +104,9 @@ class DeletionMutation:
         if issues:
             raise invalid_input(issues)
         token = client_token(field, input.client_token)
-        try:
-            task_id = await run_in_threadpool(
-                ctx.container.tasks.start_deletion, ctx.principal.tenant, email, holding, input.reason, token
-            )
-        except DsarError as exc:
-            raise from_domain(exc) from None
+        task_id = await ctx.call(
+            ctx.container.tasks.start_deletion, ctx.principal.tenant, email, holding, input.reason, token
+        )
         return StartPersonalDataDeletionTaskResponse(task_id=strawberry.ID(task_id))
 
     @strawberry.mutation(
@@ -134,8 +126,5 @@ class DeletionMutation:
         if given is None:
             raise invalid_input([f"/{field}/taskId is required"])
         tid = task_id_arg(field, given)
-        try:
-            await run_in_threadpool(ctx.container.tasks.cancel_deletion, ctx.principal.tenant, tid)
-        except DsarError as exc:
-            raise from_domain(exc) from None
+        await ctx.call(ctx.container.tasks.cancel_deletion, ctx.principal.tenant, tid)
         return CancelPersonalDataDeletionTaskResponse(task_id=strawberry.ID(tid))

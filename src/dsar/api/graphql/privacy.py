@@ -5,12 +5,10 @@ from __future__ import annotations
 from enum import Enum
 
 import strawberry
-from starlette.concurrency import run_in_threadpool
 from strawberry.types import Info
 
 from dsar.api.graphql.context import Context
-from dsar.api.graphql.errors import from_domain, invalid_input, validation
-from dsar.errors import DsarError
+from dsar.api.graphql.errors import invalid_input, validation
 from dsar.kit.ids import is_uuid
 from dsar.tasks.models import COMPLETED, RETRIEVAL
 from dsar.tasks.service import TaskView
@@ -126,10 +124,7 @@ class PrivacyQuery:
         ctx = info.context
         ctx.require(SCOPE)
         tid = task_id_arg("personalDataRetrievalTask", task_id)
-        try:
-            view = await run_in_threadpool(ctx.container.tasks.get, ctx.principal.tenant, tid, RETRIEVAL)
-        except DsarError as exc:
-            raise from_domain(exc) from None
+        view = await ctx.call(ctx.container.tasks.get, ctx.principal.tenant, tid, RETRIEVAL)
         return _retrieval(view)
 
 
@@ -144,8 +139,5 @@ class PrivacyMutation:
         field = "startPersonalDataRetrievalTask"
         email = subject_email(field, "personalDataRetrievalTask", input.data_subject)
         token = client_token(field, input.client_token)
-        try:
-            task_id = await run_in_threadpool(ctx.container.tasks.start_retrieval, ctx.principal.tenant, email, token)
-        except DsarError as exc:
-            raise from_domain(exc) from None
+        task_id = await ctx.call(ctx.container.tasks.start_retrieval, ctx.principal.tenant, email, token)
         return StartPersonalDataRetrievalTaskResponse(task_id=strawberry.ID(task_id))
