@@ -1,0 +1,136 @@
+"""S3 (or any S3-compatible server) with presigned URLs: archives, data files and uploads at scale.
+
+Credentials and the endpoint come from the usual AWS variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+`AWS_REGION`, `AWS_ENDPOINT_URL`). Writes are multipart uploads streamed from the chunk iterator: an object
+appears under its key only when the upload completes, so a crash never leaves a partial object visible;
+`discard_partial` aborts what a crashed writer left.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from typing import Any, BinaryIO, cast
+from urllib.parse import quote, urlsplit
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from dsar.errors import NotFound
+from dsar.kit.clock import Clock
+from dsar.storage.base import StoredObject, validate_filename, validate_key
+
+PART_SIZE = 8 * 1024 * 1024  # S3's minimum part is 5 MiB (except the last)
+
+
+class S3Storage:
+    def __init__(self, bucket: str, prefix: str = "", client: Any = None) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.client = client or boto3.client(
+            "s3", config=Config(retries={"max_attempts": 5, "mode": "standard"}, signature_version="s3v4")
+        )
+
+    def __repr__(self) -> str:
+        return f"S3Storage(bucket={self.bucket!r}, prefix={self.prefix!r})"
+
+    def _key(self, key: str) -> str:
+        return self.prefix + validate_key(key)
+
+    def put_stream(
+        self, key: str, chunks: Iterable[bytes], content_type: str = "application/octet-stream"
+    ) -> StoredObject:
+        """Stream the chunks as a multipart upload; on any error the upload is aborted and nothing appears."""
+        full = self._key(key)
+        upload = self.client.create_multipart_upload(Bucket=self.bucket, Key=full, ContentType=content_type)
+        upload_id = upload["UploadId"]
+        digest, size, parts = hashlib.sha256(), 0, []
+        try:
+            for number, body in enumerate(_parts(chunks, PART_SIZE), start=1):
+                digest.update(body)
+                size += len(body)
+                etag = self.client.upload_part(
+                    Bucket=self.bucket, Key=full, UploadId=upload_id, PartNumber=number, Body=body
+                )["ETag"]
+                parts.append({"ETag": etag, "PartNumber": number})
+            if not parts:  # S3 wants at least one part, even an empty one
+                etag = self.client.upload_part(Bucket=self.bucket, Key=full, UploadId=upload_id, PartNumber=1, Body=b"")
+                parts.append({"ETag": etag["ETag"], "PartNumber": 1})
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket, Key=full, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            )
+        except BaseException:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=full, UploadId=upload_id)
+            raise
+        return StoredObject(key=key, size=size, sha256=digest.hexdigest())
+
+    def discard_partial(self, key: str) -> int:
+        full = self._key(key)
+        found = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=full).get("Uploads", [])
+        mine = [u for u in found if u["Key"] == full]
+        for u in mine:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=full, UploadId=u["UploadId"])
+        return len(mine)
+
+    def _head(self, key: str) -> dict[str, Any]:
+        try:
+            return cast(dict[str, Any], self.client.head_object(Bucket=self.bucket, Key=self._key(key)))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                raise NotFound("The requested file does not exist.") from None
+            raise
+
+    def exists(self, key: str) -> bool:
+        try:
+            self._head(key)
+        except NotFound:
+            return False
+        return True
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                raise NotFound("The requested file does not exist.") from None
+            raise
+        return cast(BinaryIO, body)
+
+    def size(self, key: str) -> int:
+        return int(self._head(key)["ContentLength"])
+
+    def signed_url(self, key: str, ttl_seconds: int, *, filename: str | None = None) -> str:
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key)}
+        if filename:
+            name = validate_filename(filename)
+            params["ResponseContentDisposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
+        return str(self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=ttl_seconds))
+
+    def signed_put_url(self, key: str, ttl_seconds: int, *, size: int, content_type: str) -> str:
+        """A presigned PUT bound to this exact size and content type (S3 checks both signed headers)."""
+        params = {"Bucket": self.bucket, "Key": self._key(key), "ContentLength": size, "ContentType": content_type}
+        return str(self.client.generate_presigned_url("put_object", Params=params, ExpiresIn=ttl_seconds))
+
+
+def _parts(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
+    buf = bytearray()
+    for chunk in chunks:
+        buf += chunk
+        while len(buf) >= size:
+            yield bytes(buf[:size])
+            del buf[:size]
+    if buf:
+        yield bytes(buf)
+
+
+def from_url(url: str, *, public_url: str, signing_key: bytes, clock: Clock) -> S3Storage:
+    """`s3://bucket/prefix`; presigned URLs are S3's own, so public_url and the signing key are not used."""
+    parts = urlsplit(url)
+    if not parts.netloc:
+        raise ValueError(f"Storage URL {url!r}: use s3://bucket/optional/prefix")
+    del public_url, signing_key, clock
+    return S3Storage(parts.netloc, parts.path)
