@@ -68,9 +68,22 @@ class TaskWorker:
     # (channel, kind) -> handler, for API faces with their own kind of result (Data Portability, ODR).
     handlers: dict[tuple[str, str], Handler] = field(default_factory=dict)
 
-    def claim(self, owner: str) -> str | None:
+    def claim(self, owner: str, task_id: str | None = None) -> str | None:
+        """Take the lease of the oldest due task (or of `task_id`, if it is due and free)."""
         with self.db.session() as s:
-            return repo.claim_next(s, owner, self.clock.now(), self.lease)
+            return repo.claim_next(s, owner, self.clock.now(), self.lease, task_id)
+
+    def run_if_free(self, task_id: str, owner: str) -> bool:
+        """What a queue message asks: run task_id unless another worker holds it or it is finished."""
+        if self.claim(owner, task_id) != task_id:
+            return False
+        self.run(task_id, owner)
+        return True
+
+    def overdue(self, grace: timedelta, limit: int = 1000) -> list[str]:
+        """Due tasks nobody claimed for `grace` (a lost message, a holding period that ended)."""
+        with self.db.session(write=False) as s:
+            return repo.overdue_ids(s, self.clock.now(), grace, limit)
 
     def heartbeat(self, owner: str) -> None:
         with self.db.session() as s:

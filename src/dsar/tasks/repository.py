@@ -125,5 +125,12 @@ def finish(s: Session, task_id: str, owner: str, now: datetime, status: str, **v
     return bool(res.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def unfinished_ids(s: Session, now: datetime) -> list[str]:
-    return list(s.scalars(select(PrivacyTask.id).where(PrivacyTask.status == IN_PROGRESS, PrivacyTask.due_at <= now)))
+def overdue_ids(s: Session, now: datetime, grace: timedelta, limit: int) -> list[str]:
+    free = or_(PrivacyTask.lease_expires.is_(None), PrivacyTask.lease_expires < now)
+    q = (
+        select(PrivacyTask.id)
+        .where(PrivacyTask.status.in_((IN_PROGRESS, ON_HOLD)), PrivacyTask.due_at <= now - grace, free)
+        .order_by(PrivacyTask.due_at)
+        .limit(limit)
+    )
+    return list(s.scalars(q))

@@ -1,0 +1,79 @@
+"""The distributed runner: Celery on Redis or RabbitMQ. Messages carry task ids only.
+
+The state database stays the truth. A message says "look at task X"; the worker claims X's lease
+(a conditional UPDATE) before running it, so a duplicate message is a no-op. Late acknowledgement
+with reject-on-worker-lost means a worker killed mid-task leaves its message to be delivered again;
+a sweeper re-sends tasks that are due but unclaimed (a message lost with a broker, a holding period
+that ended), so nothing accepted is ever left behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from celery import Celery
+
+TASK_NAME = "dsar.run_task"
+
+
+def create_celery(broker_url: str, queue: str) -> Celery:
+    app = Celery("dsar", broker=broker_url, set_as_current=False)
+    app.conf.update(
+        task_default_queue=queue,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_ignore_result=True,
+        worker_prefetch_multiplier=1,
+        worker_hijack_root_logger=False,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": 3600},  # Redis: redeliver unacked messages
+        task_serializer="json",
+        accept_content=["json"],
+    )
+    return app
+
+
+def register(app: Celery, handle: Callable[[str], None]) -> Any:
+    """The one Celery task: claim task `task_id` and run it (a no-op if it is taken or finished)."""
+
+    @app.task(name=TASK_NAME, acks_late=True, reject_on_worker_lost=True, ignore_result=True)  # type: ignore[untyped-decorator]
+    def run_task(task_id: str) -> None:
+        handle(task_id)
+
+    return run_task
+
+
+class CeleryRunner:
+    """The API side: after a commit, send "look at task X" to the queue."""
+
+    def __init__(self, app: Celery, queue: str) -> None:
+        self.app, self.queue = app, queue
+
+    def notify(self, task_id: str) -> None:
+        self.app.send_task(TASK_NAME, args=[task_id], queue=self.queue)
+
+    def start(self) -> None:
+        return None
+
+    def stop(self) -> None:
+        return None
+
+
+def consume(app: Celery, queue: str, concurrency: int) -> None:
+    """Run a Celery worker in this process until it is told to stop (blocking)."""
+    app.worker_main(
+        [
+            "worker",
+            "-Q",
+            queue,
+            "--pool",
+            "threads",
+            "-c",
+            str(concurrency),
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            "WARNING",
+        ]
+    )
