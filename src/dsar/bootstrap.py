@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
+from typing import Any
 
 from dsar.auth.endusers import EndUserTokens
 from dsar.auth.service import AuthService
@@ -14,14 +16,26 @@ from dsar.datamap.model import DataMap
 from dsar.db.engine import Database, make_engine
 from dsar.engine.execute import EngineOptions, Sources
 from dsar.engine.plan import Plan, build_plan
-from dsar.errors import DataMapError
+from dsar.errors import DataMapError, DsarError
 from dsar.jobs.base import JobRunner, NoRunner
-from dsar.jobs.inprocess import InProcessRunner
+from dsar.jobs.inprocess import InProcessRunner, Loop
+from dsar.jobs.periodic import PeriodicJobs, Schedule
 from dsar.kit.clock import Clock, SystemClock
 from dsar.kit.signing import derive_key
+from dsar.notifications.service import Notifications, http_transport
+from dsar.notifications.webhooks import Webhooks
+from dsar.odr.jobs import odr_handler
+from dsar.odr.wiring import Odr, build_odr
+from dsar.portability.jobs import DataQueryJob
+from dsar.portability.models import CHANNEL as ADP_CHANNEL
+from dsar.portability.service import Portability, check_notify_url
 from dsar.storage.base import Storage, storage_from_url
 from dsar.tasks.jobs import TaskWorker
+from dsar.tasks.models import RETRIEVAL
 from dsar.tasks.service import PrivacyTasks
+from dsar.uploads.batches import RetrievalBatches
+from dsar.uploads.links import LocalUploadLinks, PresignedUploadLinks, PresignsPut, UploadLinks
+from dsar.uploads.service import Uploads
 
 
 @dataclass
@@ -75,18 +89,48 @@ class Container:
         return EndUserTokens(self.key("enduser-tokens"), self.clock)
 
     @cached_property
+    def celery(self) -> Any:
+        """The Celery app of the distributed mode (DSAR_JOBS=celery)."""
+        from dsar.jobs.celery import create_celery
+
+        if not self.settings.broker_url:
+            raise DsarError("DSAR_JOBS=celery needs DSAR_BROKER_URL (redis://... or amqp://...)")
+        return create_celery(self.settings.broker_url, self.settings.job.queue)
+
+    @cached_property
     def runner(self) -> JobRunner:
-        if not self.with_workers or self.settings.jobs != "inprocess" or not self.settings.run_workers:
+        if self.settings.jobs == "celery":  # the API only sends task ids; `dsar worker` processes run them
+            from dsar.jobs.celery import CeleryRunner
+
+            return CeleryRunner(self.celery, self.settings.job.queue)
+        if not self.with_workers or not self.settings.run_workers:
             return NoRunner()
+        return self.local_runner(self.settings.job.workers)
+
+    def local_runner(self, workers: int, extra: Sequence[Loop] = ()) -> InProcessRunner:
+        """Worker threads claiming from the state database, the heartbeat, and the background loops."""
         w = self.worker
         job = self.settings.job
+        batches = self.batches
+
+        def heartbeat(owner: str) -> None:
+            w.heartbeat(owner)
+            batches.heartbeat(owner)
+
         return InProcessRunner(
             w.claim,
             w.run,
-            w.heartbeat,
-            workers=job.workers,
+            heartbeat,
+            workers=workers,
             poll_seconds=job.poll_seconds,
             heartbeat_seconds=max(job.lease_seconds / 3, 0.2),
+            loops=[
+                Loop("periodic", self.periodic.run_due),
+                Loop("batches", batches.run_next, woken_by_notify=True),
+                ("notifications", self.notifications.deliver_due),
+                ("webhook-events", self.webhooks.scan),
+                *extra,
+            ],
         )
 
     @cached_property
@@ -112,11 +156,105 @@ class Container:
             company=s.company_name,
             contact=s.privacy_contact,
             erase_key=self.key("erasure-pseudonyms"),
+            handlers={
+                (ADP_CHANNEL, RETRIEVAL): self.data_query_job,
+                ("odr", RETRIEVAL): odr_handler(self.odr.requests),
+            },
         )
 
     @cached_property
     def tasks(self) -> PrivacyTasks:
         return PrivacyTasks(self.db, self.clock, self.key("subject-pseudonyms"), self._notify)
+
+    @cached_property
+    def upload_links(self) -> UploadLinks:
+        if isinstance(self.storage, PresignsPut):  # an object store checks the signed size and type itself
+            return PresignedUploadLinks(self.storage)
+        return LocalUploadLinks(self.settings.public_url, self.key("upload-links"), self.clock)
+
+    @cached_property
+    def uploads(self) -> Uploads:
+        u = self.settings.uploads
+        return Uploads(
+            self.db,
+            self.clock,
+            self.storage,
+            self.upload_links,
+            max_bytes=u.max_bytes,
+            link_ttl_seconds=u.link_ttl_seconds,
+            retention=timedelta(days=u.retention_days),
+            download_ttl_seconds=self.settings.link_ttl_seconds,
+        )
+
+    @cached_property
+    def batches(self) -> RetrievalBatches:
+        s = self.settings
+        return RetrievalBatches(
+            self.db,
+            self.clock,
+            self.uploads,
+            self.tasks.subject_ref,
+            self._notify,
+            chunk_rows=s.uploads.batch_chunk_rows,
+            lease=timedelta(seconds=s.job.lease_seconds),
+            max_attempts=s.job.max_attempts,
+        )
+
+    @cached_property
+    def periodic(self) -> PeriodicJobs:
+        every = timedelta(seconds=self.settings.uploads.janitor_interval_seconds)
+        odr_every = timedelta(seconds=self.settings.odr.janitor_interval_seconds)
+        return PeriodicJobs(
+            self.db,
+            self.clock,
+            [
+                Schedule("uploads-expiry", every, self.uploads.delete_expired),
+                Schedule("odr-expiry", odr_every, self.odr.requests.delete_expired),
+            ],
+        )
+
+    @cached_property
+    def notifications(self) -> Notifications:
+        p = self.settings.portability
+        return Notifications(
+            self.db,
+            self.clock,
+            public_url=self.settings.public_url,
+            signature_version=p.signature_version,
+            backoff_seconds=p.notify_backoff_seconds,
+            max_backoff_seconds=p.notify_max_backoff_seconds,
+            give_up=timedelta(hours=p.notify_give_up_hours),
+            lease=timedelta(seconds=max(p.notify_timeout_seconds * 3, self.settings.job.lease_seconds)),
+            transport=http_transport(p.notify_timeout_seconds),
+        )
+
+    @cached_property
+    def portability(self) -> Portability:
+        return Portability(
+            self.db,
+            self.clock,
+            self.endusers,
+            self.tasks.subject_ref,
+            lambda: self.datamap,
+            self.storage,
+            self.notifications,
+            self.settings.portability,
+            self.key("portability-page-tokens"),
+            self._notify,
+        )
+
+    @cached_property
+    def webhooks(self) -> Webhooks:
+        allow = self.settings.portability.allow_private_notify_urls
+        return Webhooks(self.db, self.clock, lambda url: check_notify_url(url, allow))
+
+    @cached_property
+    def data_query_job(self) -> DataQueryJob:
+        return DataQueryJob(self.notifications, self.portability.scopes, self.settings.portability.rows_per_part)
+
+    @cached_property
+    def odr(self) -> Odr:
+        return build_odr(self)
 
     def _notify(self, task_id: str) -> None:
         self.runner.notify(task_id)

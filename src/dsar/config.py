@@ -14,12 +14,17 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dsar.odr.settings import OdrSettings
+from dsar.portability.settings import PortabilitySettings
+
 
 class JobSettings(BaseModel):
     workers: int = Field(2, ge=1, le=64, description="worker threads of the in-process runner")
     poll_seconds: float = Field(1.0, gt=0, description="how often idle workers look for due work")
     lease_seconds: float = Field(30.0, gt=0, description="a claimed task is re-run when its worker is silent this long")
     max_attempts: int = Field(5, ge=1, description="runs of one task before it ends FAILED")
+    queue: str = Field("dsar", pattern=r"^[A-Za-z0-9_.-]+$", description="Celery queue name (DSAR_JOBS=celery)")
+    sweep_seconds: float = Field(30.0, gt=0, description="how often workers re-send due tasks nobody claimed")
 
 
 class EngineSettings(BaseModel):
@@ -28,6 +33,18 @@ class EngineSettings(BaseModel):
     source_retries: int = Field(3, ge=0, description="retries of a failing source before the task fails")
     retry_backoff_seconds: float = Field(0.5, ge=0, description="first wait between retries; doubles each time")
     html_rows: int = Field(500, ge=0, description="rows per collection shown in index.html (all rows are in JSON/CSV)")
+
+
+class UploadSettings(BaseModel):
+    max_bytes: int = Field(
+        50 * 1024 * 1024, ge=1, le=2**31 - 1, description="largest file createUploadLink accepts (bytes)"
+    )
+    link_ttl_seconds: int = Field(900, ge=1, le=7 * 24 * 3600, description="lifetime of upload (PUT) links")
+    retention_days: int = Field(
+        30, ge=1, le=3650, description="uploaded files are deleted this many days after creation"
+    )
+    janitor_interval_seconds: int = Field(3600, ge=1, description="how often expired uploads are deleted")
+    batch_chunk_rows: int = Field(1000, ge=1, le=10000, description="CSV rows per transaction when starting a batch")
 
 
 class Settings(BaseSettings):
@@ -54,6 +71,9 @@ class Settings(BaseSettings):
     run_workers: bool = Field(True, description="`dsar serve` also runs the in-process workers")
     job: JobSettings = Field(default_factory=JobSettings)
     engine: EngineSettings = Field(default_factory=EngineSettings)
+    uploads: UploadSettings = Field(default_factory=UploadSettings)
+    portability: PortabilitySettings = Field(default_factory=PortabilitySettings)
+    odr: OdrSettings = Field(default_factory=OdrSettings)
 
     def state_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'dsar.sqlite3').resolve()}"

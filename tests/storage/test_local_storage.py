@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import sys
 import threading
 import time
 import warnings
@@ -235,11 +236,14 @@ def test_verify_checks_signature_and_expiry(storage: LocalStorage, clock: Frozen
     assert not storage.verify(KEY, query["expires"], query["signature"], "my-data.zip")
 
 
-def test_storage_from_url(tmp_path: Path, clock: FrozenClock) -> None:
+def test_storage_from_url(tmp_path: Path, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch) -> None:
     made = storage_from_url(tmp_path.as_uri(), public_url=PUBLIC_URL, signing_key=SIGNING_KEY, clock=clock)
     assert isinstance(made, LocalStorage)
     assert made.root == tmp_path
     assert made.signed_url("a.zip", 60).startswith(f"{PUBLIC_URL}/files/a.zip?")
+    # Without the s3 extra (boto3 missing), s3:// names the extra to install.
+    monkeypatch.setitem(sys.modules, "boto3", None)
+    monkeypatch.delitem(sys.modules, "dsar.storage.s3", raising=False)
     with pytest.raises(RuntimeError) as excinfo:
         storage_from_url("s3://bucket/prefix", public_url=PUBLIC_URL, signing_key=SIGNING_KEY, clock=clock)
     assert S3_EXTRA_HINT in str(excinfo.value)

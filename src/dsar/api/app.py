@@ -11,7 +11,10 @@ from starlette.concurrency import run_in_threadpool
 from dsar import __version__
 from dsar.api.graphql.endpoint import graphql_router
 from dsar.api.rest.health import health_router
+from dsar.api.rest.odr import odr_router
+from dsar.api.rest.portability import portability_router
 from dsar.api.rest.token import token_router
+from dsar.api.rest.uploads import uploads_router
 from dsar.bootstrap import Container
 from dsar.db.migrate import upgrade
 from dsar.storage.http import files_router
@@ -38,7 +41,10 @@ def create_app(container: Container, *, migrate: bool = True) -> FastAPI:
     app.include_router(token_router(container))
     app.include_router(graphql_router(container))
     app.include_router(health_router(container))
+    app.include_router(odr_router(container))
+    app.include_router(portability_router(container))
     if isinstance(container.storage, LocalStorage):
         app.include_router(files_router(container.storage))
+        app.include_router(uploads_router(container))
     app.state.container = container
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from dsar.cli import clients, datamap, db, serve, tasks, tokens
+from dsar.cli import apps, clients, datamap, db, notifications, serve, tasks, tokens, webhooks
 
 app = typer.Typer(
     help="dsar: answers personal-data access and deletion requests.",
@@ -20,6 +20,9 @@ app.add_typer(clients.app, name="clients")
 app.add_typer(datamap.app, name="datamap")
 app.add_typer(tasks.app, name="tasks")
 app.add_typer(tokens.app, name="tokens")
+app.add_typer(apps.app, name="apps")
+app.add_typer(notifications.app, name="notifications")
+app.add_typer(webhooks.app, name="webhooks")
 
 
 def main() -> None:

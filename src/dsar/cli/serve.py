@@ -6,6 +6,9 @@ import json
 import os
 import signal
 import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import typer
@@ -13,9 +16,11 @@ import uvicorn
 
 from dsar import log
 from dsar.api.app import create_app
+from dsar.bootstrap import Container
 from dsar.cli.common import container
 from dsar.config import Settings
 from dsar.db.migrate import upgrade
+from dsar.jobs.inprocess import Loop
 
 
 def serve(
@@ -34,11 +39,14 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 
 
 def worker() -> None:
-    """A worker process only: runs due tasks from the state database (no API)."""
+    """A worker process only (no API): consumes the Celery queue with DSAR_JOBS=celery, else polls the state DB."""
     settings = Settings()
     with container(with_workers=True, settings=settings) as c:
         c.datamap  # noqa: B018
         upgrade(c.db.engine)
+        if settings.jobs == "celery":
+            _celery_worker(c, settings)
+            return
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -46,6 +54,31 @@ def worker() -> None:
         log.get("dsar.worker").info("worker_started", workers=settings.job.workers)
         stop.wait()
         c.runner.stop()
+
+
+def _celery_worker(c: Container, settings: Settings) -> None:
+    from dsar.jobs.celery import consume, register
+
+    sender = c.runner
+    last = [-float("inf")]
+
+    def sweep(_owner: str, _stopping: Callable[[], bool]) -> bool:
+        """Re-send tasks that are due but unclaimed (a lost message, a holding period that ended)."""
+        if time.monotonic() - last[0] < settings.job.sweep_seconds:
+            return False
+        last[0] = time.monotonic()
+        for task_id in c.worker.overdue(timedelta(seconds=settings.job.sweep_seconds)):
+            sender.notify(task_id)
+        return False
+
+    background = c.local_runner(0, [Loop("sweeper", sweep)])  # heartbeat, periodic jobs, batches, sweeper
+    register(c.celery, lambda task_id: c.worker.run_if_free(task_id, f"{background.owner}/c{threading.get_ident()}"))
+    background.start()
+    log.get("dsar.worker").info("worker_started", mode="celery", workers=settings.job.workers)
+    try:
+        consume(c.celery, settings.job.queue, settings.job.workers)
+    finally:
+        background.stop()
 
 
 DEMO_EMAIL = "jane.doe@example.com"

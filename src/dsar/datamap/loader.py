@@ -12,6 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from dsar.datamap.model import DataMap
+from dsar.datamap.portability import cross_check as portability_cross_check
 from dsar.errors import DataMapError
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -141,6 +142,15 @@ def _cross_check(dm: DataMap, filename: str, lines: Mapping[Loc, int]) -> list[s
             if col in coll.exclude:
                 line = _line_for(("collections", key, "fields", col), lines)
                 out.append(f"{filename}:{line}: collections.{key}.fields.{col} is also in `exclude`; keep one")
+    for name, dtype in (dm.odr.data_types if dm.odr else {}).items():
+        for i, coll_key in enumerate(dtype.collections):
+            if coll_key not in dm.collections:
+                line = _line_for(("odr", "data_types", name, "collections", i), lines)
+                out.append(
+                    f"{filename}:{line}: odr.data_types.{name}.collections[{i}]: {coll_key!r} is not a declared "
+                    "collection; use `<source>.<collection>` from `collections`"
+                )
+    out.extend(portability_cross_check(dm, filename, lambda loc: _line_for(loc, lines)))
     return out
 
 

@@ -11,6 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from dsar.datamap.odr import OdrSection
+from dsar.datamap.portability import PortabilitySection
+
 IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
@@ -130,6 +133,8 @@ class DataMap(_Strict):
     identities: dict[str, Literal["email"]] = Field(default_factory=_default_identities)
     sources: dict[str, Source]
     collections: dict[str, Collection]
+    odr: OdrSection | None = None
+    portability: PortabilitySection | None = None
 
     def source_of(self, key: str) -> str:
         return key.split(".", 1)[0]

@@ -34,7 +34,7 @@ def create_celery(broker_url: str, queue: str) -> Celery:
     return app
 
 
-def register(app: Celery, handle: Callable[[str], None]) -> Any:
+def register(app: Celery, handle: Callable[[str], object]) -> Any:
     """The one Celery task: claim task `task_id` and run it (a no-op if it is taken or finished)."""
 
     @app.task(name=TASK_NAME, acks_late=True, reject_on_worker_lost=True, ignore_result=True)  # type: ignore[untyped-decorator]

@@ -6,7 +6,12 @@ from alembic import context
 from sqlalchemy import Connection, create_engine
 
 import dsar.auth.models
-import dsar.tasks.models  # noqa: F401  (registers the tables)
+import dsar.jobs.periodic
+import dsar.notifications.models
+import dsar.odr.models
+import dsar.portability.models
+import dsar.tasks.models
+import dsar.uploads.models  # noqa: F401  (registers the tables)
 from dsar.db.base import Base
 
 config = context.config

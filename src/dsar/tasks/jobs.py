@@ -217,7 +217,7 @@ class TaskWorker:
 
     def spool(self, task_id: str, owner: str) -> Path:
         """An empty work directory for this attempt (the caller removes it)."""
-        spool = self.work_dir / f"{task_id}.{owner.rsplit(':', 1)[-1]}"
+        spool = self.work_dir / f"{task_id}.{owner.rsplit(':', 1)[-1].replace('/', '-')}"
         shutil.rmtree(spool, ignore_errors=True)
         spool.mkdir(parents=True)
         return spool

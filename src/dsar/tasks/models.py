@@ -49,6 +49,8 @@ class PrivacyTask(Base):
     holding_period_days: Mapped[int | None] = mapped_column(Integer, default=None)
     reason: Mapped[str | None] = mapped_column(Text, default=None)
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # The batch (an uploaded CSV) that started the task; indexed with `id` in dsar.uploads.models.
+    batch_id: Mapped[str | None] = mapped_column(String(36), default=None)
 
 
 class IdempotencyKey(Base):

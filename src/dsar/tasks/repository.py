@@ -92,11 +92,9 @@ def claim_next(s: Session, owner: str, now: datetime, lease: timedelta, task_id:
 
 
 def renew_leases(s: Session, owner: str, until: datetime) -> int:
-    res = s.execute(
-        update(PrivacyTask)
-        .where(PrivacyTask.lease_owner == owner, PrivacyTask.status == IN_PROGRESS)
-        .values(lease_expires=until)
-    )
+    """Extend the leases of `owner` and of its threads (`owner/...`)."""
+    mine = or_(PrivacyTask.lease_owner == owner, PrivacyTask.lease_owner.startswith(owner + "/", autoescape=True))
+    res = s.execute(update(PrivacyTask).where(mine, PrivacyTask.status == IN_PROGRESS).values(lease_expires=until))
     return int(res.rowcount)  # type: ignore[attr-defined]
 
 

@@ -13,7 +13,7 @@ from strawberry.types.graphql import OperationType
 from dsar import log
 from dsar.api.graphql.context import Context
 from dsar.api.graphql.errors import format_error, internal, unauthenticated
-from dsar.api.graphql.schema import schema
+from dsar.api.graphql.schema import UnsupportedVersion, schema_for
 from dsar.bootstrap import Container
 from dsar.errors import Unauthenticated
 
@@ -73,7 +73,12 @@ def graphql_router(container: Container) -> APIRouter:
         if variables is not None and not isinstance(variables, dict):
             return _bad_request("`variables` must be a JSON object.")
         operation = body.get("operationName")
-        ctx = Context(container, principal, request.headers.get("x-api-version"))
+        version = request.headers.get("x-api-version")
+        try:
+            schema = schema_for(version)
+        except UnsupportedVersion:
+            return _bad_request("The x-api-version header must be an API version such as 2024-04-01.")
+        ctx = Context(container, principal, version)
         try:
             result = await schema.execute(
                 body["query"],

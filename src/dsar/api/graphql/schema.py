@@ -1,26 +1,43 @@
-"""The GraphQL schema (Buy with Prime shape). `python -m dsar.api.graphql.schema` prints the SDL."""
+"""The GraphQL schemas (Buy with Prime shape), one per API version that changed an operation.
+
+`x-api-version` 2024-04-01 or later gets the newer `createUploadLink`; no header (or an earlier version) the
+shape of api-docs 004. Everything else is the same in both.
+`python -m dsar.api.graphql.schema [VERSION]` prints the SDL of the schema a version gets.
+"""
 
 from __future__ import annotations
 
+import re
+import sys
 from pathlib import Path
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
+from dsar.api.graphql.batches import BatchMutation, BatchQuery
 from dsar.api.graphql.deletion import DeletionMutation, DeletionQuery
 from dsar.api.graphql.privacy import PrivacyMutation, PrivacyQuery
+from dsar.api.graphql.uploads import CreateUploadLinkMutation, UploadLinkMutation, UploadQuery
 
+V2024_04_01 = "2024-04-01"
 SDL_PATH = Path(__file__).with_name("schema.graphql")
+SDL_PATHS = {None: SDL_PATH, V2024_04_01: Path(__file__).with_name(f"schema-{V2024_04_01}.graphql")}
+_VERSION = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 @strawberry.type
-class Query(PrivacyQuery, DeletionQuery):
+class Query(PrivacyQuery, DeletionQuery, UploadQuery, BatchQuery):
     pass
 
 
 @strawberry.type
-class Mutation(PrivacyMutation, DeletionMutation):
+class Mutation(PrivacyMutation, DeletionMutation, UploadLinkMutation, BatchMutation):
+    pass
+
+
+@strawberry.type(name="Mutation")
+class Mutation20240401(PrivacyMutation, DeletionMutation, CreateUploadLinkMutation, BatchMutation):
     pass
 
 
@@ -32,11 +49,26 @@ class QuietSchema(strawberry.Schema):
 
 
 schema = QuietSchema(query=Query, mutation=Mutation)
+schema_2024_04_01 = QuietSchema(query=Query, mutation=Mutation20240401)
 
 
-def sdl() -> str:
-    return schema.as_str() + "\n"
+class UnsupportedVersion(ValueError):
+    """An `x-api-version` that is not a date like 2024-04-01."""
+
+
+def schema_for(api_version: str | None) -> QuietSchema:
+    """The schema a request gets by its `x-api-version` header (absent: the 2024-01-01 shape)."""
+    if api_version is None or not api_version.strip():
+        return schema
+    version = api_version.strip()
+    if not _VERSION.fullmatch(version):
+        raise UnsupportedVersion(version)
+    return schema_2024_04_01 if version >= V2024_04_01 else schema
+
+
+def sdl(version: str | None = None) -> str:
+    return schema_for(version).as_str() + "\n"
 
 
 if __name__ == "__main__":
-    print(sdl(), end="")
+    print(sdl(sys.argv[1] if len(sys.argv) > 1 else None), end="")

@@ -1,0 +1,1 @@
+"""The Amazon Data Portability face: apps, data queries per scope, records as signed links."""

@@ -1,0 +1,185 @@
+"""The data-query job: read the scope's collections (within the history window), write each as JSON data
+files of at most `rows_per_part` rows beside its JSON Schema, finish the task and queue the notification
+in one transaction.
+
+A query ends CANCELED (task FAILED) when it cannot finish: its scope was removed from the data map, the
+subject's data was deleted after the query started, a data source still failed after retries, or the job
+crashed on its last allowed attempt.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from dsar import log
+from dsar.datamap.portability import PortabilityScope, ScopeCollection
+from dsar.engine.execute import Selection, normalize_email, run_retrieval
+from dsar.engine.results import CollectionResult
+from dsar.errors import SourceError
+from dsar.notifications.service import Notifications
+from dsar.portability import repository as repo
+from dsar.portability.models import CANCELED, COMPLETED, DataQuery
+from dsar.tasks import repository as tasks_repo
+from dsar.tasks.jobs import TaskRef, TaskWorker
+from dsar.tasks.models import COMPLETED as TASK_COMPLETED
+from dsar.tasks.models import FAILED
+
+_log = log.get("dsar.portability")
+SUBJECT = "Data Portability Notification 1.0"
+
+
+def schema_doc(r: CollectionResult, scope_id: str) -> bytes:
+    properties: dict[str, Any] = {}
+    for c in r.columns:
+        prop = dict(c.schema)
+        prop["description"] = c.description or prop.get("description", "")
+        properties[c.name] = prop
+    return orjson.dumps(
+        {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": f"{scope_id}/{r.source}/{r.name}",
+            "title": f"{r.source} / {r.name}",
+            "description": r.description or f"Rows of {r.key}.",
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": properties,
+                "required": [c.name for c in r.columns],
+                "additionalProperties": False,
+            },
+        },
+        option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS,
+    )
+
+
+def _rows(spool: Path, spec: ScopeCollection) -> Iterator[bytes]:
+    """The spool's lines (JSON objects), without those the scope's `where` filters out."""
+    with spool.open("rb") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            if spec.where:
+                row = orjson.loads(line)
+                if any(row.get(col) not in values for col, values in spec.where.items()):
+                    continue
+            yield line.rstrip(b"\n")
+
+
+def _part(first: bytes, rows: Iterator[bytes], size: int) -> Iterator[bytes]:
+    yield b"[\n" + first
+    for _ in range(size - 1):
+        line = next(rows, None)
+        if line is None:
+            break
+        yield b",\n" + line
+    yield b"\n]\n"
+
+
+class DataQueryJob:
+    def __init__(self, notifications: Notifications, scopes: Callable[[], dict[str, PortabilityScope]], rows: int):
+        self.notifications, self.scopes, self.rows_per_part = notifications, scopes, rows
+
+    def __call__(self, worker: TaskWorker, ref: TaskRef) -> None:
+        try:
+            self.run(worker, ref)
+        except SourceError as exc:
+            _log.warning("data_query_canceled", task_id=ref.id, reason="source", source=exc.source)
+            self.cancel(worker, ref, "SOURCE_UNAVAILABLE", exc.message)
+        except Exception:
+            if ref.attempts >= worker.max_attempts:
+                self.cancel(worker, ref, "INTERNAL_ERROR", f"The data query {ref.id} could not be completed.")
+                return
+            raise
+
+    def run(self, worker: TaskWorker, ref: TaskRef) -> None:
+        with worker.db.session(write=False) as s:
+            q = s.get(DataQuery, ref.id)
+            if q is None:
+                return
+            scope_id, since, created = q.scope_id, q.since, q.created_at
+            deleted = repo.deleted_since(s, q.subject_ref, created)
+        scope = self.scopes().get(scope_id)
+        if scope is None:
+            self.cancel(worker, ref, "SCOPE_REMOVED", f"The scope {scope_id} no longer exists.")
+            return
+        if deleted:
+            self.cancel(worker, ref, "SUBJECT_DELETED", "The customer's data was deleted.")
+            return
+        selection = Selection(
+            frozenset(scope.collections),
+            {k: (c.timestamp, since) for k, c in scope.collections.items() if c.timestamp and since is not None},
+        )
+        spool = worker.spool(ref.id, ref.owner)
+        try:
+            results, _ = run_retrieval(
+                worker.datamap,
+                worker.plan,
+                worker.sources,
+                {"email": normalize_email(ref.email)},
+                spool,
+                worker.engine,
+                selection,
+            )
+            records, counts = self._write(worker, ref.id, scope_id, scope, results)
+        finally:
+            shutil.rmtree(spool, ignore_errors=True)
+        self.finish(worker, ref, COMPLETED, records=records, summary={"records": sum(counts.values()), **counts})
+
+    def _write(
+        self, worker: TaskWorker, task_id: str, scope_id: str, scope: PortabilityScope, results: list[CollectionResult]
+    ) -> tuple[list[dict[str, str]], dict[str, int]]:
+        records: list[dict[str, str]] = []
+        counts: dict[str, int] = {}
+        for r in sorted(results, key=lambda r: r.key):
+            spec = scope.collections.get(r.key)
+            if spec is None or r.spool is None or not r.spool.exists():
+                continue
+            base = f"portability/{task_id}/{r.source}.{r.name}"
+            rows = _rows(r.spool, spec)
+            first = next(rows, None)
+            if first is None:
+                continue
+            schema_key = f"{base}.schema.json"
+            worker.storage.put_stream(schema_key, iter([schema_doc(r, scope_id)]), content_type="application/json")
+            part = 0
+            while first is not None:
+                part += 1
+                key = f"{base}.part{part:04d}.json"
+                worker.storage.discard_partial(key)
+                worker.storage.put_stream(key, _part(first, rows, self.rows_per_part), content_type="application/json")
+                records.append({"schema": schema_key, "file": key})
+                first = next(rows, None)
+            counts[r.key] = part
+        return records, counts
+
+    def cancel(self, worker: TaskWorker, ref: TaskRef, code: str, message: str) -> None:
+        self.finish(worker, ref, CANCELED, errors=[{"code": code, "message": message}])
+
+    def finish(
+        self,
+        worker: TaskWorker,
+        ref: TaskRef,
+        outcome: str,
+        *,
+        records: list[dict[str, str]] | None = None,
+        errors: list[dict[str, str]] | None = None,
+        summary: dict[str, Any] | None = None,
+    ) -> None:
+        """Finish the task, record the outcome and queue the notification: one transaction."""
+        now = worker.clock.now()
+        with worker.db.session() as s:
+            status = TASK_COMPLETED if outcome == COMPLETED else FAILED
+            if not tasks_repo.finish(s, ref.id, ref.owner, now, status, errors=errors or [], summary=summary):
+                _log.warning("lease_lost", task_id=ref.id)
+                return
+            q = s.get(DataQuery, ref.id)
+            if q is None:
+                return
+            q.outcome, q.records, q.active_key = outcome, records or [], None
+            self.notifications.publish(s, q.app_id, SUBJECT, {"id": ref.id, "version": "1.0", "status": outcome})
+        _log.info("data_query_finished", task_id=ref.id, outcome=outcome)

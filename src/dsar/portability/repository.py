@@ -1,0 +1,97 @@
+"""All SQL of the Data Portability face."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from dsar.portability.models import App, DataQuery, GrantUse, RateCounter, StoredResponse
+from dsar.tasks.models import COMPLETED, DELETION, PrivacyTask
+
+
+def get_app(s: Session, app_id: str) -> App | None:
+    return s.get(App, app_id)
+
+
+def count_request(s: Session, app_id: str, window_start: datetime) -> int:
+    """Add one request to the app's current window; the window's count so far."""
+    inc = (
+        update(RateCounter)
+        .where(RateCounter.app_id == app_id, RateCounter.window_start == window_start)
+        .values(count=RateCounter.count + 1)
+    )
+    if s.execute(inc).rowcount == 0:  # type: ignore[attr-defined]
+        try:
+            with s.begin_nested():
+                s.add(RateCounter(app_id=app_id, window_start=window_start, count=1))
+        except IntegrityError:
+            s.execute(inc)
+        s.execute(delete(RateCounter).where(RateCounter.app_id == app_id, RateCounter.window_start < window_start))
+    return int(
+        s.scalar(
+            select(RateCounter.count).where(RateCounter.app_id == app_id, RateCounter.window_start == window_start)
+        )
+        or 0
+    )
+
+
+def stored_response(s: Session, key: str, now: datetime) -> StoredResponse | None:
+    row = s.get(StoredResponse, key)
+    return row if row is not None and row.expires_at > now else None
+
+
+def store_response(s: Session, key: str, status: int, body: dict[str, Any], expires_at: datetime) -> None:
+    row = s.get(StoredResponse, key)
+    if row is None:
+        s.add(StoredResponse(key=key, status=status, body=body, expires_at=expires_at))
+    else:
+        row.status, row.body, row.expires_at = status, body, expires_at
+
+
+def purge_responses(s: Session, now: datetime) -> None:
+    s.execute(delete(StoredResponse).where(StoredResponse.expires_at <= now))
+
+
+def active_query(s: Session, active_key: str) -> DataQuery | None:
+    return s.scalar(select(DataQuery).where(DataQuery.active_key == active_key))
+
+
+def grant_used(s: Session, grant_key: str) -> bool:
+    return s.get(GrantUse, grant_key) is not None
+
+
+def query_of(s: Session, query_id: str, app_id: str, subject_ref: str, scope_id: str) -> DataQuery | None:
+    """The caller's own query; a foreign or unknown id alike give None."""
+    return s.scalar(
+        select(DataQuery).where(
+            DataQuery.id == query_id,
+            DataQuery.app_id == app_id,
+            DataQuery.subject_ref == subject_ref,
+            DataQuery.scope_id == scope_id,
+        )
+    )
+
+
+def task(s: Session, task_id: str) -> PrivacyTask | None:
+    return s.get(PrivacyTask, task_id)
+
+
+def deleted_since(s: Session, subject_ref: str, since: datetime) -> bool:
+    """Did a deletion of the subject complete after `since`?"""
+    return (
+        s.scalar(
+            select(PrivacyTask.id)
+            .where(
+                PrivacyTask.subject_ref == subject_ref,
+                PrivacyTask.kind == DELETION,
+                PrivacyTask.status == COMPLETED,
+                PrivacyTask.finished_at >= since,
+            )
+            .limit(1)
+        )
+        is not None
+    )

@@ -1,0 +1,1 @@
+"""Uploads: a temporary file store behind signed PUT links, and retrieval tasks started from an uploaded CSV."""
