@@ -8,7 +8,7 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
-from dsar.auth.endusers import EndUserTokens
+from dsar.auth.endusers import EndUserTokens, IdentityProvider
 from dsar.auth.service import AuthService
 from dsar.config import Settings
 from dsar.datamap.loader import load as load_datamap
@@ -86,7 +86,13 @@ class Container:
 
     @cached_property
     def endusers(self) -> EndUserTokens:
-        return EndUserTokens(self.key("enduser-tokens"), self.clock)
+        idp = self.settings.idp
+        provider = (
+            IdentityProvider(idp.issuer, idp.audience, idp.jwks_url, idp.email_claim)
+            if idp.issuer and idp.jwks_url
+            else None
+        )
+        return EndUserTokens(self.key("enduser-tokens"), self.clock, provider)
 
     @cached_property
     def celery(self) -> Any:

@@ -47,6 +47,13 @@ class UploadSettings(BaseModel):
     batch_chunk_rows: int = Field(1000, ge=1, le=10000, description="CSV rows per transaction when starting a batch")
 
 
+class IdpSettings(BaseModel):
+    issuer: str | None = Field(None, description="issuer (iss) of the company's identity provider's end-user tokens")
+    audience: str = Field("dsar", description="audience (aud) those tokens must carry")
+    jwks_url: str | None = Field(None, description="where the provider publishes its signing keys (JWKS)")
+    email_claim: str = Field("email", description="the claim that holds the person's e-mail")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DSAR_", env_nested_delimiter="__", extra="ignore")
 
@@ -71,6 +78,7 @@ class Settings(BaseSettings):
     run_workers: bool = Field(True, description="`dsar serve` also runs the in-process workers")
     job: JobSettings = Field(default_factory=JobSettings)
     engine: EngineSettings = Field(default_factory=EngineSettings)
+    idp: IdpSettings = Field(default_factory=IdpSettings)
     uploads: UploadSettings = Field(default_factory=UploadSettings)
     portability: PortabilitySettings = Field(default_factory=PortabilitySettings)
     odr: OdrSettings = Field(default_factory=OdrSettings)

@@ -73,3 +73,15 @@ def test_cli_prints_a_token_the_server_accepts(tmp_path: Path, monkeypatch: pyte
     assert (user.subject, user.client_id, user.scopes) == ("jane.doe@example.com", "aeon", {"open-data-request-api"})
     bad = CliRunner().invoke(cli, ["tokens", "user", "--subject", "nope", "--scope", "x"])
     assert bad.exit_code == 2
+
+
+def test_cli_transfer_preferences(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DSAR_DATA_DIR", str(tmp_path))
+    args = ["tokens", "user", "--subject", "a@example.com", "--scope", "portability-physical-orders"]
+    r = CliRunner().invoke(cli, [*args, "--history-days", "30", "--grant", "once"])
+    assert r.exit_code == 0, r.output
+    user = Container(Settings(data_dir=tmp_path)).endusers.verify("Bearer " + r.stdout.strip())
+    assert user.transfer == {"history_days": 30, "grant": "once"}
+    assert CliRunner().invoke(cli, [*args, "--since", "2026-13-01"]).exit_code == 2
+    assert CliRunner().invoke(cli, [*args, "--grant", "forever"]).exit_code == 2
+    assert CliRunner().invoke(cli, [*args, "--since", "2026-01-01", "--history-days", "3"]).exit_code == 2
