@@ -8,29 +8,19 @@ Starts a real `dsar serve` on the demo shop and measures, over HTTP as a client 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import socket
 import sqlite3
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
+from bench.server import served
 
 START = 'mutation { startPersonalDataRetrievalTask(input: {dataSubject: {type: SHOPPER, email: "%s"}}) { taskId } }'
 STATUS = 'query { personalDataRetrievalTask(taskId: "%s") { status } }'
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _summary(name: str, values: list[float], unit: str) -> str:
@@ -57,75 +47,33 @@ def main() -> None:
     print(f"demo shop with {args.customers} customers built in {time.perf_counter() - t0:.1f} s")
     with sqlite3.connect(info.shop) as db:
         emails = [r[0] for r in db.execute("SELECT email FROM customers ORDER BY id LIMIT ?", (args.tasks,))]
-    port = _port()
-    base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DSAR_")}
-    env.update(
-        DSAR_DATA_DIR=str(work / "state"),
-        DSAR_DATAMAP=str(info.datamap),
-        DSAR_PUBLIC_URL=base,
-        DSAR_SECRET_KEY="bench-secret-key-0123456789abcdef0123",
-        DSAR_LOG_LEVEL="WARNING",
-    )
-    creds = json.loads(
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "dsar",
-                "clients",
-                "create",
-                "--name",
-                "bench",
-                "--scope",
-                "privacy:manage",
-                "--json",
-            ],
-            env=env,
-            check=True,
-            capture_output=True,
-        ).stdout
-    )
-    server = subprocess.Popen([sys.executable, "-m", "dsar", "serve", "--port", str(port)], env=env)
-    try:
-        with httpx.Client(base_url=base, timeout=30) as http:
-            for _ in range(300):
-                try:
-                    if http.get("/healthz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-            token = http.post("/token", data={"grant_type": "client_credentials", **creds}).json()["access_token"]
-            http.headers["Authorization"] = f"Bearer {token}"
+    with served(work, info.datamap, ["privacy:manage"]) as http:
 
-            def start(email: str) -> str:
-                r = http.post("/graphql", json={"query": START % email})
-                return str(r.json()["data"]["startPersonalDataRetrievalTask"]["taskId"])
+        def start(email: str) -> str:
+            r = http.post("/graphql", json={"query": START % email})
+            return str(r.json()["data"]["startPersonalDataRetrievalTask"]["taskId"])
 
-            def status(task_id: str) -> str:
-                r = http.post("/graphql", json={"query": STATUS % task_id})
-                return str(r.json()["data"]["personalDataRetrievalTask"]["status"])
+        def status(task_id: str) -> str:
+            r = http.post("/graphql", json={"query": STATUS % task_id})
+            return str(r.json()["data"]["personalDataRetrievalTask"]["status"])
 
-            latencies = []
-            for i in range(args.runs + 1):
-                t = time.perf_counter()
-                tid = start("jane.doe@example.com")
-                while status(tid) == "IN_PROGRESS":
-                    time.sleep(0.002)
-                if i:  # the first run warms up connections and caches
-                    latencies.append((time.perf_counter() - t) * 1000)
+        latencies = []
+        for i in range(args.runs + 1):
             t = time.perf_counter()
-            with ThreadPoolExecutor(8) as pool:
-                ids = list(pool.map(start, emails))
-            submitted = time.perf_counter() - t
-            # Workers take tasks oldest first: follow the queue in order, so observing costs ~50 requests/s.
-            for tid in ids:
-                while status(tid) == "IN_PROGRESS":
-                    time.sleep(0.02)
-            total = time.perf_counter() - t
-    finally:
-        server.terminate()
-        server.wait(30)
+            tid = start("jane.doe@example.com")
+            while status(tid) == "IN_PROGRESS":
+                time.sleep(0.002)
+            if i:  # the first run warms up connections and caches
+                latencies.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        with ThreadPoolExecutor(8) as pool:
+            ids = list(pool.map(start, emails))
+        submitted = time.perf_counter() - t
+        # Workers take tasks oldest first: follow the queue in order, so observing costs ~50 requests/s.
+        for tid in ids:
+            while status(tid) == "IN_PROGRESS":
+                time.sleep(0.02)
+        total = time.perf_counter() - t
     print(
         f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"embedded mode (SQLite state, 2 worker threads)\n"

@@ -7,18 +7,16 @@ Rows are the demo shop's customers (found: an archive each), so the tasks do the
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import socket
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
+
+from bench.server import served
 
 CREATE = "mutation { createUploadLink(input: {fileExtension: CSV, size: %d}) { uploadUrl fileId } }"
 START = 'mutation { startPersonalDataRetrievalTasks(input: {fileId: "%s"}) { batchId } }'
@@ -26,12 +24,6 @@ BATCH = (
     'query { personalDataRetrievalTaskBatch(batchId: "%s") { status rowsRead tasksStarted rowsRejected '
     "taskCounts { inProgress completed failed } } }"
 )
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def main() -> None:
@@ -49,77 +41,32 @@ def main() -> None:
     emails += [f"absent{i}@example.com" for i in range(args.rows - len(emails))]
     content = ("email\n" + "\n".join(emails) + "\n").encode()
 
-    port = _port()
-    base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DSAR_")}
-    env.update(
-        DSAR_DATA_DIR=str(work / "state"),
-        DSAR_DATAMAP=str(info.datamap),
-        DSAR_PUBLIC_URL=base,
-        DSAR_SECRET_KEY="bench-secret-key-0123456789abcdef0123",
-        DSAR_LOG_LEVEL="WARNING",
-    )
-    if args.database_url:
-        env["DSAR_DATABASE_URL"] = args.database_url
-    dsar = [sys.executable, "-m", "dsar"]
-    subprocess.run([*dsar, "db", "upgrade"], env=env, check=True, capture_output=True)
-    made = subprocess.run(
-        [
-            *dsar,
-            "clients",
-            "create",
-            "--name",
-            "bench",
-            "--scope",
-            "privacy:manage",
-            "--scope",
-            "files:manage",
-            "--json",
-        ],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    creds = json.loads(made.stdout)
-    server = subprocess.Popen([*dsar, "serve", "--port", str(port)], env=env)
-    try:
-        with httpx.Client(base_url=base, timeout=60) as http:
-            for _ in range(300):
-                try:
-                    if http.get("/healthz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-            token = http.post("/token", data={"grant_type": "client_credentials", **creds}).json()["access_token"]
-            http.headers["Authorization"] = f"Bearer {token}"
+    with served(work, info.datamap, ["privacy:manage", "files:manage"], args.database_url) as http:
 
-            def gql(query: str) -> dict[str, object]:
-                return dict(http.post("/graphql", json={"query": query}).json()["data"])
+        def gql(query: str) -> dict[str, object]:
+            return dict(http.post("/graphql", json={"query": query}).json()["data"])
 
-            link = gql(CREATE % len(content))["createUploadLink"]
-            assert isinstance(link, dict)
-            t = time.perf_counter()
-            put = httpx.put(link["uploadUrl"], content=content, headers={"Content-Type": "text/csv"})
-            assert put.status_code == 200, put.text
-            uploaded = time.perf_counter() - t
+        link = gql(CREATE % len(content))["createUploadLink"]
+        assert isinstance(link, dict)
+        t = time.perf_counter()
+        put = httpx.put(link["uploadUrl"], content=content, headers={"Content-Type": "text/csv"})
+        assert put.status_code == 200, put.text
+        uploaded = time.perf_counter() - t
 
-            t0 = time.perf_counter()
-            started = gql(START % link["fileId"])["startPersonalDataRetrievalTasks"]
-            answered = time.perf_counter() - t0
-            assert isinstance(started, dict)
-            read = None
-            while True:
-                b = gql(BATCH % started["batchId"])["personalDataRetrievalTaskBatch"]
-                assert isinstance(b, dict)
-                if read is None and b["rowsRead"] == args.rows:
-                    read = time.perf_counter() - t0
-                if b["status"] != "IN_PROGRESS":
-                    break
-                time.sleep(0.05)
-            done = time.perf_counter() - t0
-    finally:
-        server.terminate()
-        server.wait(30)
+        t0 = time.perf_counter()
+        started = gql(START % link["fileId"])["startPersonalDataRetrievalTasks"]
+        answered = time.perf_counter() - t0
+        assert isinstance(started, dict)
+        read = None
+        while True:
+            b = gql(BATCH % started["batchId"])["personalDataRetrievalTaskBatch"]
+            assert isinstance(b, dict)
+            if read is None and b["rowsRead"] == args.rows:
+                read = time.perf_counter() - t0
+            if b["status"] != "IN_PROGRESS":
+                break
+            time.sleep(0.05)
+        done = time.perf_counter() - t0
     print(
         f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"state: {'PostgreSQL' if args.database_url else 'SQLite'}, 2 worker threads\n"

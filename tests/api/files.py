@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 
 from tests.api.harness import Api
-from tests.conftest import need
 
 CREATE = "mutation { createUploadLink(input: {fileExtension: CSV, size: %d}) { uploadUrl fileId } }"
 CREATE_V2 = "mutation { createUploadLink(input: {fileType: CSV, size: %d}) { payload { uploadUrl fileId } } }"
@@ -55,21 +51,3 @@ def batch(api: Api, batch_id: str, token: str | None = None) -> dict[str, Any]:
     body = api.gql(BATCH % batch_id, token=token).json()
     assert "errors" not in body, body
     return dict(body["data"]["personalDataRetrievalTaskBatch"])
-
-
-@contextmanager
-def pg_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for a whole module (conftest's `pg_url` is per test), dropped afterwards."""
-    need("postgres")
-    from sqlalchemy import create_engine, text
-
-    name = "dsar_t_" + secrets.token_hex(6)
-    admin = create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()

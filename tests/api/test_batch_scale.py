@@ -21,8 +21,9 @@ from dsar.kit.clock import FrozenClock, SystemClock
 from dsar.tasks.models import COMPLETED, FAILED, IN_PROGRESS, PrivacyTask
 from dsar.uploads import repository as repo
 from dsar.uploads.models import RetrievalBatch
-from tests.api.files import batch, pg_database, start_batch, upload
+from tests.api.files import batch, start_batch, upload
 from tests.api.harness import Api, running_api, settings_for
+from tests.conftest import fresh_pg_database
 
 ROWS = 10_000
 
@@ -33,7 +34,7 @@ def api(request: pytest.FixtureRequest, tmp_path: Path, demo_dir: Path) -> Itera
     extra = {"run_workers": False, "uploads": {"batch_chunk_rows": 1000}, "job": {"lease_seconds": 30}}
     with ExitStack() as stack:
         if request.param == "postgres":
-            extra["database_url"] = stack.enter_context(pg_database())
+            extra["database_url"] = stack.enter_context(fresh_pg_database())
         yield stack.enter_context(running_api(settings_for(tmp_path, demo_dir, **extra), clock=clock))
 
 

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from dsar.tasks.models import RETRIEVAL, PrivacyTask
-from tests.api.files import BATCH, START_BATCH, batch, create_link, pg_database, start_batch, token_for, upload
+from tests.api.files import BATCH, START_BATCH, batch, create_link, start_batch, token_for, upload
 from tests.api.harness import Api, assert_validation, running_api, settings_for
 from tests.api.test_bwp_examples import UUID4
+from tests.conftest import fresh_pg_database
 
 M = "startPersonalDataRetrievalTasks"
 TOKEN = "a3f1c2d4-0000-4000-8000-batchtoken000001"
@@ -55,7 +56,7 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     extra: dict[str, Any] = {"uploads": {"batch_chunk_rows": chunk}}
     with ExitStack() as stack:
         if backend == "postgres":
-            extra["database_url"] = stack.enter_context(pg_database())
+            extra["database_url"] = stack.enter_context(fresh_pg_database())
         yield stack.enter_context(running_api(settings_for(tmp_path_factory.mktemp("batches"), demo_dir, **extra)))
 
 

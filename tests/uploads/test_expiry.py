@@ -12,8 +12,9 @@ import pytest
 
 from dsar.jobs import periodic
 from dsar.kit.clock import FrozenClock, SystemClock
-from tests.api.files import DOWNLOAD, create_link, pg_database, start_batch, upload
+from tests.api.files import DOWNLOAD, create_link, start_batch, upload
 from tests.api.harness import Api, running_api, settings_for
+from tests.conftest import fresh_pg_database
 
 DAY = timedelta(days=1)
 
@@ -25,7 +26,7 @@ def api(request: pytest.FixtureRequest, tmp_path: Path, demo_dir: Path) -> Itera
     extra: dict[str, object] = {"token_ttl_seconds": 86400}
     with ExitStack() as stack:
         if request.param == "postgres":
-            extra["database_url"] = stack.enter_context(pg_database())
+            extra["database_url"] = stack.enter_context(fresh_pg_database())
         yield stack.enter_context(running_api(settings_for(tmp_path, demo_dir, **extra), clock=clock))
 
 
