@@ -344,3 +344,22 @@ def test_a_deletion_interrupted_between_sources_finishes_the_rest(
         erased = (row.summary or {})["erased"]
     assert {"shop.customers", "support.tickets"} <= set(erased)  # both sources, over two attempts
     assert crashes == ["shop"]
+
+
+def test_a_deletion_also_deletes_the_subjects_earlier_archives(api: Api, shop: Path) -> None:
+    close_janes_orders(shop)
+    retrieval = api.wait(api.start(JANE))
+    assert retrieval["status"] == "COMPLETED" and retrieval["dataRetrievalLink"]
+    key = f"privacyRequest/{retrieval['taskId']}/result/data_retrieval.zip"
+    assert api.container.storage.exists(key)
+    other = api.wait(api.start("jane.doe@example.org"))  # a look-alike keeps hers
+    t = wait(api, started(api, JANE, ", holdingPeriod: 0"))
+    assert t["status"] == "COMPLETED"
+    assert not api.container.storage.exists(key)
+    assert api.task(retrieval["taskId"])["dataRetrievalLink"] is None
+    assert api.task(other["taskId"])["dataRetrievalLink"]
+    with api.container.db.session(write=False) as s:
+        from dsar.tasks.models import PrivacyTask
+
+        row = s.get(PrivacyTask, t["taskId"])
+        assert row is not None and (row.summary or {})["erased"]["dsar.archives"]["rows"] == 1

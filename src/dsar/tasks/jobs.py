@@ -211,9 +211,28 @@ class TaskWorker:
                 repo.set_summary(s, task_id, owner, {"erased": earlier})
 
         apply_erasure(ep, self.sources, self.engine, progress)
+        archives = self._discard_archives(task_id)
+        if archives:
+            earlier["dsar.archives"] = {
+                "action": "delete",
+                "rows": archives,
+                "fields": [],
+                "reason": "archives of earlier retrievals of this subject",
+            }
         rows = sum(int(str(v.get("rows", 0))) for v in earlier.values() if v.get("action") != "keep")
         if self.finish(task_id, owner, COMPLETED, None, None, summary={"erased": earlier}):
             _log.info("task_completed", task_id=task_id, kind="deletion", rows_changed=rows)
+
+    def _discard_archives(self, deletion_id: str) -> int:
+        """Delete the stored archives of the subject's earlier retrievals: dsar's own copies are personal data too."""
+        with self.db.session(write=False) as s:
+            task = s.get(PrivacyTask, deletion_id)
+            keys = repo.archives_of(s, task.subject_ref) if task else []
+        for task_id, key in keys:
+            self.storage.delete(key)
+            with self.db.session() as s:
+                repo.forget_archive(s, task_id)
+        return len(keys)
 
     def spool(self, task_id: str, owner: str) -> Path:
         """An empty work directory for this attempt (the caller removes it)."""

@@ -132,3 +132,21 @@ def overdue_ids(s: Session, now: datetime, grace: timedelta, limit: int) -> list
         .limit(limit)
     )
     return list(s.scalars(q))
+
+
+def archives_of(s: Session, subject_ref: str) -> list[tuple[str, str]]:
+    """(task id, storage key) of every stored result of this subject (any tenant, any API face)."""
+    rows = s.execute(
+        select(PrivacyTask.id, PrivacyTask.result_key).where(
+            PrivacyTask.subject_ref == subject_ref, PrivacyTask.result_key.is_not(None)
+        )
+    ).all()
+    return [(str(r[0]), str(r[1])) for r in rows]
+
+
+def forget_archive(s: Session, task_id: str) -> None:
+    s.execute(
+        update(PrivacyTask)
+        .where(PrivacyTask.id == task_id)
+        .values(result_key=None, result_size=None, result_sha256=None)
+    )
