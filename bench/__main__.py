@@ -3,15 +3,23 @@
 Starts a real `dsar serve` on the demo shop and measures, over HTTP as a client would:
   latency    one retrieval, start mutation -> COMPLETED observed (median/min/max of N)
   throughput N tasks submitted at once -> all COMPLETED (tasks per second)
+and the scale scenarios of the "Benchmarks and speed" issue (`--scenario B1 B3 ...`; all by default):
+  B1 one retrieval start -> COMPLETED over HTTP, demo shop generated at --scale customers on PostgreSQL
+  B3 one subject with --heavy-rows rows: walk + archive in a subprocess, time and its peak RSS
+  B4 a data map of 300 collections (a chain and a fan-out): time per retrieval
+  B5 the same subject in sources of ~10,000 rows and of --scale customers: time ratio
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sqlite3
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -30,18 +38,111 @@ def _summary(name: str, values: list[float], unit: str) -> str:
     )
 
 
+def _retrieve(datamap: Path, email: str, runs: int) -> dict[str, object]:
+    """bench.retrieve in a child process: its own peak RSS, nothing of this process."""
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.retrieve", str(datamap), email, "--runs", str(runs)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return dict(json.loads(out.stdout))
+
+
+def _ms(values: object) -> list[float]:
+    assert isinstance(values, list)
+    return [v * 1000 for v in values]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m bench")
-    ap.add_argument("--quick", action="store_true", help="small smoke run")
-    ap.add_argument("--customers", type=int, default=10_000)
+    ap.add_argument("--quick", action="store_true", help="small smoke run (asserts nothing about time)")
+    ap.add_argument("--scenario", nargs="*", default=["B0", "B1", "B3", "B4", "B5"], help="B0 B1 B3 B4 B5")
+    ap.add_argument("--customers", type=int, default=10_000, help="B0: the demo shop's customers")
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--tasks", type=int, default=1000)
+    ap.add_argument("--scale", type=int, default=1_000_000, help="B1/B5: customers generated on PostgreSQL")
+    ap.add_argument("--heavy-rows", type=int, default=100_000, help="B3: rows of the heavy subject")
+    ap.add_argument("--collections", type=int, default=300, help="B4")
     args = ap.parse_args()
     if args.quick:
         args.customers, args.runs, args.tasks = 500, 3, 20
+        args.scale, args.heavy_rows, args.collections = 2000, 5000, 30
+    work = Path(tempfile.mkdtemp(prefix="dsar-bench-"))
+    rows: list[str] = []
+    if "B0" in args.scenario:
+        rows += _b0(args, work)
+    rows += _scale(args, work)
+    print(
+        f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"embedded mode (SQLite state, 2 worker threads)\n"
+    )
+    print("| figure | median | min | max | n |\n|---|---|---|---|---|")
+    print("\n".join(rows))
+
+
+def _scale(args: argparse.Namespace, work: Path) -> list[str]:
+    from bench.generate import HEAVY, SUBJECT, generate_postgres, generate_wide
+
+    rows: list[str] = []
+    if "B1" in args.scenario or "B5" in args.scenario:
+        big = generate_postgres(args.scale)
+        print(f"PostgreSQL shop, {args.scale:,} customers, {big.rows:,} rows: {big.seconds:.1f} s", flush=True)
+        big_map = big.write_datamap(work / "big.yaml")
+    if "B1" in args.scenario:
+        latencies = _latencies(work / "b1", big_map, SUBJECT, args.runs)
+        rows.append(
+            _summary(f"B1 one retrieval, start -> COMPLETED, {args.scale:,} customers on PostgreSQL", latencies, "ms")
+        )
+    if "B3" in args.scenario:
+        heavy = generate_postgres(1000, args.heavy_rows)
+        r = _retrieve(heavy.write_datamap(work / "heavy.yaml"), HEAVY, 3)
+        rows.append(_summary(f"B3 walk + archive, one subject with {r['records']:,} rows", _ms(r["seconds"]), "ms"))
+        rows.append(_summary("B3 of which the walk (spool files written)", _ms(r["walk_seconds"]), "ms"))
+        rows.append(
+            f"| B3 peak RSS of the process that builds it ({r['bytes']:,} B archive) | "
+            f"{r['maxrss_mb']:.0f} MB | | | 1 |"
+        )
+    if "B4" in args.scenario:
+        wide = generate_wide(work / "wide", args.collections)
+        r = _retrieve(wide, SUBJECT, 6)
+        times = _ms(r["seconds"])
+        rows.append(
+            f"| B4 {args.collections} collections, first retrieval (reflects every table) | {times[0]:.1f} ms | | | 1 |"
+        )
+        rows.append(_summary(f"B4 {args.collections} collections (chain + fan-out), later retrievals", times[1:], "ms"))
+    if "B5" in args.scenario:
+        small = generate_postgres(400)
+        a = _ms(_retrieve(small.write_datamap(work / "small.yaml"), SUBJECT, args.runs + 1)["seconds"])[1:]
+        b = _ms(_retrieve(big_map, SUBJECT, args.runs + 1)["seconds"])[1:]
+        rows.append(_summary(f"B5 same subject (walk + archive), sources of {small.rows:,} rows", a, "ms"))
+        rows.append(_summary(f"B5 same subject (walk + archive), sources of {big.rows:,} rows", b, "ms"))
+        rows.append(f"| B5 ratio of the medians | {statistics.median(b) / statistics.median(a):.2f} | | | |")
+    return rows
+
+
+def _latencies(work: Path, datamap: Path, email: str, runs: int) -> list[float]:
+    with served(work, datamap, ["privacy:manage"]) as http:
+        latencies = []
+        for i in range(runs + 1):
+            t = time.perf_counter()
+            r = http.post("/graphql", json={"query": START % email})
+            tid = r.json()["data"]["startPersonalDataRetrievalTask"]["taskId"]
+            while (
+                http.post("/graphql", json={"query": STATUS % tid}).json()["data"]["personalDataRetrievalTask"][
+                    "status"
+                ]
+                == "IN_PROGRESS"
+            ):
+                time.sleep(0.002)
+            if i:  # the first run warms up connections and caches
+                latencies.append((time.perf_counter() - t) * 1000)
+    return latencies
+
+
+def _b0(args: argparse.Namespace, work: Path) -> list[str]:
     from dsar.demo.generate import build_demo
 
-    work = Path(tempfile.mkdtemp(prefix="dsar-bench-"))
     t0 = time.perf_counter()
     info = build_demo(work / "demo", customers=args.customers)
     print(f"demo shop with {args.customers} customers built in {time.perf_counter() - t0:.1f} s")
@@ -74,16 +175,11 @@ def main() -> None:
             while status(tid) == "IN_PROGRESS":
                 time.sleep(0.02)
         total = time.perf_counter() - t
-    print(
-        f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"embedded mode (SQLite state, 2 worker threads)\n"
-    )
-    print("| figure | median | min | max | n |\n|---|---|---|---|---|")
-    print(_summary("B0 one retrieval, start -> COMPLETED observed (demo, jane, 10 collections)", latencies, "ms"))
-    print(
+    return [
+        _summary("B0 one retrieval, start -> COMPLETED observed (demo, jane, 10 collections)", latencies, "ms"),
         f"| B0 {len(ids)} tasks at once: submitted in {submitted:.1f} s, all done in {total:.1f} s | "
-        f"{len(ids) / total:.1f} tasks/s | | | 1 |"
-    )
+        f"{len(ids) / total:.1f} tasks/s | | | 1 |",
+    ]
 
 
 if __name__ == "__main__":

@@ -13,12 +13,13 @@ import hashlib
 import io
 import re
 import stat
+import tempfile
 import zlib
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 from stream_zip import ZIP_64, stream_zip
@@ -100,15 +101,32 @@ def build_archive(
         _Member("README.txt", _bind(_small, _readme(meta, bool(with_rows)).encode())),
     ]
     done: list[dict[str, Any]] = []
+    rendered: dict[str, IO[bytes]] = {}
 
     def manifest() -> Chunks:
-        # Members after the manifest are small and deterministic: digest them in a dry run.
-        files = done + [_digest(m) for m in after]
+        # Members after the manifest are small: render them once into a spooled buffer (memory up to
+        # 1 MiB, then a temporary file) to digest them, then copy that buffer into the archive.
+        files = list(done)
+        for m in after:
+            buf = tempfile.SpooledTemporaryFile(max_size=1 << 20)  # noqa: SIM115 (closed by _replay)
+            out: list[dict[str, Any]] = []
+            for chunk in _tracked(m, out):
+                buf.write(chunk)
+            buf.seek(0)
+            rendered[m.path] = buf
+            files.extend(out)
         yield orjson.dumps(_manifest_doc(meta, files), option=_JSON_OPTS)
         return None
 
+    def _replay(path: str) -> Chunks:
+        with rendered.pop(path) as buf:
+            while chunk := buf.read(CHUNK):
+                yield chunk
+        return None
+
     added = [_Member(path, _extra(chunks)) for path, chunks in extra]
-    members = [*data, *schemas, *about, *added, _Member("manifest.json", manifest), *after]
+    replayed = [_Member(m.path, _bind(_replay, m.path)) for m in after]
+    members = [*data, *schemas, *about, *added, _Member("manifest.json", manifest), *replayed]
     files = ((m.path, when, _MODE, ZIP_64, _tracked(m, done)) for m in members)
     yield from stream_zip(files, chunk_size=CHUNK, get_compressobj=_deflate)
 
@@ -144,13 +162,6 @@ def _tracked(member: _Member, done: list[dict[str, Any]]) -> Iterator[bytes]:
         sha.update(chunk)
         size += len(chunk)
         yield chunk
-
-
-def _digest(member: _Member) -> dict[str, Any]:
-    out: list[dict[str, Any]] = []
-    for _chunk in _tracked(member, out):
-        pass
-    return out[0]
 
 
 def _entry(member: _Member, size: int, sha256: str, records: int | None) -> dict[str, Any]:
