@@ -35,5 +35,8 @@ test: lint types
 bench: $(STAMP_DEV)
 	$(BIN)/python -m bench
 
+cluster: $(STAMP_DEV)
+	$(BIN)/python scripts/cluster.py
+
 clean:
 	rm -rf $(VENV) dsar-data dsar-demo .pytest_cache .mypy_cache .ruff_cache

@@ -57,9 +57,10 @@ def worker() -> None:
 
 
 def _celery_worker(c: Container, settings: Settings) -> None:
-    from dsar.jobs.celery import consume, register
+    from dsar.jobs.celery import CeleryRunner, consume, register
 
     sender = c.runner
+    assert isinstance(sender, CeleryRunner)
     last = [-float("inf")]
 
     def sweep(_owner: str, _stopping: Callable[[], bool]) -> bool:
@@ -68,7 +69,7 @@ def _celery_worker(c: Container, settings: Settings) -> None:
             return False
         last[0] = time.monotonic()
         for task_id in c.worker.overdue(timedelta(seconds=settings.job.sweep_seconds)):
-            sender.notify(task_id)
+            sender.send(task_id)  # raises while the broker is down: this sweep stops, the next one tries again
         return False
 
     background = c.local_runner(0, [Loop("sweeper", sweep)])  # heartbeat, periodic jobs, batches, sweeper

@@ -14,7 +14,14 @@ from typing import Any
 
 from celery import Celery
 
+from dsar import log
+
+_log = log.get("dsar.jobs")
 TASK_NAME = "dsar.run_task"
+
+
+# Publishing waits at most about a second for a broker that is down: the caller is an API request.
+_PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.3, "interval_max": 0.5}
 
 
 def create_celery(broker_url: str, queue: str) -> Celery:
@@ -50,8 +57,16 @@ class CeleryRunner:
     def __init__(self, app: Celery, queue: str) -> None:
         self.app, self.queue = app, queue
 
+    def send(self, task_id: str) -> None:
+        """Publish "look at task X"; raises when the broker cannot be reached."""
+        self.app.send_task(TASK_NAME, args=[task_id], queue=self.queue, retry_policy=_PUBLISH_RETRY)
+
     def notify(self, task_id: str) -> None:
-        self.app.send_task(TASK_NAME, args=[task_id], queue=self.queue)
+        """After a commit: the task is accepted even if the broker is down (the workers' sweeper re-sends it)."""
+        try:
+            self.send(task_id)
+        except Exception as exc:
+            _log.warning("notify_failed", task_id=task_id, error=type(exc).__name__)
 
     def start(self) -> None:
         return None

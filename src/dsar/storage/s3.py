@@ -10,18 +10,45 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from typing import Any, BinaryIO, cast
 from urllib.parse import quote, urlsplit
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 
 from dsar.errors import NotFound
 from dsar.kit.clock import Clock
 from dsar.storage.base import StoredObject, validate_filename, validate_key
 
 PART_SIZE = 8 * 1024 * 1024  # S3's minimum part is 5 MiB (except the last)
+_NETWORK = (EndpointConnectionError, ConnectionClosedError, ConnectTimeoutError, ReadTimeoutError)
+
+
+class StorageUnavailable(ConnectionError):
+    """The object store cannot be reached, or lost an upload in progress (a restart): retry later.
+
+    A builtin ConnectionError, so the task worker gives the attempt back without knowing about S3."""
+
+
+@contextmanager
+def _unavailable_as_connection_error() -> Iterator[None]:
+    try:
+        yield
+    except _NETWORK as exc:
+        raise StorageUnavailable(f"S3 unreachable: {type(exc).__name__}") from exc
+    except ClientError as exc:
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        if status >= 500 or exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
+            raise StorageUnavailable(f"S3 failed: {status}") from exc
+        raise
 
 
 class S3Storage:
@@ -42,6 +69,10 @@ class S3Storage:
         self, key: str, chunks: Iterable[bytes], content_type: str = "application/octet-stream"
     ) -> StoredObject:
         """Stream the chunks as a multipart upload; on any error the upload is aborted and nothing appears."""
+        with _unavailable_as_connection_error():
+            return self._put_stream(key, chunks, content_type)
+
+    def _put_stream(self, key: str, chunks: Iterable[bytes], content_type: str) -> StoredObject:
         full = self._key(key)
         upload = self.client.create_multipart_upload(Bucket=self.bucket, Key=full, ContentType=content_type)
         upload_id = upload["UploadId"]
@@ -61,16 +92,18 @@ class S3Storage:
                 Bucket=self.bucket, Key=full, UploadId=upload_id, MultipartUpload={"Parts": parts}
             )
         except BaseException:
-            self.client.abort_multipart_upload(Bucket=self.bucket, Key=full, UploadId=upload_id)
+            with suppress(Exception):  # S3 is down: the next attempt's discard_partial aborts the upload
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=full, UploadId=upload_id)
             raise
         return StoredObject(key=key, size=size, sha256=digest.hexdigest())
 
     def discard_partial(self, key: str) -> int:
         full = self._key(key)
-        found = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=full).get("Uploads", [])
-        mine = [u for u in found if u["Key"] == full]
-        for u in mine:
-            self.client.abort_multipart_upload(Bucket=self.bucket, Key=full, UploadId=u["UploadId"])
+        with _unavailable_as_connection_error():
+            found = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=full).get("Uploads", [])
+            mine = [u for u in found if u["Key"] == full]
+            for u in mine:
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=full, UploadId=u["UploadId"])
         return len(mine)
 
     def _head(self, key: str) -> dict[str, Any]:

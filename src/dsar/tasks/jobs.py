@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -67,6 +68,10 @@ class TaskWorker:
     erase_key: bytes = b""  # keyed hashes that replace erased values
     # (channel, kind) -> handler, for API faces with their own kind of result (Data Portability, ODR).
     handlers: dict[tuple[str, str], Handler] = field(default_factory=dict)
+    # The leases this process is running right now: only these are renewed by the heartbeat, so a lease
+    # whose run ended without finishing or releasing the task (the state DB was unreachable) expires.
+    _running: set[str] = field(default_factory=set, init=False, repr=False)
+    _running_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def claim(self, owner: str, task_id: str | None = None) -> str | None:
         """Take the lease of the oldest due task (or of `task_id`, if it is due and free)."""
@@ -86,10 +91,23 @@ class TaskWorker:
             return repo.overdue_ids(s, self.clock.now(), grace, limit)
 
     def heartbeat(self, owner: str) -> None:
-        with self.db.session() as s:
-            repo.renew_leases(s, owner, self.clock.now() + self.lease)
+        """Renew the leases of the runs in progress under `owner` (or its threads, `owner/...`)."""
+        with self._running_lock:
+            mine = sorted(o for o in self._running if o == owner or o.startswith(owner + "/"))
+        if mine:
+            with self.db.session() as s:
+                repo.renew_leases(s, mine, self.clock.now() + self.lease)
 
     def run(self, task_id: str, owner: str) -> None:
+        with self._running_lock:
+            self._running.add(owner)
+        try:
+            self._run(task_id, owner)
+        finally:
+            with self._running_lock:
+                self._running.discard(owner)
+
+    def _run(self, task_id: str, owner: str) -> None:
         with self.db.session(write=False) as s:
             task = s.get(PrivacyTask, task_id)
             if task is None or task.lease_owner != owner:
@@ -117,9 +135,15 @@ class TaskWorker:
             log_.warning("task_failed", reason="source", source=exc.source)
             self.finish(task_id, owner, FAILED, "SOURCE_UNAVAILABLE", exc.message)
         except Exception as exc:
-            log_.error("task_error", error=type(exc).__name__)
-            with self.db.session() as s:
-                repo.release(s, task_id, owner, self.clock.now() + self.retry_delay)
+            # A service that is down (storage raises ConnectionError) is not the task's fault: the attempt is
+            # given back, so an outage of any length makes tasks wait rather than fail after max_attempts.
+            unavailable = isinstance(exc, ConnectionError)
+            log_.error("task_error", error=type(exc).__name__, retry_free=unavailable)
+            try:
+                with self.db.session() as s:
+                    repo.release(s, task_id, owner, self.clock.now() + self.retry_delay, refund=unavailable)
+            except Exception as again:  # the state DB is down too: the lease expires, the sweeper re-sends
+                log_.error("release_failed", error=type(again).__name__)
 
     def retrieve_archive(
         self, ref: TaskRef, selection: Selection | None = None, extra: ExtraMembers | None = None

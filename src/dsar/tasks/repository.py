@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -91,9 +91,13 @@ def claim_next(s: Session, owner: str, now: datetime, lease: timedelta, task_id:
     return chosen if claimed.rowcount == 1 else None  # type: ignore[attr-defined]
 
 
-def renew_leases(s: Session, owner: str, until: datetime) -> int:
-    """Extend the leases of `owner` and of its threads (`owner/...`)."""
-    mine = or_(PrivacyTask.lease_owner == owner, PrivacyTask.lease_owner.startswith(owner + "/", autoescape=True))
+def renew_leases(s: Session, owner: str | list[str], until: datetime) -> int:
+    """Extend the leases of `owner` and of its threads (`owner/...`), or exactly of the owners listed."""
+    mine: ColumnElement[bool]
+    if isinstance(owner, list):
+        mine = PrivacyTask.lease_owner.in_(owner)
+    else:
+        mine = or_(PrivacyTask.lease_owner == owner, PrivacyTask.lease_owner.startswith(owner + "/", autoescape=True))
     res = s.execute(update(PrivacyTask).where(mine, PrivacyTask.status == IN_PROGRESS).values(lease_expires=until))
     return int(res.rowcount)  # type: ignore[attr-defined]
 
@@ -104,11 +108,13 @@ def set_summary(s: Session, task_id: str, owner: str, summary: dict[str, Any]) -
     )
 
 
-def release(s: Session, task_id: str, owner: str, retry_at: datetime) -> None:
+def release(s: Session, task_id: str, owner: str, retry_at: datetime, refund: bool = False) -> None:
+    """Give the lease back, to run again at `retry_at`; `refund` does not count this attempt."""
+    attempts = PrivacyTask.attempts - 1 if refund else PrivacyTask.attempts
     s.execute(
         update(PrivacyTask)
         .where(PrivacyTask.id == task_id, PrivacyTask.lease_owner == owner)
-        .values(lease_owner=None, lease_expires=None, due_at=retry_at)
+        .values(lease_owner=None, lease_expires=None, due_at=retry_at, attempts=attempts)
     )
 
 
