@@ -155,3 +155,70 @@ def test_idempotency_key_once_per_window(db: Database) -> None:
     with db.session() as s:
         assert repo.find_by_token(s, "t1", "op", "tok", clock.now()) is None
         assert repo.remember_token(s, "t1", "op", "tok", "task-3", "fp", clock.now())
+
+
+def _worker(db: Database, clock: FrozenClock, tmp_path: Path, handler: object) -> object:
+    from dsar.tasks.jobs import TaskWorker
+
+    return TaskWorker(
+        db=db,
+        clock=clock,
+        storage=None,
+        datamap=None,
+        plan=None,
+        sources=None,
+        engine=None,
+        work_dir=tmp_path,
+        lease=LEASE,
+        handlers={("bwp", RETRIEVAL): handler},
+    )
+
+
+def test_the_heartbeat_renews_only_leases_whose_run_is_in_progress(db: Database, tmp_path: Path) -> None:
+    """A run that ends without finishing or releasing its task (the state DB was down) leaves a lease that expires."""
+    from dsar.tasks.jobs import TaskWorker
+
+    clock = FrozenClock()
+    tid = _task(db, clock)
+
+    def handler(w: TaskWorker, _ref: object) -> None:
+        clock.advance(LEASE - timedelta(seconds=1))
+        w.heartbeat("proc")  # renews the running lease
+        clock.advance(timedelta(seconds=2))
+        with db.session() as s:
+            assert repo.claim_next(s, "other", clock.now(), LEASE) is None
+        raise KeyboardInterrupt  # stands for a run that ended without a word to the DB
+
+    w = _worker(db, clock, tmp_path, handler)
+    assert isinstance(w, TaskWorker)
+    with db.session() as s:
+        assert repo.claim_next(s, "proc/0", clock.now(), LEASE) == tid
+    with pytest.raises(KeyboardInterrupt):
+        w.run(tid, "proc/0")
+    w.heartbeat("proc")  # the run is over: its lease is no longer renewed
+    clock.advance(LEASE + timedelta(seconds=1))
+    with db.session() as s:
+        assert repo.claim_next(s, "other", clock.now(), LEASE) == tid
+
+
+def test_a_run_that_meets_an_unreachable_service_does_not_count(db: Database, tmp_path: Path) -> None:
+    from dsar.tasks.jobs import TaskWorker
+
+    clock = FrozenClock()
+    tid = _task(db, clock)
+
+    def unreachable(_w: TaskWorker, _ref: object) -> None:
+        raise ConnectionError("S3 unreachable")
+
+    def broken(_w: TaskWorker, _ref: object) -> None:
+        raise RuntimeError("a bug")
+
+    for handler, attempts in ((unreachable, 0), (broken, 1)):
+        w = _worker(db, clock, tmp_path, handler)
+        assert isinstance(w, TaskWorker)
+        clock.advance(timedelta(minutes=1))
+        assert w.claim("proc/0") == tid
+        w.run(tid, "proc/0")
+        with db.session(write=False) as s:
+            t = s.get(PrivacyTask, tid)
+            assert t is not None and (t.status, t.lease_owner, t.attempts) == (IN_PROGRESS, None, attempts)

@@ -59,8 +59,7 @@ def worker() -> None:
 def _celery_worker(c: Container, settings: Settings) -> None:
     from dsar.jobs.celery import CeleryRunner, consume, register
 
-    sender = c.runner
-    assert isinstance(sender, CeleryRunner)
+    sender = CeleryRunner(c.celery, settings.job.queue)
     last = [-float("inf")]
 
     def sweep(_owner: str, _stopping: Callable[[], bool]) -> bool:

@@ -9,12 +9,14 @@ that ended), so nothing accepted is ever left behind.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
 from celery import Celery
 
 from dsar import log
+from dsar.kit.ids import new_secret
 
 _log = log.get("dsar.jobs")
 TASK_NAME = "dsar.run_task"
@@ -76,10 +78,15 @@ class CeleryRunner:
 
 
 def consume(app: Celery, queue: str, concurrency: int) -> None:
-    """Run a Celery worker in this process until it is told to stop (blocking)."""
+    """Run a Celery worker in this process until it is told to stop (blocking).
+
+    The node name is unique per process: with the default `celery@host`, a second worker on the same host
+    dies on RabbitMQ (its exclusive remote-control queue `celery@host.celery.pidbox` is taken)."""
     app.worker_main(
         [
             "worker",
+            "-n",
+            f"dsar-{os.getpid()}-{new_secret(4)}@%h",
             "-Q",
             queue,
             "--pool",
