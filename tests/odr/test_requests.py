@@ -222,7 +222,9 @@ def test_delete_cancels_and_removes_the_archive_at_once(odr_api: Api, spec: Spec
 
 def test_completed_requests_expire(tmp_path: Path, demo_dir: Path) -> None:
     clock = MovableClock()
-    with running_api(settings_for(tmp_path, demo_dir, odr={"retention_days": 7}), clock=clock) as api:
+    # The periodic janitor is set 30 days apart so that this test, not the background loop, runs the cleanup.
+    odr = {"retention_days": 7, "janitor_interval_seconds": 30 * 86400}
+    with running_api(settings_for(tmp_path, demo_dir, odr=odr), clock=clock) as api:
         h = bearer(api)
         rid = call(api, "POST", "/requests", h, json=["Review"]).json()["requestId"]
         wait_done(api, rid, h)

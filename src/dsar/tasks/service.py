@@ -34,6 +34,21 @@ class TaskView:
     result_key: str | None
     holding_period_days: int | None
 
+    @classmethod
+    def of(cls, t: PrivacyTask) -> TaskView:
+        return cls(
+            id=t.id,
+            kind=t.kind,
+            status=t.status,
+            subject_type=t.subject_type,
+            subject_email=t.subject_email,
+            submitted_at=iso_z(t.submitted_at),
+            updated_at=iso_z(t.updated_at),
+            errors=list(t.errors or []),
+            result_key=t.result_key,
+            holding_period_days=t.holding_period_days,
+        )
+
 
 class _Raced(Exception):
     """Another request registered the same client token first."""
@@ -169,19 +184,4 @@ class PrivacyTasks:
             t = repo.get_task(s, tenant, task_id, kind)
             if t is None:
                 raise NotFound("Request references a resource which does not exist.")
-            return _view(t)
-
-
-def _view(t: PrivacyTask) -> TaskView:
-    return TaskView(
-        id=t.id,
-        kind=t.kind,
-        status=t.status,
-        subject_type=t.subject_type,
-        subject_email=t.subject_email,
-        submitted_at=iso_z(t.submitted_at),
-        updated_at=iso_z(t.updated_at),
-        errors=list(t.errors or []),
-        result_key=t.result_key,
-        holding_period_days=t.holding_period_days,
-    )
+            return TaskView.of(t)

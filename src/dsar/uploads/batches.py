@@ -314,21 +314,7 @@ class RetrievalBatches:
         with self.db.session(write=False) as s:
             if repo.get_batch(s, tenant, batch_id) is None:
                 raise NotFound(NOT_FOUND)
-            return [
-                TaskView(
-                    id=t.id,
-                    kind=t.kind,
-                    status=t.status,
-                    subject_type=t.subject_type,
-                    subject_email=t.subject_email,
-                    submitted_at=iso_z(t.submitted_at),
-                    updated_at=iso_z(t.updated_at),
-                    errors=list(t.errors or []),
-                    result_key=t.result_key,
-                    holding_period_days=t.holding_period_days,
-                )
-                for t in repo.batch_tasks(s, batch_id, after_id, limit)
-            ]
+            return [TaskView.of(t) for t in repo.batch_tasks(s, batch_id, after_id, limit)]
 
 
 __all__ = ["REJECTIONS", "BatchView", "Rejection", "RetrievalBatches"]

@@ -10,11 +10,10 @@ import base64
 import binascii
 
 import strawberry
-from starlette.concurrency import run_in_threadpool
 from strawberry.types import Info
 
 from dsar.api.graphql.context import Context
-from dsar.api.graphql.errors import from_domain, invalid_input
+from dsar.api.graphql.errors import invalid_input
 from dsar.api.graphql.privacy import (
     SCOPE,
     ClientTokenInput,
@@ -23,7 +22,6 @@ from dsar.api.graphql.privacy import (
     _retrieval,
     client_token,
 )
-from dsar.errors import DsarError
 from dsar.kit.ids import is_uuid
 from dsar.tasks.models import COMPLETED, FAILED, IN_PROGRESS
 from dsar.uploads.batches import BatchView
@@ -153,12 +151,9 @@ class PersonalDataRetrievalTaskBatch:
         start = _after("line", after, "rejectedRows")
         if start is not None and not start.isdigit():
             raise invalid_input([f"/{QUERY}/rejectedRows/after is not a cursor of this list"])
-        try:
-            rows = await run_in_threadpool(
-                info.context.container.batches.rejections, self._tenant, self.batch_id, int(start or 0), limit + 1
-            )
-        except DsarError as exc:
-            raise from_domain(exc) from None
+        rows = await info.context.call(
+            info.context.container.batches.rejections, self._tenant, self.batch_id, int(start or 0), limit + 1
+        )
         edges = [
             RejectedRowEdge(
                 cursor=_cursor("line", str(r.line)), node=RejectedRow(line=r.line, code=r.code, message=r.message)
@@ -177,12 +172,9 @@ class PersonalDataRetrievalTaskBatch:
     ) -> PersonalDataRetrievalTaskConnection:
         limit = _page_size(first, "tasks")
         start = _after("task", after, "tasks")
-        try:
-            views = await run_in_threadpool(
-                info.context.container.batches.tasks, self._tenant, self.batch_id, start or "", limit + 1
-            )
-        except DsarError as exc:
-            raise from_domain(exc) from None
+        views = await info.context.call(
+            info.context.container.batches.tasks, self._tenant, self.batch_id, start or "", limit + 1
+        )
         edges = [PersonalDataRetrievalTaskEdge(cursor=_cursor("task", v.id), node=_retrieval(v)) for v in views[:limit]]
         return PersonalDataRetrievalTaskConnection(
             edges=edges,
@@ -220,10 +212,7 @@ class BatchQuery:
         ctx.require(SCOPE)
         if not is_uuid(batch_id):
             raise invalid_input([f"/{QUERY}/batchId must be a UUID"])
-        try:
-            view = await run_in_threadpool(ctx.container.batches.get, ctx.principal.tenant, batch_id)
-        except DsarError as exc:
-            raise from_domain(exc) from None
+        view = await ctx.call(ctx.container.batches.get, ctx.principal.tenant, batch_id)
         return _batch(view, ctx.principal.tenant)
 
 
@@ -242,10 +231,7 @@ class BatchMutation:
         if not is_uuid(input.file_id):
             raise invalid_input([f"/{field}/input/fileId must be a UUID"])
         token = client_token(field, input.client_token)
-        try:
-            batch_id = await run_in_threadpool(ctx.container.batches.start, ctx.principal.tenant, input.file_id, token)
-        except DsarError as exc:
-            raise from_domain(exc) from None
+        batch_id = await ctx.call(ctx.container.batches.start, ctx.principal.tenant, input.file_id, token)
         return StartPersonalDataRetrievalTasksResponse(batch_id=strawberry.ID(batch_id))
 
 

@@ -10,12 +10,10 @@ from __future__ import annotations
 from enum import Enum
 
 import strawberry
-from starlette.concurrency import run_in_threadpool
 from strawberry.types import Info
 
 from dsar.api.graphql.context import Context
-from dsar.api.graphql.errors import GENERIC_INVALID, BwpError, from_domain
-from dsar.errors import DsarError
+from dsar.api.graphql.errors import GENERIC_INVALID, BwpError
 from dsar.kit.ids import is_uuid
 from dsar.tasks.validation import int_range_issues
 
@@ -76,10 +74,7 @@ def _size_issues(ctx: Context, size: int) -> list[str]:
 
 
 async def _create(ctx: Context, file_type: str, size: int) -> UploadLink:
-    try:
-        file_id, url = await run_in_threadpool(ctx.container.uploads.create_link, ctx.principal.tenant, file_type, size)
-    except DsarError as exc:
-        raise from_domain(exc) from None
+    file_id, url = await ctx.call(ctx.container.uploads.create_link, ctx.principal.tenant, file_type, size)
     return UploadLink(upload_url=url, file_id=file_id)
 
 
@@ -136,10 +131,7 @@ class UploadQuery:
         ctx.require(FILES_SCOPE)
         if not is_uuid(file_id):
             raise generic_invalid()
-        try:
-            url = await run_in_threadpool(ctx.container.uploads.download_url, ctx.principal.tenant, file_id)
-        except DsarError as exc:
-            raise from_domain(exc) from None
+        url = await ctx.call(ctx.container.uploads.download_url, ctx.principal.tenant, file_id)
         return DownloadLink(download_url=url)
 
 
