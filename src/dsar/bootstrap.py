@@ -134,7 +134,6 @@ class Container:
                 Loop("periodic", self.periodic.run_due),
                 Loop("batches", batches.run_next, woken_by_notify=True),
                 ("notifications", self.notifications.deliver_due),
-                ("webhook-events", self.webhooks.scan),
                 *extra,
             ],
         )
@@ -162,6 +161,7 @@ class Container:
             company=s.company_name,
             contact=s.privacy_contact,
             erase_key=self.key("erasure-pseudonyms"),
+            on_end=self.webhooks.on_task_end,
             handlers={
                 (ADP_CHANNEL, RETRIEVAL): self.data_query_job,
                 ("odr", RETRIEVAL): odr_handler(self.odr.requests),
@@ -170,7 +170,9 @@ class Container:
 
     @cached_property
     def tasks(self) -> PrivacyTasks:
-        return PrivacyTasks(self.db, self.clock, self.key("subject-pseudonyms"), self._notify)
+        return PrivacyTasks(
+            self.db, self.clock, self.key("subject-pseudonyms"), self._notify, on_end=self.webhooks.on_task_end
+        )
 
     @cached_property
     def upload_links(self) -> UploadLinks:

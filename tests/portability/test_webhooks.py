@@ -8,24 +8,31 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from standardwebhooks import Webhook
 from typer.testing import CliRunner
 
 from dsar.cli.app import app as cli
+from dsar.demo.generate import build_demo
 from dsar.errors import InvalidInput
-from dsar.tasks.models import COMPLETED, DELETION, FAILED, PrivacyTask
+from dsar.notifications.models import WebhookEvent
 from tests.api.harness import running_api
+from tests.api.test_deletion import close_janes_orders, started, wait
 from tests.portability.harness import JANE, adp_settings
 from tests.portability.test_notifications import Receiver, free_port
 
+CANCEL = 'mutation { cancelPersonalDataDeletionTask(taskId: "%s") { taskId } }'
 
-def test_privacy_events_are_signed_and_delivered_once(demo_dir: Path, tmp_path: Path) -> None:
+
+def test_privacy_events_are_signed_and_delivered_once(tmp_path: Path) -> None:
+    shop = tmp_path / "shop"
+    build_demo(shop, customers=300)  # deletion changes it: a shop of its own
     receiver = Receiver(free_port())
     receiver.start()
     other = Receiver(free_port())
     other.start()
     try:
-        with running_api(adp_settings(tmp_path, demo_dir)) as api:
+        with running_api(adp_settings(tmp_path, shop)) as api:
             hooks = api.container.webhooks
             with pytest.raises(InvalidInput, match="Unknown event"):
                 hooks.create(receiver.url, ["PERSONAL_DATA_SOMETHING"])
@@ -42,33 +49,19 @@ def test_privacy_events_are_signed_and_delivered_once(demo_dir: Path, tmp_path: 
             ok = api.start(JANE)
             missing = api.start("nobody.at.all@example.com")
             assert api.wait(ok)["status"] == "COMPLETED" and api.wait(missing)["status"] == "FAILED"
-            now = api.container.clock.now()
-            with api.container.db.session() as s:
-                for tid, status in (
-                    ("00000000-0000-4000-8000-0000000000d1", COMPLETED),
-                    ("00000000-0000-4000-8000-0000000000d2", FAILED),
-                ):
-                    s.add(
-                        PrivacyTask(
-                            id=tid,
-                            tenant="default",
-                            kind=DELETION,
-                            subject_email=JANE,
-                            subject_ref="r",
-                            status=status,
-                            errors=[],
-                            submitted_at=now,
-                            updated_at=now,
-                            due_at=now,
-                            finished_at=now,
-                            attempts=1,
-                        )
-                    )
-            api.container.runner.notify("wake")
+            close_janes_orders(shop)
+            erased = started(api, JANE, ", holdingPeriod: 0")
+            cancelled = started(api, "john.smith@example.com")
+            assert "errors" not in api.gql(CANCEL % cancelled).json()
+            assert wait(api, erased)["status"] == "COMPLETED"
             receiver.wait_for(4)
             other.wait_for(1)
             time.sleep(0.5)
             assert len(receiver.received) == 4 and len(other.received) == 1  # exactly once each
+            with api.container.db.session(write=False) as s:  # queued with the end of each task, once
+                assert sorted(
+                    s.scalars(select(WebhookEvent.task_id).where(WebhookEvent.subscription_id == everything.id))
+                ) == sorted([ok, missing, erased, cancelled])
             verifier = Webhook(everything.secret)
             by_type = {}
             for raw, headers in zip(receiver.raw, receiver.headers, strict=True):
@@ -95,6 +88,10 @@ def test_privacy_events_are_signed_and_delivered_once(demo_dir: Path, tmp_path: 
             }
             assert done["resources"] == [f"businessProduct/default/personalDataRetrievalTask/{ok}"]
             assert by_type["PERSONAL_DATA_RETRIEVAL_TASK_FAILED"]["resources"][0].endswith(missing)
+            assert by_type["PERSONAL_DATA_DELETION_TASK_COMPLETED"]["resources"] == [
+                f"businessProduct/default/personalDataDeletionTask/{erased}"
+            ]
+            assert by_type["PERSONAL_DATA_DELETION_TASK_FAILED"]["resources"][0].endswith(cancelled)
             assert Webhook(only_deletions.secret).verify(other.raw[0], other.headers[0])["detail-type"] == (
                 "PERSONAL_DATA_DELETION_TASK_COMPLETED"
             )

@@ -256,3 +256,37 @@ def test_mariadb_reference_index(mysql_url: str, tmp_path: Path) -> None:
         "shop.customers: lookup column 'email' has no usable index; every request scans the table. "
         "Add: CREATE INDEX ... ON customers (email)"
     ]
+
+
+SCOPES = """
+portability:
+  scopes:
+    portability-physical-orders:
+      collections:
+        shop.orders: {timestamp: placed_at, where: {status: [shipped]}}
+    portability-bad-columns:
+      collections:
+        shop.orders: {timestamp: shipped_on, where: {state: [x]}}
+    portability-text-time:
+      collections:
+        shop.customers: {timestamp: email}
+"""
+
+
+def test_portability_scope_columns_are_checked_against_the_tables(tmp_path: Path) -> None:
+    tables = TABLES.replace("total NUMERIC(10, 2)", "total NUMERIC(10, 2), status TEXT, placed_at TIMESTAMP")
+    path = write(tmp_path, tables + GOOD_INDEXES)
+    path.write_text(path.read_text(encoding="utf-8") + SCOPES, encoding="utf-8")
+    rep = run_check(path)
+    assert rep.errors == [
+        "portability.scopes.portability-bad-columns.collections.shop.orders.where: "
+        "column 'state' not in table 'orders'",
+        "portability.scopes.portability-bad-columns.collections.shop.orders.timestamp: "
+        "column 'shipped_on' not in table 'orders'",
+    ]
+    [warning] = rep.warnings
+    assert warning.startswith(
+        "portability.scopes.portability-text-time.collections.shop.customers.timestamp: column 'email' is TEXT"
+    )
+    code, out, _ = cli(path)
+    assert code == 1 and "2 error(s), 1 warning(s)" in out

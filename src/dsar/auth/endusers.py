@@ -36,6 +36,7 @@ class EndUser:
     scopes: frozenset[str]
     token_id: str
     transfer: dict[str, Any] = field(default_factory=dict)
+    issued_at: int | None = None  # `iat` (seconds): a revocation refuses tokens issued until it
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ class EndUserTokens:
             scopes=frozenset(str(claims.get("scope", "")).split()),
             token_id=str(claims.get("jti", "")),
             transfer=dict(transfer) if isinstance(transfer, dict) else {},
+            issued_at=_iat(claims),
         )
 
     def _verify_idp(self, token: str) -> EndUser:
@@ -128,4 +130,10 @@ class EndUserTokens:
             scopes=frozenset(scopes),
             token_id=str(claims.get("jti", "")),
             transfer=dict(transfer) if isinstance(transfer, dict) else {},
+            issued_at=_iat(claims),
         )
+
+
+def _iat(claims: dict[str, Any]) -> int | None:
+    iat = claims.get("iat")
+    return int(iat) if isinstance(iat, int | float) and not isinstance(iat, bool) else None

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
-from sqlalchemy import or_
+from sqlalchemy import Table, or_
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
 from dsar.datamap.model import DataMap
@@ -43,6 +44,7 @@ def check(dm: DataMap, sources: Sources) -> CheckReport:
             rep.lines.append(f"source {name}: connected ({src.dialect})")
         except (SQLAlchemyError, RuntimeError, OSError) as exc:
             rep.errors.append(f"source {name}: cannot connect ({type(exc).__name__}); check its url")
+    tables: dict[str, Table] = {}
     for key in sorted(dm.collections):
         step = plan.steps[key]
         if step.source not in reachable_sources:
@@ -69,6 +71,7 @@ def check(dm: DataMap, sources: Sources) -> CheckReport:
         if missing:
             rep.errors.append(f"{key}: column(s) {', '.join(missing)} not in table {step.table!r}")
             continue
+        tables[key] = table
         indexes = src.indexes(step.table)
         for m in step.matches:
             if not _indexed(indexes, m):
@@ -82,6 +85,7 @@ def check(dm: DataMap, sources: Sources) -> CheckReport:
                 )
         status = "reachable" if key not in plan.unreachable else "NOT reachable from any identity"
         rep.lines.append(f"{key}: {status}; {len(table.c)} columns, {len(coll.exclude)} excluded")
+    _check_scopes(dm, tables, rep)
     for key in plan.unreachable:
         rep.warnings.append(f"{key}: not reachable from any identity; add an identity or a reference to it")
     rep.lines.append("plan:")
@@ -102,3 +106,34 @@ def check(dm: DataMap, sources: Sources) -> CheckReport:
             except (SQLAlchemyError, KeyError):
                 continue
     return rep
+
+
+def _check_scopes(dm: DataMap, tables: dict[str, Table], rep: CheckReport) -> None:
+    """Data Portability scopes: their `timestamp` and `where` columns exist; timestamps hold dates or times."""
+    section = dm.portability
+    if section is None:
+        return
+    for scope_id, scope in sorted(section.scopes.items()):
+        for key, spec in sorted(scope.collections.items()):
+            table = tables.get(key)
+            if table is None:  # unknown collection (the loader says so) or its table is unreadable
+                continue
+            at = f"portability.scopes.{scope_id}.collections.{key}"
+            for col in sorted(spec.where):
+                if col not in table.c:
+                    rep.errors.append(f"{at}.where: column {col!r} not in table {table.name!r}")
+            if spec.timestamp is None:
+                continue
+            column = table.c.get(spec.timestamp)
+            if column is None:
+                rep.errors.append(f"{at}.timestamp: column {spec.timestamp!r} not in table {table.name!r}")
+                continue
+            try:
+                python_type = column.type.python_type
+            except NotImplementedError:
+                python_type = object
+            if not issubclass(python_type, date):  # datetime is a date too
+                rep.warnings.append(
+                    f"{at}.timestamp: column {spec.timestamp!r} is {column.type} in table {table.name!r}, not a "
+                    "date or time type; the history window compares it as such (ISO 8601 text works, others do not)"
+                )

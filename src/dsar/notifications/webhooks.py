@@ -1,10 +1,10 @@
 """Privacy events of the Buy with Prime GraphQL face, delivered to webhook subscriptions.
 
-A scanner (a background loop of the runner) finds tasks of the `bwp` channel that ended after a
-subscription was created and queues one event per (subscription, task) into the outbox, together with a
-`webhook_events` row in the same transaction, so each event is queued exactly once and delivered at
-least once (retries, delivery log and redelivery are the outbox's). The task table is the durable
-source: a task that ended is found by the scanner even if every process died right after it ended.
+When a task of the `bwp` channel ends, the transaction that ends it also queues one event per subscription
+of its tenant (created before the task ended) into the outbox, with a `webhook_events` row whose key
+(subscription, task) makes it exactly once: the event exists if and only if the task ended, and is then
+delivered at least once (retries, delivery log and redelivery are the outbox's). The task worker and the
+cancellation of a deletion call `on_task_end`; they are the only places a task ends.
 
 Envelope (EventBridge style, "thin event"):
 `{"version": "0", "id", "detail-type", "source": "dsar.privacy", "account": <tenant>, "time", "region": "local",
@@ -19,7 +19,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dsar.db.engine import Database
@@ -51,8 +51,8 @@ class WebhookView:
 
 
 class Webhooks:
-    def __init__(self, db: Database, clock: Clock, check_url: Callable[[str], str], batch: int = 100) -> None:
-        self.db, self.clock, self.check_url, self.batch = db, clock, check_url, batch
+    def __init__(self, db: Database, clock: Clock, check_url: Callable[[str], str]) -> None:
+        self.db, self.clock, self.check_url = db, clock, check_url
 
     def create(self, url: str, events: list[str], tenant: str = "default") -> WebhookView:
         unknown = sorted(set(events) - set(EVENTS))
@@ -77,71 +77,49 @@ class Webhooks:
             )
         return view
 
-    def scan(self, owner: str, stopping: Callable[[], bool]) -> bool:
-        """One step of the runner's loop: queue the events of tasks that ended; True if it queued any."""
-        with self.db.session(write=False) as s:  # look first: no write lock while there is nothing to do
-            busy = [h.id for h in s.scalars(select(WebhookSubscription)) if s.scalar(self._ended(h).limit(1))]
-        queued = 0
-        for hook_id in busy:
-            if stopping():
-                break
-            with self.db.session() as s:
-                hook = s.get(WebhookSubscription, hook_id)
-                if hook is not None:
-                    queued += self._queue(s, hook)
-        return queued > 0
-
-    def _ended(self, hook: WebhookSubscription) -> Select[PrivacyTask]:
-        """Tasks of the hook's tenant that ended after it was created and have no event for it yet."""
-        seen = select(WebhookEvent.task_id).where(WebhookEvent.subscription_id == hook.id)
-        return (
-            select(PrivacyTask)
-            .where(
-                and_(
-                    PrivacyTask.channel == "bwp",
-                    PrivacyTask.tenant == hook.tenant,
-                    PrivacyTask.status.in_((COMPLETED, FAILED)),
-                    PrivacyTask.finished_at >= hook.created_at,
-                    PrivacyTask.id.not_in(seen),
-                )
+    def on_task_end(self, s: Session, task_id: str) -> None:
+        """Queue the task's event for each subscription of its tenant, in the transaction that ended it."""
+        task = s.get(PrivacyTask, task_id, populate_existing=True)
+        if task is None or task.channel != "bwp" or task.status not in (COMPLETED, FAILED):
+            return
+        ended = task.finished_at or self.clock.now()
+        hooks = s.scalars(
+            select(WebhookSubscription).where(
+                WebhookSubscription.tenant == task.tenant, WebhookSubscription.created_at <= ended
             )
-            .order_by(PrivacyTask.finished_at)
         )
+        for hook in hooks:
+            self._queue(s, hook, task)
 
-    def _queue(self, s: Session, hook: WebhookSubscription) -> int:
-        rows = s.scalars(self._ended(hook).limit(self.batch))
+    def _queue(self, s: Session, hook: WebhookSubscription, task: PrivacyTask) -> None:
         now = self.clock.now()
-        count = 0
-        for task in list(rows):
-            prefix, resource = _KIND.get(task.kind, _KIND[RETRIEVAL])
-            event_type = f"{prefix}_{'COMPLETED' if task.status == COMPLETED else 'FAILED'}"
-            mid = new_id()
-            s.add(WebhookEvent(subscription_id=hook.id, task_id=task.id, message_id=mid))
-            if event_type not in hook.events:
-                continue  # remembered as seen, not sent
-            finished = task.finished_at or now
-            event = {
-                "version": "0",
-                "id": mid,
-                "detail-type": event_type,
-                "source": "dsar.privacy",
-                "account": task.tenant,
-                "time": finished.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "region": "local",
-                "resources": [f"businessProduct/{task.tenant}/{resource}/{task.id}"],
-                "detail": {},
-            }
-            s.add(
-                OutboxMessage(
-                    id=mid,
-                    app_id=hook.id,
-                    type=WEBHOOK,
-                    fields={"event": event},
-                    status=PENDING,
-                    attempts=0,
-                    created_at=now,
-                    next_attempt_at=now,
-                )
+        prefix, resource = _KIND.get(task.kind, _KIND[RETRIEVAL])
+        event_type = f"{prefix}_{'COMPLETED' if task.status == COMPLETED else 'FAILED'}"
+        if event_type not in hook.events:
+            return
+        mid = new_id()
+        s.add(WebhookEvent(subscription_id=hook.id, task_id=task.id, message_id=mid))  # once per (hook, task)
+        finished = task.finished_at or now
+        event = {
+            "version": "0",
+            "id": mid,
+            "detail-type": event_type,
+            "source": "dsar.privacy",
+            "account": task.tenant,
+            "time": finished.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": "local",
+            "resources": [f"businessProduct/{task.tenant}/{resource}/{task.id}"],
+            "detail": {},
+        }
+        s.add(
+            OutboxMessage(
+                id=mid,
+                app_id=hook.id,
+                type=WEBHOOK,
+                fields={"event": event},
+                status=PENDING,
+                attempts=0,
+                created_at=now,
+                next_attempt_at=now,
             )
-            count += 1
-        return count
+        )

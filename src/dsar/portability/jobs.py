@@ -3,8 +3,8 @@ files of at most `rows_per_part` rows beside its JSON Schema, finish the task an
 in one transaction.
 
 A query ends CANCELED (task FAILED) when it cannot finish: its scope was removed from the data map, the
-subject's data was deleted after the query started, a data source still failed after retries, or the job
-crashed on its last allowed attempt.
+subject's data was deleted after the query started, the customer revoked the app's authorization, a data
+source still failed after retries, or the job crashed on its last allowed attempt.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from sqlalchemy.orm import Session
 
 from dsar import log
 from dsar.datamap.portability import PortabilityScope, ScopeCollection
@@ -103,12 +104,16 @@ class DataQueryJob:
                 return
             scope_id, since, created = q.scope_id, q.since, q.created_at
             deleted = repo.deleted_since(s, q.subject_ref, created)
+            revoked = _revoked(s, q)
         scope = self.scopes().get(scope_id)
         if scope is None:
             self.cancel(worker, ref, "SCOPE_REMOVED", f"The scope {scope_id} no longer exists.")
             return
         if deleted:
             self.cancel(worker, ref, "SUBJECT_DELETED", "The customer's data was deleted.")
+            return
+        if revoked:
+            self.cancel(worker, ref, *REVOKED)
             return
         selection = Selection(
             frozenset(scope.collections),
@@ -170,16 +175,34 @@ class DataQueryJob:
         errors: list[dict[str, str]] | None = None,
         summary: dict[str, Any] | None = None,
     ) -> None:
-        """Finish the task, record the outcome and queue the notification: one transaction."""
+        """Finish the task, record the outcome and queue the notification: one transaction. A revocation
+        committed while the files were written turns COMPLETED into CANCELED (and the files are removed)."""
         now = worker.clock.now()
+        discard: list[dict[str, str]] = []
         with worker.db.session() as s:
+            q = s.get(DataQuery, ref.id)
+            if q is not None and outcome == COMPLETED and _revoked(s, q):
+                outcome, discard, records, summary = CANCELED, records or [], [], None
+                errors = [dict(zip(("code", "message"), REVOKED, strict=True))]
             status = TASK_COMPLETED if outcome == COMPLETED else FAILED
             if not tasks_repo.finish(s, ref.id, ref.owner, now, status, errors=errors or [], summary=summary):
                 _log.warning("lease_lost", task_id=ref.id)
                 return
-            q = s.get(DataQuery, ref.id)
+            if worker.on_end is not None:
+                worker.on_end(s, ref.id)
             if q is None:
                 return
             q.outcome, q.records, q.active_key = outcome, records or [], None
             self.notifications.publish(s, q.app_id, SUBJECT, {"id": ref.id, "version": "1.0", "status": outcome})
+        for key in sorted({k for r in discard for k in r.values()}):
+            worker.storage.delete(key)
         _log.info("data_query_finished", task_id=ref.id, outcome=outcome)
+
+
+REVOKED = ("AUTHORIZATION_REVOKED", "The customer revoked the application's authorization.")
+
+
+def _revoked(s: Session, q: DataQuery) -> bool:
+    """Was the authorization the query was made under revoked (at or after its creation)?"""
+    at = repo.revoked_at(s, q.app_id, q.subject_ref)
+    return at is not None and at >= q.created_at

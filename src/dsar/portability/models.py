@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String
+from sqlalchemy import JSON, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dsar.db.base import Base, UtcDateTime
@@ -25,6 +25,7 @@ class App(Base):
     name: Mapped[str] = mapped_column(String(200))
     notify_url: Mapped[str] = mapped_column(String(2000))
     rate_limit: Mapped[int | None] = mapped_column(Integer, default=None)  # requests per window; None: the setting
+    daily_quota: Mapped[int | None] = mapped_column(Integer, default=None)  # queries per scope and day; None: setting
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
@@ -72,3 +73,27 @@ class RateCounter(Base):
     app_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     window_start: Mapped[datetime] = mapped_column(UtcDateTime(), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DailyCount(Base):
+    """createDataQuery requests of an app for one scope on one UTC day (the daily quota)."""
+
+    __tablename__ = "portability_daily_counts"
+
+    app_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    scope_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Revocation(Base):
+    """The customer (or, with no subject, the company for every customer) revoked the app's authorization:
+    tokens issued until `revoked_at` are refused and queries created until then are canceled."""
+
+    __tablename__ = "portability_revocations"
+    __table_args__ = (Index("ix_portability_revocations_app_id_subject_ref", "app_id", "subject_ref"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    app_id: Mapped[str] = mapped_column(String(36))
+    subject_ref: Mapped[str | None] = mapped_column(String(32), default=None)
+    revoked_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dsar.portability.models import App, DataQuery, GrantUse, RateCounter, StoredResponse
+from dsar.kit.ids import new_id
+from dsar.portability.models import App, DailyCount, DataQuery, GrantUse, RateCounter, Revocation, StoredResponse
 from dsar.tasks.models import COMPLETED, DELETION, PrivacyTask
 
 
@@ -95,3 +96,40 @@ def deleted_since(s: Session, subject_ref: str, since: datetime) -> bool:
         )
         is not None
     )
+
+
+def count_daily(s: Session, app_id: str, scope_id: str, day: str) -> int:
+    """Add one createDataQuery of the app for the scope on `day`; the day's count so far."""
+    where = (DailyCount.app_id == app_id, DailyCount.scope_id == scope_id, DailyCount.day == day)
+    inc = update(DailyCount).where(*where).values(count=DailyCount.count + 1)
+    if s.execute(inc).rowcount == 0:  # type: ignore[attr-defined]
+        try:
+            with s.begin_nested():
+                s.add(DailyCount(app_id=app_id, scope_id=scope_id, day=day, count=1))
+        except IntegrityError:
+            s.execute(inc)
+        s.execute(delete(DailyCount).where(DailyCount.app_id == app_id, DailyCount.day < day))
+    return int(s.scalar(select(DailyCount.count).where(*where)) or 0)
+
+
+def revoke(s: Session, app_id: str, subject_ref: str | None, now: datetime) -> None:
+    s.add(Revocation(id=new_id(), app_id=app_id, subject_ref=subject_ref, revoked_at=now))
+
+
+def revoked_at(s: Session, app_id: str, subject_ref: str) -> datetime | None:
+    """The latest revocation of the app for this customer (or for every customer), if any."""
+    latest = s.scalar(
+        select(func.max(Revocation.revoked_at)).where(
+            Revocation.app_id == app_id,
+            or_(Revocation.subject_ref == subject_ref, Revocation.subject_ref.is_(None)),
+        )
+    )
+    return latest if isinstance(latest, datetime) else None
+
+
+def active_query_ids(s: Session, app_id: str, subject_ref: str | None) -> list[str]:
+    """Queries of the app (and customer) still in progress."""
+    q = select(DataQuery.id).where(DataQuery.app_id == app_id, DataQuery.active_key.is_not(None))
+    if subject_ref is not None:
+        q = q.where(DataQuery.subject_ref == subject_ref)
+    return list(s.scalars(q))

@@ -48,6 +48,7 @@ class Caller:
     user: EndUser
     app_id: str
     subject_ref: str
+    revoked_at: datetime | None = None  # the latest revocation of the app for this customer (before this token)
 
 
 @dataclass(frozen=True)
@@ -111,16 +112,44 @@ class Portability:
         self.notifications, self.settings, self.page_key, self.notify = notifications, settings, page_key, notify
 
     # -- apps ----------------------------------------------------------------------------------------
-    def create_app(self, name: str, notify_url: str, rate_limit: int | None = None) -> AppView:
+    def create_app(
+        self, name: str, notify_url: str, rate_limit: int | None = None, daily_quota: int | None = None
+    ) -> AppView:
         name = name.strip()
         if not name or len(name) > 200:
             raise InvalidInput("The app name must have 1 to 200 characters.", code="INVALID_NAME")
         check_notify_url(notify_url, self.settings.allow_private_notify_urls)
         app_id = new_id()
         with self.db.session() as s:
-            s.add(App(id=app_id, name=name, notify_url=notify_url, rate_limit=rate_limit, created_at=self.clock.now()))
+            s.add(
+                App(
+                    id=app_id,
+                    name=name,
+                    notify_url=notify_url,
+                    rate_limit=rate_limit,
+                    daily_quota=daily_quota,
+                    created_at=self.clock.now(),
+                )
+            )
             self.notifications.subscribe(s, app_id, notify_url)
         return AppView(app_id, name, notify_url, self.notifications.topic_arn(app_id))
+
+    def revoke(self, app_id: str, email: str | None = None) -> int:
+        """Revoke the app's authorization by one customer (or, without `email`, by every customer): their
+        tokens issued until now are refused (401 REVOKED_TOKEN), their queries in progress end CANCELED
+        (`AUTHORIZATION_REVOKED`) and earlier queries answer like unknown ones. Returns the number of queries
+        in progress that will be canceled."""
+        subject_ref = self.subject_ref(email) if email is not None else None
+        now = self.clock.now()
+        with self.db.session() as s:
+            if repo.get_app(s, app_id) is None:
+                raise NotFound(f"No app {app_id}.", code="APP_NOT_FOUND")
+            repo.revoke(s, app_id, subject_ref, now)
+            active = repo.active_query_ids(s, app_id, subject_ref)
+        _log.info("authorization_revoked", app_id=app_id, every_customer=email is None, active=len(active))
+        for query_id in active:  # wake the workers: each of these queries now ends CANCELED
+            self.notify(query_id)
+        return len(active)
 
     # -- shared checks -------------------------------------------------------------------------------
     def scopes(self) -> dict[str, PortabilityScope]:
@@ -133,11 +162,18 @@ class Portability:
         except Unauthenticated as exc:
             raise Unauthenticated(exc.message, code=_TOKEN_CODES.get(exc.code, "INVALID_TOKEN")) from None
         now = self.clock.now()
+        subject_ref = self.subject_ref(user.subject)
         with self.db.session() as s:
             app = repo.get_app(s, user.client_id)
             if app is None:
                 raise AccessDenied(
                     "The application of this token is not registered for Data Portability.", code="APP_NOT_REGISTERED"
+                )
+            revoked = repo.revoked_at(s, app.id, subject_ref)
+            if revoked is not None and (user.issued_at is None or user.issued_at <= revoked.timestamp()):
+                raise Unauthenticated(
+                    "The customer revoked this application's authorization; ask them to authorize it again.",
+                    code="REVOKED_TOKEN",
                 )
             window = self.settings.rate_window_seconds
             start = datetime.fromtimestamp(int(now.timestamp()) // window * window, UTC)
@@ -152,7 +188,7 @@ class Portability:
                 f"The customer did not authorize this application for the scope {scope_id}.",
                 code="SCOPE_NOT_AUTHORIZED",
             )
-        return Caller(user, app.id, self.subject_ref(user.subject))
+        return Caller(user, app.id, subject_ref, revoked)
 
     def _memory_key(self, caller: Caller, *parts: str) -> str:
         """Same app, customer and transfer preferences (the authorization), same operation and parameters."""
@@ -160,19 +196,41 @@ class Portability:
         raw = "\n".join((caller.app_id, caller.subject_ref, transfer, *parts))
         return hashlib.sha256(raw.encode()).hexdigest()
 
-    def _remembered(self, key: str) -> Answer | None:
-        if self.settings.response_ttl_seconds == 0:
+    def _remembered(self, key: str, caller: Caller) -> Answer | None:
+        ttl = self.settings.response_ttl_seconds
+        if ttl == 0:
             return None
         with self.db.session(write=False) as s:
             row = repo.stored_response(s, key, self.clock.now())
-            return Answer(row.status, dict(row.body)) if row else None
+            if row is None:
+                return None
+            if caller.revoked_at is not None and row.expires_at - timedelta(seconds=ttl) <= caller.revoked_at:
+                return None  # given under an authorization the customer revoked since
+            return Answer(row.status, dict(row.body))
+
+    def _count_daily(self, caller: Caller, scope_id: str) -> None:
+        """The daily quota of createDataQuery per app and scope (UTC days)."""
+        now = self.clock.now()
+        with self.db.session() as s:
+            app = repo.get_app(s, caller.app_id)
+            quota = (app.daily_quota if app else None) or self.settings.daily_quota
+            count = repo.count_daily(s, caller.app_id, scope_id, now.date().isoformat())
+        if count > quota:
+            midnight = datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=1)
+            raise Throttled(
+                max(1, int((midnight - now).total_seconds() + 0.999)),
+                f"The daily quota of {quota} data queries for this application and scope is used up; "
+                "retry after midnight UTC.",
+                code="QUOTA_EXCEEDED",
+            )
 
     # -- createDataQuery -----------------------------------------------------------------------------
     def create_query(self, authorization: str | None, scope_id: str) -> Answer:
         caller = self.authorize(authorization, scope_id)
         key = self._memory_key(caller, "createDataQuery", scope_id)
-        if (hit := self._remembered(key)) is not None:
+        if (hit := self._remembered(key, caller)) is not None:
             return hit
+        self._count_daily(caller, scope_id)
         user, now = caller.user, self.clock.now()
         since = _history_start(user.transfer, now)
         grant = str(user.transfer.get("grant", ""))
@@ -246,15 +304,15 @@ class Portability:
         caller = self.authorize(authorization, scope_id)
         limit = _max_results(max_results)
         key = self._memory_key(caller, "listDataQueryRecords", scope_id, query_id, str(limit), next_page_token or "")
-        if (hit := self._remembered(key)) is not None:
+        if (hit := self._remembered(key, caller)) is not None:
             return hit
         unknown = NotFound(f"The data query {query_id} does not exist.", code="QUERY_NOT_FOUND")
         if not is_uuid(query_id):
             raise unknown
         with self.db.session(write=False) as s:
             q = repo.query_of(s, query_id, caller.app_id, caller.subject_ref, scope_id)
-            if q is None:
-                raise unknown
+            if q is None or (caller.revoked_at is not None and q.created_at <= caller.revoked_at):
+                raise unknown  # a query under a revoked authorization is gone for the app
             outcome, records = q.outcome, list(q.records or [])
         if outcome is None:
             raise Conflict(

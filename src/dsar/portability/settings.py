@@ -16,6 +16,9 @@ class PortabilitySettings(BaseModel):
     response_ttl_seconds: int = Field(300, ge=0, le=3600, description="same caller, same parameters: same response")
     rate_limit: int = Field(60, ge=1, description="requests per app per rate window (an app may have its own)")
     rate_window_seconds: int = Field(60, ge=1, le=86400, description="length of the throttling window")
+    daily_quota: int = Field(
+        1500, ge=1, description="createDataQuery requests per app and scope per UTC day (an app may have its own)"
+    )
     allow_private_notify_urls: bool = Field(
         False, description="accept http and loopback/private notification URLs (tests, local receivers)"
     )

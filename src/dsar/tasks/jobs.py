@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from dsar import __version__, log
 from dsar.datamap.model import DataMap
 from dsar.db.engine import Database
@@ -68,6 +70,8 @@ class TaskWorker:
     erase_key: bytes = b""  # keyed hashes that replace erased values
     # (channel, kind) -> handler, for API faces with their own kind of result (Data Portability, ODR).
     handlers: dict[tuple[str, str], Handler] = field(default_factory=dict)
+    # Called in the transaction that ends a task (session, task id): events written there exist iff it ended.
+    on_end: Callable[[Session, str], None] | None = None
     # The leases this process is running right now: only these are renewed by the heartbeat, so a lease
     # whose run ended without finishing or releasing the task (the state DB was unreachable) expires.
     _running: set[str] = field(default_factory=set, init=False, repr=False)
@@ -272,6 +276,8 @@ class TaskWorker:
         errors = [{"code": code, "message": message or ""}] if code else []
         with self.db.session() as s:
             done = repo.finish(s, task_id, owner, self.clock.now(), status, errors=errors, **values)
+            if done and self.on_end is not None:
+                self.on_end(s, task_id)
         if not done:
             _log.warning("lease_lost", task_id=task_id)
         return done

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy.orm import Session
+
 from dsar import log
 from dsar.db.engine import Database
 from dsar.errors import Conflict, InvalidInput, NotFound
@@ -76,8 +78,16 @@ class _Request:
 
 
 class PrivacyTasks:
-    def __init__(self, db: Database, clock: Clock, subject_key: bytes, notify: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        subject_key: bytes,
+        notify: Callable[[str], None],
+        on_end: Callable[[Session, str], None] | None = None,
+    ) -> None:
         self.db, self.clock, self.subject_key, self.notify = db, clock, subject_key, notify
+        self.on_end = on_end  # called in the transaction that ends a task (a cancelled deletion)
 
     def subject_ref(self, email: str) -> str:
         return keyed_hash(self.subject_key, email.strip().lower(), 32)
@@ -121,6 +131,8 @@ class PrivacyTasks:
             ):
                 s.refresh(t)
                 raise CannotCancel(t.status)
+            if self.on_end is not None:
+                self.on_end(s, task_id)
         _log.info("task_cancelled", task_id=task_id)
         return task_id
 
