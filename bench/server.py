@@ -24,7 +24,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def served(work: Path, datamap: Path, scopes: list[str], database_url: str | None = None) -> Iterator[httpx.Client]:
+def served(
+    work: Path,
+    datamap: Path,
+    scopes: list[str],
+    database_url: str | None = None,
+    serve_args: list[str] | None = None,
+    env_extra: dict[str, str] | None = None,
+) -> Iterator[httpx.Client]:
     """Start `dsar serve` on the data map, create a client with `scopes`, yield an httpx client with its token."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -38,13 +45,14 @@ def served(work: Path, datamap: Path, scopes: list[str], database_url: str | Non
     )
     if database_url:
         env["DSAR_DATABASE_URL"] = database_url
+    env.update(env_extra or {})
     subprocess.run([*DSAR, "db", "upgrade"], env=env, check=True, capture_output=True)
     args = [arg for scope in scopes for arg in ("--scope", scope)]
     made = subprocess.run(
         [*DSAR, "clients", "create", "--name", "bench", *args, "--json"], env=env, check=True, capture_output=True
     )
     creds = json.loads(made.stdout)
-    server = subprocess.Popen([*DSAR, "serve", "--port", str(port)], env=env)
+    server = subprocess.Popen([*DSAR, "serve", "--port", str(port), *(serve_args or [])], env=env)
     try:
         with httpx.Client(base_url=base, timeout=60) as http:
             for _ in range(300):
