@@ -199,3 +199,21 @@ def test_logs_hold_neither_file_content_nor_e_mails(api: Api, capsys: pytest.Cap
     logged = out.out + out.err
     assert "batch_read" in logged or "batch_started" in logged  # the logs were captured
     assert "secret" not in logged
+
+
+def test_a_single_request_does_not_wait_behind_a_large_batch(api: Api) -> None:
+    rows = 400
+    csv = "email\r\n" + "".join(f"customer{i}@example.com\r\n" for i in range(rows))
+    batch_id = _started(api, upload(api, csv.encode()))
+    deadline = time.monotonic() + 30
+    while batch(api, batch_id)["tasksStarted"] < rows:  # every row is a due task now
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    before = batch(api, batch_id)["taskCounts"]
+    single = api.start("jane.doe@example.com")  # sent after the batch's tasks
+    assert api.wait(single)["status"] == "COMPLETED"
+    after = batch(api, batch_id)["taskCounts"]
+    ran_meanwhile = after["completed"] + after["failed"] - before["completed"] - before["failed"]
+    assert before["inProgress"] >= 100, before  # (rows are read while the first ones run)
+    assert ran_meanwhile < before["inProgress"] // 2, (before, after)  # it did not wait for the batch
+    assert wait_batch(api, batch_id, timeout=120)["taskCounts"]["inProgress"] == 0

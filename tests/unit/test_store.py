@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import update
 
 from dsar.db.base import Base
 from dsar.db.engine import Database, make_engine
@@ -97,6 +98,22 @@ def test_each_task_is_claimed_by_one_owner_under_concurrency(db: Database) -> No
         t.join()
     assert set(claimed) == ids
     assert all(len(owners) == 1 for owners in claimed.values())
+
+
+def test_single_requests_are_claimed_before_the_rows_of_a_batch(db: Database) -> None:
+    clock = FrozenClock()
+    batch = [_task(db, clock) for _ in range(30)]
+    with db.session() as s:
+        s.execute(update(PrivacyTask).where(PrivacyTask.id.in_(batch)).values(batch_id=new_id()))
+    clock.advance(timedelta(seconds=5))
+    single = _task(db, clock)  # submitted after the whole batch
+    with db.session() as s:
+        order = [repo.claim_next(s, "w", clock.now(), LEASE) for _ in range(4)]
+    assert order[0] == single
+    assert set(order[1:]) <= set(batch)
+    with db.session() as s:  # the batch's rows, oldest first, then nothing
+        rest = [repo.claim_next(s, "w", clock.now(), LEASE) for _ in range(28)]
+    assert rest[-1] is None and set(order[1:] + rest[:-1]) == set(batch)
 
 
 def test_expired_lease_is_taken_over_and_the_old_owner_cannot_finish(db: Database) -> None:

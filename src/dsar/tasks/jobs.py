@@ -83,10 +83,15 @@ class TaskWorker:
             return repo.claim_next(s, owner, self.clock.now(), self.lease, task_id)
 
     def run_if_free(self, task_id: str, owner: str) -> bool:
-        """What a queue message asks: run task_id unless another worker holds it or it is finished."""
-        if self.claim(owner, task_id) != task_id:
+        """What a queue message says: "task_id is due". Run the most urgent due task, which is task_id unless a
+        single request waits (claim order: tasks that no batch started first, then oldest), so that a request
+        sent after the ten thousand messages of a batch does not wait for them. One message, at most one run:
+        each task still gets a run, since messages never fall behind due tasks (and the sweeper re-queues
+        anything overdue). False if nothing was due (task_id finished or is held by another worker)."""
+        chosen = self.claim(owner)
+        if chosen is None:
             return False
-        self.run(task_id, owner)
+        self.run(chosen, owner)
         return True
 
     def overdue(self, grace: timedelta, limit: int = 1000) -> list[str]:

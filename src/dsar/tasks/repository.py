@@ -68,13 +68,18 @@ def cancel_on_hold(s: Session, task_id: str, now: datetime, errors: list[dict[st
 
 
 def claim_next(s: Session, owner: str, now: datetime, lease: timedelta, task_id: str | None = None) -> str | None:
-    """Take the lease of one due task whose lease is free or expired; its id, or None."""
+    """Take the lease of one due task whose lease is free or expired; its id, or None.
+
+    Without `task_id`, tasks that no batch started go first: a request of the back office or of a user is
+    not queued behind the ten thousand rows of an uploaded CSV (batch rows then run oldest first)."""
     free = or_(PrivacyTask.lease_expires.is_(None), PrivacyTask.lease_expires < now)
     due = and_(PrivacyTask.status.in_((IN_PROGRESS, ON_HOLD)), PrivacyTask.due_at <= now, free)
     cand = select(PrivacyTask.id).where(due)
     if task_id is not None:
-        cand = cand.where(PrivacyTask.id == task_id)
-    chosen = s.scalar(cand.order_by(PrivacyTask.due_at).limit(1))
+        chosen = s.scalar(cand.where(PrivacyTask.id == task_id))
+    else:  # fairness: single requests first (partial index), then batch rows, each oldest first
+        chosen = s.scalar(cand.where(PrivacyTask.batch_id.is_(None)).order_by(PrivacyTask.due_at).limit(1))
+        chosen = chosen or s.scalar(cand.order_by(PrivacyTask.due_at).limit(1))
     if chosen is None:
         return None
     claimed = s.execute(

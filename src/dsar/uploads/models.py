@@ -76,3 +76,13 @@ class BatchRejection(Base):
 # The tasks of a batch, in a stable order for paging and counted by status; declared here, beside the
 # batches that need it, so that the tasks feature's model stays as its owners wrote it.
 Index("ix_privacy_tasks_batch", PrivacyTask.batch_id, PrivacyTask.id)
+# Claiming prefers due tasks that no batch started, so that a single request is not queued behind a large
+# batch (see tasks.repository.claim_next); this partial index finds them without reading the batch's rows.
+_SINGLE = PrivacyTask.batch_id.is_(None)
+Index(
+    "ix_privacy_tasks_due_single",
+    PrivacyTask.status,
+    PrivacyTask.due_at,
+    sqlite_where=_SINGLE,
+    postgresql_where=_SINGLE,
+)
