@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -217,6 +218,28 @@ def test_erasure_in_the_sources(api: Api, shop: Path) -> None:
         summary = s.get(PrivacyTask, tid).summary  # type: ignore[union-attr]
     assert summary is not None
     assert summary["erased"]["shop.addresses"] == {"action": "delete", "rows": 2, "fields": [], "reason": ""}
+    # the auditor's view of the same record, from the CLI
+    cfg = api.container.settings
+    env = {
+        "DSAR_DATA_DIR": str(cfg.data_dir),
+        "DSAR_SECRET_KEY": cfg.secret_key or "",
+        "DSAR_DATABASE_URL": cfg.state_url(),
+    }
+    shown = CliRunner().invoke(cli, ["tasks", "show", tid, "--json"], env=env)
+    assert shown.exit_code == 0, shown.output
+    doc = json.loads(shown.output)
+    assert (doc["taskId"], doc["kind"], doc["status"], doc["subject"]) == (
+        tid,
+        "deletion",
+        "COMPLETED",
+        "j***@example.com",
+    )
+    assert doc["erasure"] == summary["erased"] and JANE not in shown.output
+    text = CliRunner().invoke(cli, ["tasks", "show", tid], env=env).output
+    assert "  shop.addresses: delete rows=2" in text and "erasure:" in text
+    listed = CliRunner().invoke(cli, ["tasks", "list", "--kind", "deletion", "--status", "completed"], env=env).output
+    assert tid in listed and JANE not in listed
+    assert CliRunner().invoke(cli, ["tasks", "show", "nope"], env=env).exit_code == 1
     assert summary["erased"]["shop.orders"]["action"] == "mask"
     # Afterwards nobody can find her: a retrieval and a second deletion end DATA_SUBJECT_NOT_FOUND.
     r = api.wait(api.start(JANE))
