@@ -1,21 +1,26 @@
 """The whole distributed topology on loopback, as real processes: used by `make cluster` and the fault tests.
 
-PostgreSQL (a fresh database on the machine's server) for state, `moto_server` for S3 (bucket created),
-the broker (a private `redis-server` on a free port, or the machine's RabbitMQ with a private queue),
-N `dsar serve` API replicas and M `dsar worker` processes over the demo shop. Every piece can be stopped
-and started again (SIGKILL for workers) so tests can inject faults. Not part of the installed package.
+PostgreSQL for state (a private server: `initdb` into a temporary directory, on a free port; or a fresh
+database on the machine's shared server), `moto_server` for S3 (bucket created), the broker (a private
+`redis-server` on a free port, or the machine's RabbitMQ with a private queue), N `dsar serve` API replicas
+and M `dsar worker` processes over the demo shop. Every private piece can be stopped and started again
+(SIGKILL for workers and Redis, `pg_ctl` for PostgreSQL) so tests can inject real faults without touching
+the machine's shared services. Not part of the installed package.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import pwd
 import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -24,7 +29,6 @@ from typing import Any
 
 import httpx
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 RABBITMQ = "amqp://guest:guest@127.0.0.1:5672//"
 SECRET = "cluster-secret-key-not-for-production-0123456789"
 AWS = {
@@ -33,6 +37,7 @@ AWS = {
     "AWS_REGION": "us-east-1",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
+PG_DIR_PREFIX = "dsar-cluster-pg-"  # private PostgreSQL servers live in $TMPDIR/dsar-cluster-pg-*
 CLIENT_ARGS = ["--scope", "privacy:manage", "--scope", "files:manage", "--json"]
 START = (
     'mutation { startPersonalDataRetrievalTask(input: {dataSubject: {type: SHOPPER, email: "%s"}, '
@@ -68,6 +73,15 @@ def _exe(name: str) -> str:
     return found
 
 
+def _pg_bin(name: str) -> str:
+    """A PostgreSQL server program (`initdb`, `pg_ctl`): Debian keeps them out of PATH, newest version first."""
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: int(p.split("/")[4]), reverse=True)
+    path = found[0] if found else shutil.which(name)
+    if path is None:
+        raise RuntimeError(f"PostgreSQL's {name} is not installed")
+    return path
+
+
 def _stop(proc: subprocess.Popen[bytes] | None, timeout: float = 20) -> None:
     if proc is None or proc.poll() is not None:
         return
@@ -88,6 +102,7 @@ class Cluster:
     apis: int = 2
     workers: int = 2
     customers: int = 2000
+    postgres: str = "private"  # a PostgreSQL server of its own (restartable), or "shared": the machine's on 5432
     job: dict[str, str] = field(default_factory=dict)  # DSAR_JOB__* overrides, e.g. {"LEASE_SECONDS": "3"}
     env_extra: dict[str, str] = field(default_factory=dict)
     log_level: str = "WARNING"
@@ -95,7 +110,10 @@ class Cluster:
     def __post_init__(self) -> None:
         self.workdir = self.workdir.resolve()
         self.db_name = "dsar_c_" + secrets.token_hex(5)
-        self.database_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{self.db_name}"
+        self.pg_port = free_port() if self.postgres == "private" else 5432
+        self.pg_admin = f"postgresql+psycopg://postgres@127.0.0.1:{self.pg_port}/postgres"
+        self.database_url = f"postgresql+psycopg://postgres@127.0.0.1:{self.pg_port}/{self.db_name}"
+        self.pg_dir: Path | None = None  # the private server's directory (data, socket, log), owned by `postgres`
         self.bucket = "dsar-c-" + secrets.token_hex(5)
         self.queue = "dsar-c-" + secrets.token_hex(5)
         self.s3_port = free_port()
@@ -137,6 +155,7 @@ class Cluster:
             DSAR_RUN_WORKERS="false",
             DSAR_LOG_LEVEL=self.log_level,
             DSAR_COMPANY_NAME="Demo Shop",
+            DSAR_PORTABILITY__ALLOW_PRIVATE_NOTIFY_URLS="true",  # webhook receivers on loopback
         )
         env.update({f"DSAR_JOB__{k.upper()}": v for k, v in self.job.items()})
         env.update(self.env_extra)
@@ -167,6 +186,8 @@ class Cluster:
         (self.workdir / "logs").mkdir(parents=True, exist_ok=True)
         try:
             build_demo(self.workdir / "demo", customers=self.customers)
+            if self.postgres == "private":
+                self._init_db_server()
             self._create_database()
             self.start_s3()
             self.start_broker()
@@ -198,13 +219,84 @@ class Cluster:
         _stop(self.redis)
         if self.broker == "rabbitmq":
             self._delete_rabbit_queue()
-        self._drop_database()
+        if self.pg_dir is not None:
+            self._remove_db_server()
+        else:
+            self._drop_database()
 
     # ---- PostgreSQL -----------------------------------------------------------------------------------
+    def _pg(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+        """Run a PostgreSQL server program as the `postgres` user when we are root (the server refuses root)."""
+        user = "postgres" if os.geteuid() == 0 else None
+        return subprocess.run(
+            [_pg_bin(argv[0]), *argv[1:]],
+            user=user,
+            cwd=self.pg_dir or tempfile.gettempdir(),  # a directory the `postgres` user may enter
+            capture_output=True,
+            check=check,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def _pg_ctl(self, *argv: str) -> None:
+        assert self.pg_dir is not None
+        opts = f"-p {self.pg_port} -k {self.pg_dir} -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off"
+        data, log = str(self.pg_dir / "data"), str(self.pg_dir / "postgres.log")
+        self._pg("pg_ctl", "-D", data, "-l", log, "-o", opts, "-w", "-t", "60", *argv)
+
+    def _init_db_server(self) -> None:
+        """A PostgreSQL server of the cluster's own: `initdb` (trust auth, user `postgres`), then `pg_ctl start`.
+        Its directory is outside the work directory, which the `postgres` user may not be able to enter."""
+        self._reap_db_servers()
+        self.pg_dir = Path(tempfile.mkdtemp(prefix=PG_DIR_PREFIX))
+        (self.pg_dir / "owner.pid").write_text(str(os.getpid()))
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam("postgres")
+            os.chown(self.pg_dir, pw.pw_uid, pw.pw_gid)
+        data = str(self.pg_dir / "data")
+        self._pg("initdb", "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync", "--no-instructions")
+        self._pg_ctl("start")
+
+    def _reap_db_servers(self) -> None:
+        """Stop and remove the private servers of clusters whose process died without stopping them (pg_ctl
+        runs the server detached, so a SIGKILLed test run would leave it behind)."""
+        for owner in Path(tempfile.gettempdir()).glob(f"{PG_DIR_PREFIX}*/owner.pid"):
+            try:
+                os.kill(int(owner.read_text()), 0)
+                continue  # its cluster is running
+            except (ProcessLookupError, ValueError):
+                pass
+            except PermissionError:
+                continue
+            data = owner.parent / "data"
+            if data.exists():
+                self._pg("pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop", check=False)
+            shutil.rmtree(owner.parent, ignore_errors=True)
+
+    def stop_db(self) -> None:
+        """`pg_ctl stop -m fast`: every session is cut at once, the server shuts down cleanly."""
+        self._pg_ctl("stop", "-m", "fast")
+
+    def start_db(self) -> None:
+        self._pg_ctl("start")
+
+    def restart_db(self) -> None:
+        """`pg_ctl restart -m fast`: what an operator's restart (a minor upgrade, a setting) does."""
+        self._pg_ctl("restart", "-m", "fast")
+
+    def _remove_db_server(self) -> None:
+        assert self.pg_dir is not None
+        log = self.pg_dir / "postgres.log"
+        if log.exists():
+            shutil.copyfile(log, self.log("postgres"))
+        self._pg("pg_ctl", "-D", str(self.pg_dir / "data"), "-m", "immediate", "-w", "stop", check=False)
+        shutil.rmtree(self.pg_dir, ignore_errors=True)
+        self.pg_dir = None
+        self._db_created = False
+
     def _admin(self) -> Any:
         from sqlalchemy import create_engine
 
-        return create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        return create_engine(self.pg_admin, isolation_level="AUTOCOMMIT")
 
     def _create_database(self) -> None:
         from sqlalchemy import text
@@ -303,9 +395,12 @@ class Cluster:
         wait_port(self.redis_port, proc=self.redis)
 
     def stop_broker(self) -> None:
+        """SIGKILL the private Redis: no persistence, so every queued and unacknowledged message is lost."""
         if self.broker != "redis":
             raise RuntimeError("only the private Redis broker can be stopped")
-        _stop(self.redis)
+        if self.redis is not None and self.redis.poll() is None:
+            os.kill(self.redis.pid, signal.SIGKILL)
+            self.redis.wait(10)
         self.redis = None
 
     def _delete_rabbit_queue(self) -> None:
@@ -355,6 +450,14 @@ class Cluster:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(10)
 
+    def create_webhook(self, url: str, events: list[str]) -> dict[str, Any]:
+        """`dsar webhooks create --json`: {"id", "url", "events", "secret"}."""
+        argv = [sys.executable, "-m", "dsar", "webhooks", "create", "--url", url, "--json"]
+        for e in events:
+            argv += ["--event", e]
+        out = subprocess.run(argv, env=self.env, capture_output=True, check=True)
+        return dict(json.loads(out.stdout))
+
     def client(self, i: int = 0) -> Client:
         return Client(self.api_urls[i], self.client_id, self.client_secret)
 
@@ -363,7 +466,7 @@ class Cluster:
         lines += [
             f"  client_id:   {self.client_id}",
             f"  secret:      {self.client_secret}",
-            f"  state DB:    {self.database_url}",
+            f"  state DB:    {self.database_url}" + (f"  (server in {self.pg_dir})" if self.pg_dir else ""),
             f"  S3:          {self.s3_url}  bucket {self.bucket} (AWS_ACCESS_KEY_ID=testing)",
             f"  broker:      {self.broker_url}  queue {self.queue}",
             f"  workers:     {self.workers} x `dsar worker` (logs in {self.workdir / 'logs'})",

@@ -10,10 +10,15 @@ that ended), so nothing accepted is ever left behind.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
+import redis.exceptions
 from celery import Celery
+from celery.exceptions import CPendingDeprecationWarning
+from kombu.transport import redis as kombu_redis
 
 from dsar import log
 from dsar.kit.ids import new_secret
@@ -26,8 +31,39 @@ TASK_NAME = "dsar.run_task"
 _PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.3, "interval_max": 0.5}
 
 
+class _RedisChannel(kombu_redis.Channel):
+    """kombu's Redis channel, made to fail like a lost connection once its connection was collected.
+
+    When the broker goes away, the Celery consumer collects its connection (which detaches the transport
+    from it) and closes it again. A channel that was waiting in BRPOP is not marked closed by the first
+    close (the read raises), so the second close tries to put the unacknowledged messages of the tasks
+    still running back into Redis and reads the detached connection's settings: `AttributeError: 'NoneType'
+    object has no attribute 'hostname'`, an "Unrecoverable error" that made `dsar worker` exit (kombu 5.x).
+    The acknowledgement of a task that finishes after the reconnect hits the same dead channel. Raising
+    the connection error that this is turns both into what Celery already handles: the close is given up
+    (Redis redelivers the message after the visibility timeout) and the late ack is logged, not fatal. A
+    duplicate delivery is harmless: the state database decides who runs a task."""
+
+    def _connparams(self, asynchronous: bool = False) -> Any:
+        if self.connection.client is None:
+            raise redis.exceptions.ConnectionError("the broker connection of this channel was closed")
+        return super()._connparams(asynchronous=asynchronous)  # type: ignore[no-untyped-call]
+
+
+class RedisTransport(kombu_redis.Transport):
+    """kombu's Redis transport with `_RedisChannel`; used for `redis://` broker URLs."""
+
+    Channel = _RedisChannel
+
+
+_TRANSPORTS = {"redis": f"{__name__}:RedisTransport"}
+
+
 def create_celery(broker_url: str, queue: str) -> Celery:
     app = Celery("dsar", broker=broker_url, set_as_current=False)
+    transport = _TRANSPORTS.get(urlsplit(broker_url).scheme)
+    if transport is not None:
+        app.conf.broker_transport = transport
     app.conf.update(
         task_default_queue=queue,
         task_acks_late=True,
@@ -35,7 +71,14 @@ def create_celery(broker_url: str, queue: str) -> Celery:
         task_ignore_result=True,
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
+        # A worker outlives any broker outage: it retries the connection forever (Celery's default gives up
+        # after 100 attempts, about 25 minutes, and exits), at start as after a loss.
         broker_connection_retry_on_startup=True,
+        broker_connection_retry=True,
+        broker_connection_max_retries=None,
+        # Tasks that run when the connection is lost go on: they end the task row in the state database, and
+        # the message they can no longer acknowledge comes back later as a harmless duplicate.
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         broker_transport_options={"visibility_timeout": 3600},  # Redis: redeliver unacked messages
         task_serializer="json",
         accept_content=["json"],
@@ -82,6 +125,9 @@ def consume(app: Celery, queue: str, concurrency: int) -> None:
 
     The node name is unique per process: with the default `celery@host`, a second worker on the same host
     dies on RabbitMQ (its exclusive remote-control queue `celery@host.celery.pidbox` is taken)."""
+    # Celery warns on every connection loss that cancelling running tasks will become its default; we
+    # chose not to cancel (see create_celery).
+    warnings.filterwarnings("ignore", category=CPendingDeprecationWarning, message=r"\s*In Celery 5\.1")
     app.worker_main(
         [
             "worker",
