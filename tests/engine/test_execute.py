@@ -308,6 +308,31 @@ def test_the_subjects_rows_are_exactly_those_of_direct_sql(shop_url: str, tmp_pa
     assert b"secret-hash-value" not in b"".join(p.read_bytes() for p in (tmp_path / "spool").iterdir())
 
 
+@pytest.mark.postgres
+def test_connections_cut_by_the_database_are_replaced(pg_url: str, tmp_path: Path) -> None:
+    """Sources do not ping each connection they take from the pool (a round trip per query): a connection
+    the server closed meanwhile fails the read, the pool drops it, and the retry reads on a new one."""
+    build_shop(pg_url)
+    dm = shop_datamap(pg_url)
+    sources = Sources(dm)
+    try:
+        first, _ = retrieve(dm, tmp_path / "a", sources=sources)
+        admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            cut = conn.execute(
+                sa.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar()
+        admin.dispose()
+        assert cut  # the pool's idle connections were closed by the server
+        again, _ = retrieve(dm, tmp_path / "b", sources=sources)
+        assert spooled(again) == spooled(first)
+    finally:
+        sources.dispose()
+
+
 def test_email_is_matched_trimmed_and_case_insensitively_and_nothing_else(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'shop.sqlite'}"
     build_shop(url)

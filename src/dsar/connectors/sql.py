@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     ColumnElement,
+    Connection,
     Date,
     DateTime,
     Engine,
@@ -66,7 +67,7 @@ class SqlSource:
     def __init__(self, name: str, url: str, *, pool_size: int = 5) -> None:
         self.name = name
         backend = make_url(url).get_backend_name()
-        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        kwargs: dict[str, Any] = {"pool_pre_ping": False}
         if backend == "sqlite":
             kwargs["connect_args"] = {"check_same_thread": False}
         else:
@@ -150,12 +151,36 @@ class SqlSource:
         *,
         batch: int = 2000,
     ) -> Iterator[list[tuple[Any, ...]]]:
-        """Rows in batches, through a server-side cursor where the driver has one."""
-        stmt = select(*(table.c[c] for c in columns)).where(where).order_by(*(table.c[c] for c in order_by))
+        """Rows in batches, ordered by `order_by` (columns among `columns`).
+
+        Most subjects have few rows per collection, and a server-side cursor costs round trips (BEGIN,
+        DECLARE, FETCH, CLOSE, ROLLBACK): first one plain query for at most `batch + 1` rows, with no ORDER
+        BY so the database stops early, sorted here. Only when that finds more than `batch` rows is the
+        query run again through a server-side cursor (where the driver has one), streamed in its order.
+        """
+        cols = [table.c[c] for c in columns]
+        with self._probe_connection() as conn:
+            rows = [tuple(r) for r in conn.execute(select(*cols).where(where).limit(batch + 1))]
+        if len(rows) <= batch:
+            if rows:
+                at = [columns.index(c) for c in order_by]
+                rows.sort(key=lambda r: tuple(r[i] for i in at))
+                yield rows
+            return
+        del rows
+        stmt = select(*cols).where(where).order_by(*(table.c[c] for c in order_by))
         with self.engine.connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=batch).execute(stmt)
             for part in result.partitions(batch):
                 yield [tuple(r) for r in part]
+
+    def _probe_connection(self) -> Connection:
+        """A connection for one read: on PostgreSQL in autocommit (no BEGIN and ROLLBACK round trips;
+        psycopg switches it locally); elsewhere as it is (MySQL drivers would send SET autocommit)."""
+        conn = self.engine.connect()
+        if self.dialect == "postgresql":
+            return conn.execution_options(isolation_level="AUTOCOMMIT")
+        return conn
 
     def explain(self, table: Table, columns: Sequence[str], where: ColumnElement[bool], order_by: Sequence[str]) -> str:
         stmt = select(*(table.c[c] for c in columns)).where(where).order_by(*(table.c[c] for c in order_by))
