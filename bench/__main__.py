@@ -8,6 +8,9 @@ and the scale scenarios of the "Benchmarks and speed" issue (`--scenario B1 B3 .
   B3 one subject with --heavy-rows rows: walk + archive in a subprocess, time and its peak RSS
   B4 a data map of 300 collections (a chain and a fan-out): time per retrieval
   B5 the same subject in sources of ~10,000 rows and of --scale customers: time ratio
+  B2 10,000 tasks queued at once (a bulk CSV), embedded and distributed (2 Celery workers): tasks per second
+  B6 personalDataRetrievalTask queries under load from wrk: req/s, p50, p99, errors
+  B7 a 1 GiB archive downloaded via its signed /files link, and resumed with Range: MB/s
 """
 
 from __future__ import annotations
@@ -57,7 +60,14 @@ def _ms(values: object) -> list[float]:
 def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m bench")
     ap.add_argument("--quick", action="store_true", help="small smoke run (asserts nothing about time)")
-    ap.add_argument("--scenario", nargs="*", default=["B0", "B1", "B3", "B4", "B5"], help="B0 B1 B3 B4 B5")
+    ap.add_argument(
+        "--scenario",
+        nargs="*",
+        default=["B0", "B1", "B2", "B3", "B4", "B5", "B6", "B7"],
+        help="B0 B1 B2 B3 B4 B5 B6 B7",
+    )
+    ap.add_argument("--b2-modes", nargs="*", default=["embedded", "distributed"], help="B2: embedded distributed")
+    ap.add_argument("--b6-processes", type=int, default=2, help="B6: `dsar serve --processes`")
     ap.add_argument("--customers", type=int, default=10_000, help="B0: the demo shop's customers")
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--tasks", type=int, default=1000)
@@ -73,6 +83,7 @@ def main() -> None:
     if "B0" in args.scenario:
         rows += _b0(args, work)
     rows += _scale(args, work)
+    rows += _load(args, work)
     print(
         f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"embedded mode (SQLite state, 2 worker threads)\n"
@@ -118,6 +129,23 @@ def _scale(args: argparse.Namespace, work: Path) -> list[str]:
         rows.append(_summary(f"B5 same subject (walk + archive), sources of {small.rows:,} rows", a, "ms"))
         rows.append(_summary(f"B5 same subject (walk + archive), sources of {big.rows:,} rows", b, "ms"))
         rows.append(f"| B5 ratio of the medians | {statistics.median(b) / statistics.median(a):.2f} | | | |")
+    return rows
+
+
+def _load(args: argparse.Namespace, work: Path) -> list[str]:
+    from bench import download, load, queue
+
+    rows: list[str] = []
+    if "B2" in args.scenario:
+        rows += queue.scenario(work, args.quick, tuple(args.b2_modes))
+    if "B6" in args.scenario or "B7" in args.scenario:
+        from dsar.demo.generate import build_demo
+
+        info = build_demo(work / "b67-demo", customers=500)
+    if "B6" in args.scenario:
+        rows += load.scenario(work / "b6", info.datamap, args.quick, processes=args.b6_processes)
+    if "B7" in args.scenario:
+        rows += download.scenario(work / "b7", info.datamap, args.quick)
     return rows
 
 

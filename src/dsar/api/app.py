@@ -21,7 +21,9 @@ from dsar.storage.http import files_router
 from dsar.storage.local import LocalStorage
 
 
-def create_app(container: Container, *, migrate: bool = True) -> FastAPI:
+def create_app(container: Container, *, migrate: bool = True, close: bool = False) -> FastAPI:
+    """The app over `container`; `close`: the app owns the container and closes it at shutdown."""
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if migrate:
@@ -31,6 +33,8 @@ def create_app(container: Container, *, migrate: bool = True) -> FastAPI:
             yield
         finally:
             await run_in_threadpool(container.runner.stop)
+            if close:
+                await run_in_threadpool(container.close)
 
     app = FastAPI(
         title="dsar",

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import typer
 import uvicorn
+from fastapi import FastAPI
 
 from dsar import log
 from dsar.api.app import create_app
@@ -26,9 +27,36 @@ from dsar.jobs.inprocess import Loop
 def serve(
     host: str = typer.Option("127.0.0.1", help="address to listen on"),
     port: int = typer.Option(8000, help="port to listen on"),
+    processes: int = typer.Option(
+        1, min=1, max=64, help="server processes on the port, each with its own in-process workers (uses more cores)"
+    ),
 ) -> None:
     """The API plus in-process workers (the embedded default)."""
-    _serve(Settings(), host, port)
+    settings = Settings()
+    if processes == 1:
+        _serve(settings, host, port)
+        return
+    with container(settings=settings) as c:
+        c.datamap  # noqa: B018  (fail at start, with file and line, if the data map is wrong)
+        upgrade(c.db.engine)  # once, before the processes start (they skip it)
+    # uvicorn's supervisor starts `processes` children that share the listening socket; each builds its app
+    # from the same DSAR_* environment (a process is GIL-bound: one per core serves ~that many times more).
+    uvicorn.run(
+        "dsar.cli.serve:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=processes,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one `dsar serve --processes N` child: settings from DSAR_*, migrations already applied."""
+    settings = Settings()
+    log.configure(settings.log_level, settings.log_json)
+    return create_app(Container(settings, with_workers=True), migrate=False, close=True)
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
-from starlette.concurrency import run_in_threadpool
+import anyio.to_thread
+from anyio import CapacityLimiter
 
 from dsar.api.graphql.errors import access_denied, from_domain
 from dsar.auth.service import Principal
@@ -15,6 +19,21 @@ from dsar.errors import DsarError
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+# Resolvers' blocking calls (state-database reads and writes) share a few threads rather than anyio's 40:
+# under load 40 threads only take turns at the GIL and outgrow the connection pool (SQLite: 5 + 10
+# overflow connections, each overflow one opened and closed per request). B6 in docs/performance.md.
+_THREADS = 8
+_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CapacityLimiter] = weakref.WeakKeyDictionary()
+
+
+def _resolver_threads() -> CapacityLimiter:
+    """The limiter of the running event loop (tests run several loops; a limiter belongs to one)."""
+    loop = asyncio.get_running_loop()
+    limiter = _limiters.get(loop)
+    if limiter is None:
+        limiter = _limiters[loop] = CapacityLimiter(_THREADS)
+    return limiter
 
 
 @dataclass(frozen=True)
@@ -30,6 +49,6 @@ class Context:
     async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a (blocking) service call off the event loop; domain errors become BwP errors."""
         try:
-            return await run_in_threadpool(fn, *args, **kwargs)
+            return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=_resolver_threads())
         except DsarError as exc:
             raise from_domain(exc) from None

@@ -1,0 +1,173 @@
+"""B2: 10,000 retrieval tasks queued at once, until every one is COMPLETED (tasks per second).
+
+`python -m bench.queue --mode embedded|distributed [--tasks N] [--runs R]`.
+The tasks are queued at once the way a back office does it in bulk: one CSV of N e-mails (all real
+customers of the demo shop, so every task walks its sources and writes an archive) through
+`createUploadLink`, a PUT, and `startPersonalDataRetrievalTasks`. The clock starts before the mutation and
+stops when the batch reports every task ended; the batch's task counts say how many COMPLETED.
+
+- embedded: one `dsar serve` (SQLite state, local storage, 2 in-process worker threads).
+- distributed: `tests.cluster.Cluster` (PostgreSQL state, S3 on moto_server, Redis broker, 1 API, 2
+  `dsar worker` Celery processes of 2 threads each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.server import served
+
+CREATE = "mutation { createUploadLink(input: {fileExtension: CSV, size: %d}) { uploadUrl fileId } }"
+START = 'mutation { startPersonalDataRetrievalTasks(input: {fileId: "%s"}) { batchId } }'
+BATCH = (
+    'query { personalDataRetrievalTaskBatch(batchId: "%s") { status rowsRead tasksStarted rowsRejected '
+    "taskCounts { inProgress completed failed } } }"
+)
+
+
+@dataclass
+class Run:
+    tasks: int
+    answered: float  # the mutation's answer, seconds
+    created: float  # every row read and its task created, seconds after the mutation was sent
+    done: float  # every task ended
+    completed: int
+    failed: int
+
+    @property
+    def rate(self) -> float:
+        return self.tasks / self.done
+
+
+def _csv(shop: Path, n: int) -> bytes:
+    with sqlite3.connect(shop) as db:
+        emails = [r[0] for r in db.execute("SELECT email FROM customers ORDER BY id LIMIT ?", (n,))]
+    if len(emails) < n:
+        raise SystemExit(f"the demo shop has {len(emails)} customers, fewer than {n} tasks")
+    return ("email\n" + "\n".join(emails) + "\n").encode()
+
+
+def queue_batch(gql: Callable[[str], dict[str, Any]], content: bytes, rows: int, poll: float = 0.25) -> Run:
+    """Upload the CSV, start the batch, follow it until every task ended."""
+    link = gql(CREATE % len(content))["createUploadLink"]
+    put = httpx.put(link["uploadUrl"], content=content, headers={"Content-Type": "text/csv"}, timeout=60)
+    assert put.status_code == 200, put.text
+    t0 = time.perf_counter()
+    batch_id = gql(START % link["fileId"])["startPersonalDataRetrievalTasks"]["batchId"]
+    answered = time.perf_counter() - t0
+    created = 0.0
+    while True:
+        b = gql(BATCH % batch_id)["personalDataRetrievalTaskBatch"]
+        if not created and b["tasksStarted"] + b["rowsRejected"] >= rows:
+            created = time.perf_counter() - t0
+        if b["status"] != "IN_PROGRESS":
+            break
+        time.sleep(poll)
+    done = time.perf_counter() - t0
+    counts = b["taskCounts"]
+    return Run(rows, answered, created or done, done, counts["completed"], counts["failed"])
+
+
+def embedded(work: Path, tasks: int, runs: int, database_url: str | None = None, processes: int = 1) -> list[Run]:
+    from dsar.demo.generate import build_demo
+
+    info = build_demo(work / "demo", customers=max(tasks, 500))
+    content = _csv(info.shop, tasks)
+    results = []
+    for i in range(runs):
+        run_dir = work / f"embedded{i}"  # a fresh state database for every run
+        serve_args = ["--processes", str(processes)] if processes > 1 else []
+        with served(run_dir, info.datamap, ["privacy:manage", "files:manage"], database_url, serve_args) as http:
+
+            def gql(query: str) -> dict[str, Any]:
+                body = http.post("/graphql", json={"query": query}).json()
+                assert not body.get("errors"), body
+                return dict(body["data"])
+
+            results.append(queue_batch(gql, content, tasks))
+        print(f"  embedded run {i + 1}: {results[-1]}", file=sys.stderr, flush=True)
+    return results
+
+
+def distributed(work: Path, tasks: int, runs: int, storage: str = "s3") -> list[Run]:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.cluster import Cluster
+
+    results = []
+    for i in range(runs):
+        extra = {"DSAR_STORAGE_URL": (work / f"objects{i}").resolve().as_uri()} if storage == "local" else {}
+        with Cluster(work / f"cluster{i}", broker="redis", apis=1, workers=2, customers=tasks, env_extra=extra) as c:
+            content = _csv(c.workdir / "demo" / "shop.sqlite", tasks)
+            client = c.client(0)
+            try:
+                results.append(queue_batch(client.gql, content, tasks))
+            finally:
+                client.close()
+        print(f"  distributed run {i + 1}: {results[-1]}", file=sys.stderr, flush=True)
+    return results
+
+
+def rows(label: str, results: list[Run]) -> list[str]:
+    def fmt(name: str, values: list[float], unit: str, digits: int = 1) -> str:
+        return (
+            f"| {name} | {statistics.median(values):.{digits}f} {unit} | {min(values):.{digits}f} {unit} | "
+            f"{max(values):.{digits}f} {unit} | {len(values)} |"
+        )
+
+    n = results[0].tasks
+    completed = sum(r.completed for r in results)
+    failed = sum(r.failed for r in results)
+    return [
+        fmt(f"B2 {n:,} tasks queued at once, {label}: throughput (all ended)", [r.rate for r in results], "tasks/s"),
+        fmt("B2 mutation answered", [r.answered * 1000 for r in results], "ms", 0),
+        fmt("B2 every task created (rows read)", [r.created for r in results], "s", 2),
+        fmt("B2 every task ended", [r.done for r in results], "s"),
+        f"| B2 tasks COMPLETED / FAILED over all runs | {completed:,} / {failed:,} | | | |",
+    ]
+
+
+def scenario(work: Path, quick: bool, modes: tuple[str, ...] = ("embedded", "distributed")) -> list[str]:
+    tasks, runs = (50, 1) if quick else (10_000, 3)
+    out: list[str] = []
+    if "embedded" in modes:
+        out += rows("embedded (SQLite, local files, 2 worker threads)", embedded(work / "b2", tasks, runs))
+        label = "embedded, `dsar serve --processes 2` (2 x 2 worker threads)"
+        out += rows(label, embedded(work / "b2p", tasks, runs, processes=2))
+    if "distributed" in modes:
+        label = "distributed (PostgreSQL, S3 on moto, Redis, 2 Celery workers x 2 threads)"
+        out += rows(label, distributed(work / "b2", tasks, runs))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(prog="python -m bench.queue")
+    ap.add_argument("--mode", choices=["embedded", "distributed"], default="embedded")
+    ap.add_argument("--tasks", type=int, default=10_000)
+    ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--storage", choices=["s3", "local"], default="s3", help="distributed: object storage")
+    ap.add_argument("--processes", type=int, default=1, help="embedded: `dsar serve --processes`")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="dsar-bench-queue-"))
+    if args.mode == "embedded":
+        results = embedded(work, args.tasks, args.runs, processes=args.processes)
+        label = f"embedded, {args.processes} process(es)"
+    else:
+        results, label = distributed(work, args.tasks, args.runs, args.storage), f"distributed, {args.storage}"
+    print(f"\n{os.cpu_count()} cores\n| figure | median | min | max | n |\n|---|---|---|---|---|")
+    print("\n".join(rows(label, results)))
+
+
+if __name__ == "__main__":
+    main()
