@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import stack
+
 SERVICES = {
     "postgres": ("127.0.0.1", 5432),
     "mysql": ("127.0.0.1", 3306),
@@ -158,3 +160,27 @@ def s3_bucket(s3_endpoint: str) -> str:
     name = "dsar-t-" + secrets.token_hex(6)
     boto3.client("s3").create_bucket(Bucket=name)
     return name
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_stack(request: pytest.FixtureRequest) -> Iterator[None]:
+    """DSAR_TEST_STACK=scale: PostgreSQL, Redis and the S3 server are needed, and a Celery worker runs."""
+    if not stack.SCALE:
+        yield
+        return
+    need("postgres")
+    need("redis")
+    stack.start(request.getfixturevalue("s3_endpoint"))
+    try:
+        yield
+    finally:
+        stack.stop()
+        stack.drop_databases()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _scale_databases() -> Iterator[None]:
+    """The databases the scale stack created for a module's apps are dropped after the module."""
+    before = stack.databases()
+    yield
+    stack.drop_databases(before)

@@ -15,6 +15,7 @@ from dsar.api.app import create_app
 from dsar.bootstrap import Container
 from dsar.config import Settings
 from dsar.kit.clock import Clock, SystemClock
+from tests import stack
 
 START = 'mutation { startPersonalDataRetrievalTask(input: {dataSubject: {type: SHOPPER, email: "%s"}}) { taskId } }'
 QUERY = (
@@ -84,6 +85,8 @@ def settings_for(tmp: Path, demo: Path, **extra: Any) -> Settings:
         "engine": {"retry_backoff_seconds": 0.01},
     }
     values.update(extra)
+    if stack.SCALE:  # DSAR_TEST_STACK=scale: PostgreSQL, S3 and Celery (tests/stack.py)
+        values.update(stack.overrides(values, extra))
     return Settings(**values)
 
 
@@ -95,6 +98,7 @@ def running_api(
     app = create_app(container)
     try:
         with TestClient(app) as client:
+            stack.route_links(client)
             cid, secret = container.auth.create_client("tests", list(scopes))
             r = client.post(
                 "/token", data={"grant_type": "client_credentials", "client_id": cid, "client_secret": secret}

@@ -19,6 +19,7 @@ from dsar.bootstrap import Container
 from dsar.config import Settings
 from dsar.kit.clock import FrozenClock
 from dsar.portability.models import DataQuery
+from tests import stack
 from tests.api.harness import settings_for
 
 JANE = "jane.doe@example.com"
@@ -82,8 +83,11 @@ class Adp:
         raise AssertionError(f"data query {query_id} did not finish in {timeout}s")
 
     def fetch(self, url: str) -> httpx.Response:
+        """Follow a link: one of this server's over the TestClient, one to object storage (S3) over HTTP."""
         parts = urlsplit(url)
-        return self.client.get(f"{parts.path}?{parts.query}")
+        if url.startswith(self.container.settings.public_url.rstrip("/") + "/"):
+            return self.client.get(f"{parts.path}?{parts.query}")
+        return self.client.get(url)
 
     def all_records(self, scope: str, query_id: str, token: str) -> list[dict[str, str]]:
         out: list[dict[str, str]] = []
@@ -102,6 +106,7 @@ def running_adp(settings: Settings, clock: FrozenClock | None = None) -> Iterato
     container = Container(settings, clock=clock)
     try:
         with TestClient(create_app(container)) as client:
+            stack.route_links(client)
             app_id = container.portability.create_app("tests", DOWN_URL).app_id
             yield Adp(client, container, clock, app_id, settings.portability.prefix)
     finally:
