@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.server import served
+from bench.server import cpu_seconds, served
 
 START = 'mutation { startPersonalDataRetrievalTask(input: {dataSubject: {type: SHOPPER, email: "%s"}}) { taskId } }'
 QUERY = (
@@ -74,6 +74,7 @@ class Run:
     good: int
     bad: int
     socket_errors: int
+    cpu_ms: float = 0.0  # the server's CPU time (all its processes) per answered request
 
 
 def wrk(url: str, script: Path, seconds: float, connections: int, threads: int = 1) -> Run:
@@ -91,7 +92,8 @@ def wrk(url: str, script: Path, seconds: float, connections: int, threads: int =
 
 
 def load(work: Path, datamap: Path, seconds: float, runs: int, connections: int, serve_args: list[str]) -> list[Run]:
-    with served(work, datamap, ["privacy:manage"], serve_args=serve_args) as http:
+    procs: list[subprocess.Popen[bytes]] = []
+    with served(work, datamap, ["privacy:manage"], serve_args=serve_args, started=procs) as http:
         r = http.post("/graphql", json={"query": START % "jane.doe@example.com"})
         tid = r.json()["data"]["startPersonalDataRetrievalTask"]["taskId"]
         for _ in range(3000):
@@ -105,7 +107,13 @@ def load(work: Path, datamap: Path, seconds: float, runs: int, connections: int,
         script.write_text(lua)
         url = str(http.base_url.join("/graphql"))
         wrk(url, script, min(seconds, 2), connections)  # warm-up: connections, caches, the thread pool
-        return [wrk(url, script, seconds, connections) for _ in range(runs)]
+        results = []
+        for _ in range(runs):
+            before = cpu_seconds(procs[0].pid)
+            run = wrk(url, script, seconds, connections)
+            run.cpu_ms = (cpu_seconds(procs[0].pid) - before) * 1000 / max(1, run.good + run.bad)
+            results.append(run)
+        return results
 
 
 def _lua_string(text: str) -> str:
@@ -126,6 +134,7 @@ def rows(results: list[Run], label: str) -> list[str]:
         fmt("B6 latency p50", [r.p50_ms for r in results], "ms", 2),
         fmt("B6 latency p99", [r.p99_ms for r in results], "ms", 2),
         fmt("B6 latency p99.9", [r.p999_ms for r in results], "ms", 2),
+        fmt("B6 server CPU time per request (all its processes)", [r.cpu_ms for r in results], "ms", 2),
         f"| B6 errors (non-200, GraphQL errors, socket errors) of {total:,} answers | {errors} | | | |",
     ]
 

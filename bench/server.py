@@ -17,6 +17,20 @@ import httpx
 DSAR = [sys.executable, "-m", "dsar"]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and of its child processes (`dsar serve --processes N`)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    for p in [pid, *(int(c) for c in (children.read_text().split() if children.exists() else []))]:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime (fields 14 and 15 of stat)
+    return total
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -31,6 +45,7 @@ def served(
     database_url: str | None = None,
     serve_args: list[str] | None = None,
     env_extra: dict[str, str] | None = None,
+    started: list[subprocess.Popen[bytes]] | None = None,
 ) -> Iterator[httpx.Client]:
     """Start `dsar serve` on the data map, create a client with `scopes`, yield an httpx client with its token."""
     port = free_port()
@@ -53,6 +68,8 @@ def served(
     )
     creds = json.loads(made.stdout)
     server = subprocess.Popen([*DSAR, "serve", "--port", str(port), *(serve_args or [])], env=env)
+    if started is not None:
+        started.append(server)
     try:
         with httpx.Client(base_url=base, timeout=60) as http:
             for _ in range(300):
