@@ -188,6 +188,7 @@ def test_client_token_makes_the_start_idempotent(api: Api) -> None:
     assert api.gql(START_BATCH % (file_id, ', clientToken: {token: "short"}')).json()["data"] == {M: None}
 
 
+@pytest.mark.local_stack
 def test_logs_hold_neither_file_content_nor_e_mails(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
     secret = b"email\nsecret.person@example.com\nanother.secret@example.com\n"
     batch_id = _started(api, upload(api, secret))

@@ -97,6 +97,7 @@ def test_000_failed_task_example(api: Api) -> None:
     compare(expected, r.json())
 
 
+@pytest.mark.local_stack
 def test_000_completed_task_example(api: Api) -> None:
     ex = _by_title("000")["Personal Data Retrieval Task"]
     task_id = api.start("jane.doe@example.com")

@@ -248,6 +248,7 @@ def test_erasure_in_the_sources(api: Api, shop: Path) -> None:
     assert second["errors"][0]["code"] == "DATA_SUBJECT_NOT_FOUND"
 
 
+@pytest.mark.local_stack
 def test_hold_survives_a_restart_and_runs_once(tmp_path: Path, shop: Path, clock: FrozenClock) -> None:
     close_janes_orders(shop)
     settings = settings_for(tmp_path, shop)

@@ -21,6 +21,8 @@ from dsar.bootstrap import Container
 from tests.api.files import CREATE
 from tests.api.harness import settings_for
 
+pytestmark = pytest.mark.local_stack  # uploads to the local /uploads route, files under the data dir
+
 
 @dataclass
 class Live:

@@ -49,6 +49,7 @@ def _files(api: Api) -> set[str]:
 # -- api-docs 004, replayed ------------------------------------------------------------------------------
 
 
+@pytest.mark.local_stack
 def test_004_examples_replayed(api: Api) -> None:
     by_title = {e.title: e for e in examples("004")}
     assert set(by_title) == {"Create Upload Link", "Validation Exception"}
@@ -67,6 +68,7 @@ def test_004_examples_replayed(api: Api) -> None:
     assert bad.json()["data"] is None
 
 
+@pytest.mark.local_stack
 def test_the_link_takes_exactly_the_declared_size_once(api: Api) -> None:
     url, file_id = create_link(api, len(CSV))
     r = put(api, url, CSV)
@@ -81,6 +83,7 @@ def test_the_link_takes_exactly_the_declared_size_once(api: Api) -> None:
 # -- the 2024-04-01 shape ---------------------------------------------------------------------------------
 
 
+@pytest.mark.local_stack
 def test_newer_version_answers_with_payload(api: Api) -> None:
     for version in ("2024-04-01", "2024-11-01"):
         body = api.gql(CREATE_V2 % 10, headers={"x-api-version": version}).json()
@@ -184,6 +187,7 @@ def _tamper(url: str, name: str, value: str) -> str:
     return f"{parts.path}?{urlencode(query)}"
 
 
+@pytest.mark.local_stack
 def test_put_refusals(api: Api, clock: FrozenClock) -> None:
     url, _ = create_link(api, len(CSV))
     cases = [
@@ -206,6 +210,7 @@ def test_put_refusals(api: Api, clock: FrozenClock) -> None:
     assert put(api, url, CSV, content_type="text/csv; charset=utf-8").status_code == 200
 
 
+@pytest.mark.local_stack
 def test_an_expired_link_is_refused(api: Api, clock: FrozenClock) -> None:
     url, file_id = create_link(api, len(CSV))
     clock.advance(timedelta(seconds=901))
@@ -214,6 +219,7 @@ def test_an_expired_link_is_refused(api: Api, clock: FrozenClock) -> None:
     assert f"{file_id}.csv" not in _files(api)
 
 
+@pytest.mark.local_stack
 @pytest.mark.parametrize(
     ("content", "reason"),
     [
@@ -242,6 +248,7 @@ def test_utf8_with_bom_is_accepted(api: Api) -> None:
 # -- downloadLink ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.local_stack
 def test_download_link_returns_the_file(api: Api) -> None:
     file_id = upload(api, CSV)
     body = api.gql(DOWNLOAD % file_id).json()

@@ -121,6 +121,7 @@ def wait_until(fn: Any, timeout: float = 20) -> None:
     raise AssertionError("condition not met in time")
 
 
+@pytest.mark.local_stack
 def test_receiver_down_then_up_across_a_restart(demo_dir: Path, tmp_path: Path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
