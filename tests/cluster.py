@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 
-RABBITMQ = "amqp://guest:guest@127.0.0.1:5672//"
+RABBITMQ = "amqp://guest:guest@127.0.0.1:5672/"  # + the virtual host
 SECRET = "cluster-secret-key-not-for-production-0123456789"
 AWS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -82,6 +82,10 @@ def _pg_bin(name: str) -> str:
     return path
 
 
+def _rabbitmqctl(*argv: str) -> None:
+    subprocess.run([_exe("rabbitmqctl"), "-q", *argv], capture_output=True, check=True, timeout=60)
+
+
 def _stop(proc: subprocess.Popen[bytes] | None, timeout: float = 20) -> None:
     if proc is None or proc.poll() is not None:
         return
@@ -119,6 +123,7 @@ class Cluster:
         self.s3_port = free_port()
         self.s3_url = f"http://127.0.0.1:{self.s3_port}"
         self.redis_port = free_port()
+        self.vhost = "/"  # RabbitMQ: a private virtual host when rabbitmqctl may create one (start_broker)
         self.api_ports = [free_port() for _ in range(self.apis)]
         self.s3: subprocess.Popen[bytes] | None = None
         self.redis: subprocess.Popen[bytes] | None = None
@@ -130,7 +135,7 @@ class Cluster:
     # ---- URLs and environment -------------------------------------------------------------------------
     @property
     def broker_url(self) -> str:
-        return f"redis://127.0.0.1:{self.redis_port}/0" if self.broker == "redis" else RABBITMQ
+        return f"redis://127.0.0.1:{self.redis_port}/0" if self.broker == "redis" else RABBITMQ + self.vhost
 
     @property
     def api_urls(self) -> list[str]:
@@ -218,7 +223,7 @@ class Cluster:
         _stop(self.s3)
         _stop(self.redis)
         if self.broker == "rabbitmq":
-            self._delete_rabbit_queue()
+            self._delete_rabbit_vhost()
         if self.pg_dir is not None:
             self._remove_db_server()
         else:
@@ -386,9 +391,17 @@ class Cluster:
     # ---- broker ---------------------------------------------------------------------------------------
     def start_broker(self) -> None:
         """Redis: a private redis-server without persistence (a restart loses every message). RabbitMQ: the
-        machine's server, with a private queue (not restartable from here)."""
+        machine's shared server, never restarted from here, with a private virtual host (`rabbitmqctl add_vhost`;
+        without rabbitmqctl rights, a private queue on `/`)."""
         if self.broker != "redis":
             wait_port(5672, timeout=5)
+            vhost = self.queue
+            try:
+                _rabbitmqctl("add_vhost", vhost)
+                _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+                self.vhost = vhost
+            except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+                print(f"no private RabbitMQ virtual host ({exc!r}); using /", file=sys.stderr)
             return
         argv = [_exe("redis-server"), "--port", str(self.redis_port), "--bind", "127.0.0.1"]
         self.redis = self._spawn("redis", [*argv, "--save", "", "--appendonly", "no", "--daemonize", "no"])
@@ -403,14 +416,25 @@ class Cluster:
             self.redis.wait(10)
         self.redis = None
 
-    def _delete_rabbit_queue(self) -> None:
+    def close_broker_connections(self) -> None:
+        """RabbitMQ: the server closes every connection to the cluster's virtual host (`rabbitmqctl
+        close_all_connections --vhost`), as a node restart does; other users of the shared server are untouched."""
+        if self.broker != "rabbitmq" or self.vhost == "/":
+            raise RuntimeError("needs the cluster's private RabbitMQ virtual host")
+        _rabbitmqctl("close_all_connections", "--vhost", self.vhost, "dsar cluster fault test")
+
+    def _delete_rabbit_vhost(self) -> None:
+        """Remove the private virtual host with its queues (or, on `/`, the private queue)."""
         try:
+            if self.vhost != "/":
+                _rabbitmqctl("delete_vhost", self.vhost)
+                return
             from kombu import Connection
 
-            with Connection(RABBITMQ, connect_timeout=3) as conn:
+            with Connection(RABBITMQ + "/", connect_timeout=3) as conn:
                 conn.default_channel.queue_delete(self.queue)
         except Exception as exc:  # best effort: a leftover empty queue is harmless
-            print(f"could not delete queue {self.queue}: {exc!r}", file=sys.stderr)
+            print(f"could not remove {self.vhost} / {self.queue}: {exc!r}", file=sys.stderr)
 
     # ---- API replicas and workers ---------------------------------------------------------------------
     def start_api(self, i: int, wait: bool = True) -> None:
@@ -468,7 +492,8 @@ class Cluster:
             f"  secret:      {self.client_secret}",
             f"  state DB:    {self.database_url}" + (f"  (server in {self.pg_dir})" if self.pg_dir else ""),
             f"  S3:          {self.s3_url}  bucket {self.bucket} (AWS_ACCESS_KEY_ID=testing)",
-            f"  broker:      {self.broker_url}  queue {self.queue}",
+            f"  broker:      {self.broker_url}  queue {self.queue}"
+            + (f"  (virtual host {self.vhost})" if self.broker == "rabbitmq" else ""),
             f"  workers:     {self.workers} x `dsar worker` (logs in {self.workdir / 'logs'})",
             f"  demo subject: jane.doe@example.com (data in {self.workdir / 'demo'})",
         ]
