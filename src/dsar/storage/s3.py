@@ -9,6 +9,7 @@ appears under its key only when the upload completes, so a crash never leaves a 
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any, BinaryIO, cast
@@ -131,7 +132,7 @@ class S3Storage:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 raise NotFound("The requested file does not exist.") from None
             raise
-        return cast(BinaryIO, body)
+        return cast(BinaryIO, io.BufferedReader(_Body(body), buffer_size=256 * 1024))
 
     def size(self, key: str) -> int:
         return int(self._head(key)["ContentLength"])
@@ -147,6 +148,28 @@ class S3Storage:
         """A presigned PUT bound to this exact size and content type (S3 checks both signed headers)."""
         params = {"Bucket": self.bucket, "Key": self._key(key), "ContentLength": size, "ContentType": content_type}
         return str(self.client.generate_presigned_url("put_object", Params=params, ExpiresIn=ttl_seconds))
+
+
+class _Body(io.RawIOBase):
+    """botocore's StreamingBody as a raw file. Used as a context manager the StreamingBody hands out its
+    urllib3 response, which closes itself at the end of the data: a reader that reads past the end (a CSV
+    reader does) got ValueError("I/O operation on closed file") instead of b""."""
+
+    def __init__(self, body: Any) -> None:
+        self._body = body
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._body.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._body.close()
+        super().close()
 
 
 def _parts(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
