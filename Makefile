@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test lint types unit bench clean
+.PHONY: demo test test-scale lint types unit bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ types: $(STAMP_DEV)
 
 test: lint types
 	$(BIN)/python -m pytest -q
+	$(MAKE) test-scale
+
+# The API suites again on the distributed stack: PostgreSQL, Celery on Redis, S3 (docs/testing.md).
+test-scale: $(STAMP_DEV)
+	DSAR_TEST_STACK=scale $(BIN)/python -m pytest -q -m "not local_stack" tests/api tests/portability tests/odr
 
 bench: $(STAMP_DEV)
 	$(BIN)/python -m bench

@@ -47,15 +47,15 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 @contextmanager
-def fresh_pg_database() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database with a random name, dropped afterwards."""
+def fresh_pg_database(template: str | None = None) -> Iterator[str]:
+    """A fresh PostgreSQL database with a random name (empty, or a copy of `template`), dropped afterwards."""
     need("postgres")
     from sqlalchemy import create_engine, text
 
     name = "dsar_t_" + secrets.token_hex(6)
     admin = create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     finally:
@@ -175,7 +175,6 @@ def _test_stack(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
     finally:
         stack.stop()
-        stack.drop_databases()
 
 
 @pytest.fixture(scope="module", autouse=True)

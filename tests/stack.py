@@ -37,6 +37,7 @@ CONCURRENCY = 4  # task threads of the session's Celery worker
 _lock = threading.Lock()
 _databases: list[tuple[str, AbstractContextManager[str]]] = []
 _queues: list[str] = []
+_template: tuple[str, AbstractContextManager[str]] | None = None
 _s3_endpoint: str | None = None
 
 
@@ -51,7 +52,7 @@ def overrides(values: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     need("redis")
     out: dict[str, Any] = {"jobs": "celery", "broker_url": BROKER_URL}
     if "database_url" not in extra:
-        db = fresh_pg_database()
+        db = fresh_pg_database(template=_migrated_template())
         url = db.__enter__()
         with _lock:
             _databases.append((url, db))
@@ -65,6 +66,29 @@ def overrides(values: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
         _queues.append(queue)
     out["job"] = {**values.get("job", {}), "queue": queue}
     return out
+
+
+def _migrated_template() -> str:
+    """A database migrated once per session: each app's fresh database is a copy (saves a migration each)."""
+    global _template
+    from tests.conftest import fresh_pg_database
+
+    with _lock:
+        if _template is None:
+            from sqlalchemy.engine import make_url
+
+            from dsar.db.engine import make_engine
+            from dsar.db.migrate import upgrade
+
+            db = fresh_pg_database()
+            url = db.__enter__()
+            engine = make_engine(url)
+            try:
+                upgrade(engine)
+            finally:
+                engine.dispose()
+            _template = (str(make_url(url).database), db)
+        return _template[0]
 
 
 def databases() -> int:
@@ -208,11 +232,15 @@ def start(s3_endpoint: str) -> None:
 
 
 def stop() -> None:
-    """Stop the session's Celery worker and delete the queues of the session from Redis."""
-    global _worker
+    """Stop the session's Celery worker, delete the session's queues from Redis, drop its databases."""
+    global _worker, _template
     if _worker is not None:
         _worker.stop()
         _worker = None
+    drop_databases()
+    if _template is not None:
+        _template[1].__exit__(None, None, None)
+        _template = None
     with _lock:
         queues = list(_queues)
         _queues.clear()
