@@ -45,7 +45,7 @@ class _RedisChannel(kombu_redis.Channel):
     duplicate delivery is harmless: the state database decides who runs a task."""
 
     def _connparams(self, asynchronous: bool = False) -> Any:
-        if self.connection.client is None:
+        if self.connection is None or self.connection.client is None:  # closed, or detached by collect()
             raise redis.exceptions.ConnectionError("the broker connection of this channel was closed")
         return super()._connparams(asynchronous=asynchronous)  # type: ignore[no-untyped-call]
 
@@ -72,7 +72,7 @@ def create_celery(broker_url: str, queue: str) -> Celery:
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
         # A worker outlives any broker outage: it retries the connection forever (Celery's default gives up
-        # after 100 attempts, about 25 minutes, and exits), at start as after a loss.
+        # after 100 attempts and exits), at start as after a loss.
         broker_connection_retry_on_startup=True,
         broker_connection_retry=True,
         broker_connection_max_retries=None,
