@@ -32,7 +32,7 @@ if STACK not in ("local", "scale"):
     raise ValueError(f"DSAR_TEST_STACK must be local or scale, not {STACK!r}")
 SCALE = STACK == "scale"
 BROKER_URL = os.environ.get("DSAR_TEST_BROKER_URL", "redis://127.0.0.1:6379/0")
-CONCURRENCY = 4  # task threads of the session's Celery worker
+CONCURRENCY = 2  # task threads of the session's Celery worker: `dsar worker`'s default (DSAR_JOB__WORKERS)
 
 _lock = threading.Lock()
 _databases: list[tuple[str, AbstractContextManager[str]]] = []
