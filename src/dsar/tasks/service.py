@@ -193,7 +193,18 @@ class PrivacyTasks:
         if not is_uuid(task_id):
             raise NotFound("Request references a resource which does not exist.")
         with self.db.session(write=False) as s:
-            t = repo.get_task(s, tenant, task_id, kind)
-            if t is None:
-                raise NotFound("Request references a resource which does not exist.")
-            return TaskView.of(t)
+            row = repo.view_row(s, tenant, task_id, kind)
+        if row is None:
+            raise NotFound("Request references a resource which does not exist.")
+        return TaskView(
+            id=row.id,
+            kind=row.kind,
+            status=row.status,
+            subject_type=row.subject_type,
+            subject_email=row.subject_email,
+            submitted_at=iso_z(row.submitted_at),
+            updated_at=iso_z(row.updated_at),
+            errors=list(row.errors or []),
+            result_key=row.result_key,
+            holding_period_days=row.holding_period_days,
+        )
