@@ -47,8 +47,8 @@ def free_port() -> int:
 class Receiver:
     """An HTTP endpoint on a real loopback socket that records every POST body."""
 
-    def __init__(self, port: int) -> None:
-        self.port = port
+    def __init__(self, port: int, delay: float = 0.0) -> None:
+        self.port, self.delay = port, delay  # delay: seconds before it answers (a slow endpoint)
         self.received: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.raw: list[bytes] = []
@@ -64,6 +64,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["content-length"]))
+                time.sleep(outer.delay)
                 outer.raw.append(body)
                 outer.received.append(json.loads(body))
                 outer.headers.append({k.lower(): v for k, v in self.headers.items()})

@@ -106,6 +106,28 @@ def test_privacy_events_are_signed_and_delivered_once(tmp_path: Path) -> None:
         other.stop()
 
 
+def test_a_slow_endpoint_does_not_hold_up_the_others(demo_dir: Path, tmp_path: Path) -> None:
+    """Due messages are delivered in parallel batches: events for a fast receiver arrive while a receiver
+    that takes 3 s per request is still answering (one at a time, the fast ones would wait 3 s each)."""
+    slow, fast = Receiver(free_port(), delay=3.0), Receiver(free_port())
+    slow.start()
+    fast.start()
+    try:
+        with running_api(adp_settings(tmp_path, demo_dir)) as api:
+            for r in (slow, fast):
+                api.container.webhooks.create(r.url, ["PERSONAL_DATA_RETRIEVAL_TASK_COMPLETED"])
+            ids = [api.start(JANE) for _ in range(6)]
+            assert all(api.wait(t)["status"] == "COMPLETED" for t in ids)
+            ended = time.monotonic()
+            fast.wait_for(6)
+            assert time.monotonic() - ended < 6, "the fast receiver waited for the slow one"
+            slow.wait_for(6, timeout=30)
+            assert sorted(e["resources"][0].rsplit("/", 1)[1] for e in fast.received) == sorted(ids)
+    finally:
+        slow.stop()
+        fast.stop()
+
+
 def test_webhooks_cli(tmp_path: Path) -> None:
     env = {"DSAR_DATA_DIR": str(tmp_path), "DSAR_SECRET_KEY": "k" * 32}
     args = ["webhooks", "create", "--url", "https://93.184.216.34/hook", "--event"]
