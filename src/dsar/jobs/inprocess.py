@@ -114,7 +114,7 @@ class InProcessRunner:
             try:
                 self._heartbeat(self.owner)
             except Exception as exc:
-                _log.error("heartbeat_failed", error=type(exc).__name__)
+                (_log.warning if _outage(exc) else _log.error)("heartbeat_failed", error=type(exc).__name__)
 
     def _background(self, loop: Loop, wake: threading.Event) -> None:
         while not self._stop.is_set():
@@ -122,7 +122,16 @@ class InProcessRunner:
             try:
                 busy = loop.step(self.owner, self._stop.is_set)
             except Exception as exc:
-                _log.error("background_step_failed", loop=loop.name, error=type(exc).__name__)
+                if _outage(exc):  # the state database, broker or storage is down: retried, not a bug
+                    _log.warning("background_step_unavailable", loop=loop.name, error=type(exc).__name__)
+                else:
+                    _log.error("background_step_failed", loop=loop.name, error=type(exc).__name__)
                 busy = False
             if not busy:
                 wake.wait(self._poll)
+
+
+def _outage(exc: BaseException) -> bool:
+    """A service that is down or unreachable (SQLAlchemy's or kombu's OperationalError, a socket error,
+    StorageUnavailable), rather than a bug."""
+    return isinstance(exc, OSError) or type(exc).__name__ in {"OperationalError", "StorageUnavailable"}
