@@ -89,7 +89,9 @@ def create_celery(broker_url: str, queue: str) -> Celery:
 def register(app: Celery, handle: Callable[[str], object]) -> Any:
     """The one Celery task: claim task `task_id` and run it (a no-op if it is taken or finished)."""
 
-    @app.task(name=TASK_NAME, acks_late=True, reject_on_worker_lost=True, ignore_result=True)  # type: ignore[untyped-decorator]
+    # shared=False: registered on this app only (a shared task would make every later app of the process
+    # run the first registration's handler).
+    @app.task(name=TASK_NAME, acks_late=True, reject_on_worker_lost=True, ignore_result=True, shared=False)  # type: ignore[untyped-decorator]
     def run_task(task_id: str) -> None:
         handle(task_id)
 
