@@ -18,6 +18,7 @@ import base64
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -40,6 +41,15 @@ _KIND = {
     RETRIEVAL: ("PERSONAL_DATA_RETRIEVAL_TASK", "personalDataRetrievalTask"),
     DELETION: ("PERSONAL_DATA_DELETION_TASK", "personalDataDeletionTask"),
 }
+
+
+@dataclass(frozen=True)
+class _Ended:
+    id: str
+    kind: str
+    status: str
+    tenant: str
+    finished_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -78,20 +88,23 @@ class Webhooks:
         return view
 
     def on_task_end(self, s: Session, task_id: str) -> None:
-        """Queue the task's event for each subscription of its tenant, in the transaction that ended it."""
-        task = s.get(PrivacyTask, task_id, populate_existing=True)
-        if task is None or task.channel != "bwp" or task.status not in (COMPLETED, FAILED):
-            return
-        ended = task.finished_at or self.clock.now()
-        hooks = s.scalars(
-            select(WebhookSubscription).where(
-                WebhookSubscription.tenant == task.tenant, WebhookSubscription.created_at <= ended
+        """Queue the task's event for each subscription of its tenant, in the transaction that ended it.
+        One query finds both (usually nothing: most tenants have no subscription)."""
+        t = PrivacyTask.__table__
+        rows = s.execute(
+            select(WebhookSubscription, t.c.kind, t.c.status, t.c.tenant, t.c.finished_at)
+            .join(t, WebhookSubscription.tenant == t.c.tenant)
+            .where(
+                t.c.id == task_id,
+                t.c.channel == "bwp",
+                t.c.status.in_((COMPLETED, FAILED)),
+                WebhookSubscription.created_at <= t.c.finished_at,
             )
-        )
-        for hook in hooks:
-            self._queue(s, hook, task)
+        ).all()
+        for hook, kind, status, tenant, finished in rows:
+            self._queue(s, hook, _Ended(task_id, kind, status, tenant, finished))
 
-    def _queue(self, s: Session, hook: WebhookSubscription, task: PrivacyTask) -> None:
+    def _queue(self, s: Session, hook: WebhookSubscription, task: _Ended) -> None:
         now = self.clock.now()
         prefix, resource = _KIND.get(task.kind, _KIND[RETRIEVAL])
         event_type = f"{prefix}_{'COMPLETED' if task.status == COMPLETED else 'FAILED'}"

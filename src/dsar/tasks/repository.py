@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, case, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -100,16 +100,17 @@ def claim_next(s: Session, owner: str, now: datetime, lease: timedelta, task_id:
     free = or_(PrivacyTask.lease_expires.is_(None), PrivacyTask.lease_expires < now)
     due = and_(PrivacyTask.status.in_((IN_PROGRESS, ON_HOLD)), PrivacyTask.due_at <= now, free)
     cand = select(PrivacyTask.id).where(due).with_for_update(skip_locked=True)
+    conn = s.connection()  # Core statements: the queue's hot path needs no ORM bookkeeping
     for _ in range(_CLAIM_TRIES):
         if task_id is not None:
-            chosen = s.scalar(cand.where(PrivacyTask.id == task_id))
+            chosen = conn.scalar(cand.where(PrivacyTask.id == task_id))
         else:  # fairness: single requests first (partial index), then batch rows, each oldest first
-            chosen = s.scalar(cand.where(PrivacyTask.batch_id.is_(None)).order_by(PrivacyTask.due_at).limit(1))
-            chosen = chosen or s.scalar(cand.order_by(PrivacyTask.due_at).limit(1))
+            chosen = conn.scalar(cand.where(PrivacyTask.batch_id.is_(None)).order_by(PrivacyTask.due_at).limit(1))
+            chosen = chosen or conn.scalar(cand.order_by(PrivacyTask.due_at).limit(1))
         if chosen is None:
             return None
-        claimed = s.execute(
-            update(PrivacyTask)
+        claimed = conn.execute(
+            update(_TASKS)
             .where(PrivacyTask.id == chosen, due)
             .values(
                 lease_owner=owner,
@@ -118,9 +119,8 @@ def claim_next(s: Session, owner: str, now: datetime, lease: timedelta, task_id:
                 status=IN_PROGRESS,  # a deletion whose holding period ended starts now
                 updated_at=case((PrivacyTask.status == ON_HOLD, now), else_=PrivacyTask.updated_at),
             )
-            .execution_options(synchronize_session=False)
         )
-        if claimed.rowcount == 1:  # type: ignore[attr-defined]
+        if claimed.rowcount == 1:
             return chosen
         if task_id is not None:
             return None
@@ -128,6 +128,7 @@ def claim_next(s: Session, owner: str, now: datetime, lease: timedelta, task_id:
 
 
 _CLAIM_TRIES = 5
+_TASKS: Table = PrivacyTask.__table__  # type: ignore[assignment]
 
 
 def renew_leases(s: Session, owner: str | list[str], until: datetime) -> int:
@@ -160,13 +161,12 @@ def release(s: Session, task_id: str, owner: str, retry_at: datetime, refund: bo
 def finish(s: Session, task_id: str, owner: str, now: datetime, status: str, **values: Any) -> bool:
     """Move a task we hold the lease of to a final state, once; False if we lost the lease."""
     assert status in FINAL
-    res = s.execute(
-        update(PrivacyTask)
+    res = s.connection().execute(
+        update(_TASKS)
         .where(PrivacyTask.id == task_id, PrivacyTask.lease_owner == owner, PrivacyTask.status == IN_PROGRESS)
         .values(status=status, updated_at=now, finished_at=now, lease_owner=None, lease_expires=None, **values)
-        .execution_options(synchronize_session=False)
     )
-    return bool(res.rowcount == 1)  # type: ignore[attr-defined]
+    return bool(res.rowcount == 1)
 
 
 def overdue_ids(s: Session, now: datetime, grace: timedelta, limit: int) -> list[str]:
