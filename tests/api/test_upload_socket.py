@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,12 +13,13 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-import uvicorn
+from fastapi import FastAPI
 
 from dsar.api.app import create_app
 from dsar.bootstrap import Container
 from tests.api.files import CREATE
 from tests.api.harness import settings_for
+from tests.live import loopback_server
 
 pytestmark = pytest.mark.local_stack  # uploads to the local /uploads route, files under the data dir
 
@@ -42,31 +42,23 @@ class Live:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory, demo_dir: Path) -> Iterator[Live]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    settings = settings_for(tmp_path_factory.mktemp("live"), demo_dir, public_url=base)
-    container = Container(settings)
-    app = create_app(container)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, loop="asyncio"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
+    made: list[Container] = []
+
+    def app_for(base: str) -> FastAPI:
+        made.append(Container(settings_for(tmp_path_factory.mktemp("live"), demo_dir, public_url=base)))
+        return create_app(made[0])
+
     try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.01)
-        cid, secret = container.auth.create_client("live", ["files:manage", "privacy:manage"])
-        r = httpx.post(
-            f"{base}/token", data={"grant_type": "client_credentials", "client_id": cid, "client_secret": secret}
-        )
-        yield Live(base, container, r.json()["access_token"])
+        with loopback_server(app_for, loop="asyncio") as base:
+            container = made[0]
+            cid, secret = container.auth.create_client("live", ["files:manage", "privacy:manage"])
+            r = httpx.post(
+                f"{base}/token", data={"grant_type": "client_credentials", "client_id": cid, "client_secret": secret}
+            )
+            yield Live(base, container, r.json()["access_token"])
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-        container.close()
+        for c in made:
+            c.close()
 
 
 def _csv(nbytes: int) -> bytes:

@@ -7,17 +7,14 @@ just before and just after the read-chunk boundaries; every answer's bytes are c
 from __future__ import annotations
 
 import hashlib
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
+from tests.live import loopback_server
 
 from dsar.kit.clock import FrozenClock
 from dsar.storage.http import _DownloadResponse, files_router
@@ -43,25 +40,8 @@ def storage(tmp_path: Path) -> LocalStorage:
 def base(storage: LocalStorage) -> Iterator[str]:
     app = FastAPI()
     app.include_router(files_router(storage))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", http="httptools")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert thread.is_alive(), "uvicorn stopped during start-up"
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with loopback_server(lambda _base: app, lifespan="off", http="httptools") as url:
+        yield url
 
 
 def _url(base: str, storage: LocalStorage, key: str = KEY) -> str:

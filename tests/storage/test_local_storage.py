@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 import sys
-import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -16,8 +14,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
+from tests.live import loopback_server
 
 from dsar.errors import NotFound
 from dsar.kit.clock import FrozenClock
@@ -439,25 +437,8 @@ def test_head_answers_the_headers_only(storage: LocalStorage, client: TestClient
 def live_server(storage: LocalStorage) -> Iterator[str]:
     app = FastAPI()
     app.include_router(files_router(storage))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", loop="asyncio")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert thread.is_alive(), "uvicorn stopped during start-up"
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with loopback_server(lambda _base: app, lifespan="off", loop="asyncio") as base:
+        yield base
 
 
 def test_a_large_download_in_two_ranges_over_a_real_socket(storage: LocalStorage, live_server: str) -> None:

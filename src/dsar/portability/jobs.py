@@ -183,7 +183,7 @@ class DataQueryJob:
             q = s.get(DataQuery, ref.id)
             if q is not None and outcome == COMPLETED and _revoked(s, q):
                 outcome, discard, records, summary = CANCELED, records or [], [], None
-                errors = [dict(zip(("code", "message"), REVOKED, strict=True))]
+                errors = [{"code": REVOKED[0], "message": REVOKED[1]}]
             status = TASK_COMPLETED if outcome == COMPLETED else FAILED
             if not tasks_repo.finish(s, ref.id, ref.owner, now, status, errors=errors or [], summary=summary):
                 _log.warning("lease_lost", task_id=ref.id)

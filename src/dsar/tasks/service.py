@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -37,7 +38,8 @@ class TaskView:
     holding_period_days: int | None
 
     @classmethod
-    def of(cls, t: PrivacyTask) -> TaskView:
+    def of(cls, t: PrivacyTask | Any) -> TaskView:
+        """From a task, or from a row of the same columns (`repository.view_row`)."""
         return cls(
             id=t.id,
             kind=t.kind,
@@ -196,15 +198,4 @@ class PrivacyTasks:
             row = repo.view_row(s, tenant, task_id, kind)
         if row is None:
             raise NotFound("Request references a resource which does not exist.")
-        return TaskView(
-            id=row.id,
-            kind=row.kind,
-            status=row.status,
-            subject_type=row.subject_type,
-            subject_email=row.subject_email,
-            submitted_at=iso_z(row.submitted_at),
-            updated_at=iso_z(row.updated_at),
-            errors=list(row.errors or []),
-            result_key=row.result_key,
-            holding_period_days=row.holding_period_days,
-        )
+        return TaskView.of(row)
