@@ -68,6 +68,37 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
     database.dispose()
 
 
+def test_point_reads_see_committed_writes_and_may_run_inline_only_on_sqlite(db: Database) -> None:
+    clock = FrozenClock()
+    tid = _task(db, clock, tenant="t1")
+    assert db.inline_reads is (db.dialect == "sqlite")
+    with db.read() as conn:
+        row = repo.view_row(conn, "t1", tid, RETRIEVAL)
+        assert row is not None and row.status == IN_PROGRESS and row.submitted_at == clock.now()
+        assert repo.view_row(conn, "t2", tid, RETRIEVAL) is None  # another tenant's task is unknown
+    with db.session() as s:
+        s.execute(update(PrivacyTask).where(PrivacyTask.id == tid).values(status=COMPLETED))
+    with db.read() as conn:  # a read releases its snapshot: the next one sees the commit
+        assert repo.view_row(conn, "t1", tid, RETRIEVAL).status == COMPLETED
+
+
+def test_an_inline_read_never_waits_for_the_main_pool(tmp_path: Path) -> None:
+    """An event loop that reads inline must not block on a checkout while worker threads hold every
+    connection of the main pool."""
+    database = Database(make_engine(f"sqlite:///{tmp_path / 's.sqlite3'}", pool_size=1, max_overflow=0, pool_timeout=1))
+    upgrade(database.engine)
+    tid = _task(database, FrozenClock())
+    held = [database.engine.connect()]  # the main pool's only connection, held by "a worker"
+    try:
+        with database.read() as a, database.read() as b:  # two at once: no overflow limit either
+            assert repo.view_row(a, "t1", tid, RETRIEVAL) is not None
+            assert repo.view_row(b, "t1", tid, RETRIEVAL) is not None
+    finally:
+        for conn in held:
+            conn.close()
+        database.dispose()
+
+
 def test_times_round_trip_as_aware_utc(db: Database) -> None:
     clock = FrozenClock()
     tid = _task(db, clock)

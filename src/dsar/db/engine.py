@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -56,6 +56,15 @@ class Database:
         self.engine = engine
         self._read = sessionmaker(engine, expire_on_commit=False)
         self._write = sessionmaker(engine.execution_options(sqlite_immediate=True), expire_on_commit=False)
+        # A SQLite file: a point read takes microseconds and, in WAL mode, never waits for a writer, so the API
+        # may run it on its event loop (a hop to a worker thread costs more than the read, and under load it
+        # queues behind the GIL: B6 in docs/performance.md). Its own pool, which never makes a caller wait
+        # (no overflow limit; in practice one connection per event loop), so the loop never blocks on a
+        # checkout while worker threads hold the main pool's connections.
+        u = engine.url
+        self._inline: Engine | None = None
+        if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
+            self._inline = make_engine(u.render_as_string(hide_password=False), pool_size=2, max_overflow=-1)
 
     @property
     def dialect(self) -> str:
@@ -73,5 +82,19 @@ class Database:
                 session.rollback()
                 raise
 
+    @property
+    def inline_reads(self) -> bool:
+        """Whether `read()` may run on an event loop's thread (a local SQLite file; not a database server,
+        where a read is a network round trip that would stall every other request of the loop)."""
+        return self._inline is not None
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A Core connection for one short read (no ORM session; rolled back, i.e. released, at the end)."""
+        with (self._inline or self.engine).connect() as conn:
+            yield conn
+
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._inline is not None:
+            self._inline.dispose()

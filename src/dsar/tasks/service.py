@@ -192,10 +192,11 @@ class PrivacyTasks:
         return task_id
 
     def get(self, tenant: str, task_id: str, kind: str) -> TaskView:
+        """One short read (`Database.read`): the API may call it on its event loop (`Context.read`)."""
         if not is_uuid(task_id):
             raise NotFound("Request references a resource which does not exist.")
-        with self.db.session(write=False) as s:
-            row = repo.view_row(s, tenant, task_id, kind)
+        with self.db.read() as conn:
+            row = repo.view_row(conn, tenant, task_id, kind)
         if row is None:
             raise NotFound("Request references a resource which does not exist.")
         return TaskView.of(row)

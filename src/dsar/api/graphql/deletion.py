@@ -83,7 +83,7 @@ class DeletionQuery:
         ctx = info.context
         ctx.require(SCOPE)
         tid = task_id_arg("personalDataDeletionTask", task_id)
-        view = await ctx.call(ctx.container.tasks.get, ctx.principal.tenant, tid, DELETION)
+        view = await ctx.read(ctx.container.tasks.get, ctx.principal.tenant, tid, DELETION)
         return _deletion(view)
 
 

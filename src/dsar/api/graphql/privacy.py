@@ -124,7 +124,7 @@ class PrivacyQuery:
         ctx = info.context
         ctx.require(SCOPE)
         tid = task_id_arg("personalDataRetrievalTask", task_id)
-        view = await ctx.call(ctx.container.tasks.get, ctx.principal.tenant, tid, RETRIEVAL)
+        view = await ctx.read(ctx.container.tasks.get, ctx.principal.tenant, tid, RETRIEVAL)
         return _retrieval(view)
 
 
