@@ -46,11 +46,56 @@ def test_multipart_stream_round_trip(s3_bucket: str) -> None:
         st.size(KEY)
 
 
+def _calls(st: S3Storage) -> list[str]:
+    """The S3 operations the adapter's client makes from now on, in order."""
+    seen: list[str] = []
+    st.client.meta.events.register("before-call.s3", lambda model, **_: seen.append(model.name))
+    return seen
+
+
+def test_an_archive_that_fits_in_one_part_is_one_put(s3_bucket: str) -> None:
+    st = S3Storage(s3_bucket)
+    calls = _calls(st)
+    data = b"".join(_chunks(300_000))
+    stored = st.put_stream(KEY, _chunks(300_000), content_type="application/zip")
+    assert calls == ["PutObject"]
+    assert (stored.size, stored.sha256) == (len(data), hashlib.sha256(data).hexdigest())
+    assert st.open(KEY).read() == data
+    assert boto3.client("s3").head_object(Bucket=s3_bucket, Key=KEY)["ContentType"] == "application/zip"
+    empty = st.put_stream("empty.bin", iter(()))
+    assert (empty.size, st.size("empty.bin")) == (0, 0)
+
+
+def test_a_multipart_write_first_aborts_what_a_dead_writer_left(s3_bucket: str) -> None:
+    st = S3Storage(s3_bucket)
+    boto3.client("s3").create_multipart_upload(Bucket=s3_bucket, Key=KEY)  # an attempt killed mid-upload
+    calls = _calls(st)
+    total = 20 * 1024 * 1024 + 123
+    st.put_stream(KEY, _chunks(total))
+    assert calls[:3] == ["ListMultipartUploads", "AbortMultipartUpload", "CreateMultipartUpload"]
+    assert calls[3:] == ["UploadPart"] * 3 + ["CompleteMultipartUpload"]
+    assert boto3.client("s3").list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
+    assert st.size(KEY) == total
+
+
+def test_a_failed_small_stream_leaves_nothing(s3_bucket: str) -> None:
+    st = S3Storage(s3_bucket)
+
+    def broken() -> Iterator[bytes]:
+        yield b"x" * 1000
+        raise RuntimeError("the archive builder failed")
+
+    calls = _calls(st)
+    with pytest.raises(RuntimeError):
+        st.put_stream(KEY, broken())
+    assert calls == [] and not st.exists(KEY)
+
+
 def test_a_failed_stream_leaves_nothing(s3_bucket: str) -> None:
     st = S3Storage(s3_bucket)
 
     def broken() -> Iterator[bytes]:
-        yield b"x" * (9 * 1024 * 1024)
+        yield b"x" * (17 * 1024 * 1024)  # two parts sent, then the builder fails
         raise RuntimeError("the archive builder failed")
 
     with pytest.raises(RuntimeError):

@@ -1,15 +1,17 @@
 """S3 (or any S3-compatible server) with presigned URLs: archives, data files and uploads at scale.
 
 Credentials and the endpoint come from the usual AWS variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
-`AWS_REGION`, `AWS_ENDPOINT_URL`). Writes are multipart uploads streamed from the chunk iterator: an object
-appears under its key only when the upload completes, so a crash never leaves a partial object visible;
-`discard_partial` aborts what a crashed writer left.
+`AWS_REGION`, `AWS_ENDPOINT_URL`). A write that fits in one part (8 MiB; most archives) is one PutObject;
+a larger one is a multipart upload streamed from the chunk iterator. Either way an object appears under its
+key only when the write completes, so a crash never leaves a partial object visible; a multipart write
+first aborts what an earlier writer of the key left unfinished, and `discard_partial` does it on demand.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any, BinaryIO, cast
@@ -69,31 +71,38 @@ class S3Storage:
     def put_stream(
         self, key: str, chunks: Iterable[bytes], content_type: str = "application/octet-stream"
     ) -> StoredObject:
-        """Stream the chunks as a multipart upload; on any error the upload is aborted and nothing appears."""
+        """One PutObject, or a multipart upload past one part; on any error nothing appears under the key."""
         with _unavailable_as_connection_error():
             return self._put_stream(key, chunks, content_type)
 
     def _put_stream(self, key: str, chunks: Iterable[bytes], content_type: str) -> StoredObject:
         full = self._key(key)
+        parts = _parts(chunks, PART_SIZE)
+        first = next(parts, b"")
+        second = next(parts, None)
+        if second is None:  # it fits in one part (most archives): one PUT, atomic, nothing partial on failure
+            self.client.put_object(Bucket=self.bucket, Key=full, Body=first, ContentType=content_type)
+            return StoredObject(key=key, size=len(first), sha256=hashlib.sha256(first).hexdigest())
+        self.discard_partial(key)  # what an earlier writer of this key left unfinished
+        return self._put_multipart(full, key, itertools.chain((first, second), parts), content_type)
+
+    def _put_multipart(self, full: str, key: str, parts: Iterable[bytes], content_type: str) -> StoredObject:
         upload = self.client.create_multipart_upload(Bucket=self.bucket, Key=full, ContentType=content_type)
         upload_id = upload["UploadId"]
-        digest, size, parts = hashlib.sha256(), 0, []
+        digest, size, done = hashlib.sha256(), 0, []
         try:
-            for number, body in enumerate(_parts(chunks, PART_SIZE), start=1):
+            for number, body in enumerate(parts, start=1):
                 digest.update(body)
                 size += len(body)
                 etag = self.client.upload_part(
                     Bucket=self.bucket, Key=full, UploadId=upload_id, PartNumber=number, Body=body
                 )["ETag"]
-                parts.append({"ETag": etag, "PartNumber": number})
-            if not parts:  # S3 wants at least one part, even an empty one
-                etag = self.client.upload_part(Bucket=self.bucket, Key=full, UploadId=upload_id, PartNumber=1, Body=b"")
-                parts.append({"ETag": etag["ETag"], "PartNumber": 1})
+                done.append({"ETag": etag, "PartNumber": number})
             self.client.complete_multipart_upload(
-                Bucket=self.bucket, Key=full, UploadId=upload_id, MultipartUpload={"Parts": parts}
+                Bucket=self.bucket, Key=full, UploadId=upload_id, MultipartUpload={"Parts": done}
             )
         except BaseException:
-            with suppress(Exception):  # S3 is down: the next attempt's discard_partial aborts the upload
+            with suppress(Exception):  # S3 is down: the next multipart write of the key aborts the upload
                 self.client.abort_multipart_upload(Bucket=self.bucket, Key=full, UploadId=upload_id)
             raise
         return StoredObject(key=key, size=size, sha256=digest.hexdigest())

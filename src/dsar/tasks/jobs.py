@@ -191,7 +191,8 @@ class TaskWorker:
                 contact=self.contact,
             )
             key = result_key(task_id)
-            self.storage.discard_partial(key)  # an earlier attempt killed mid-write
+            if ref.attempts > 1:  # an earlier attempt may have been killed mid-write (a first one has nothing)
+                self.storage.discard_partial(key)
             stored = self.storage.put_stream(
                 key,
                 build_archive(results, reports, meta, html_rows=self.html_rows, extra=extra(results) if extra else ()),
