@@ -674,3 +674,35 @@ def test_many_rows_are_streamed_not_held(tmp_path: Path) -> None:
     assert first == {"id": 1, "customer_id": 1, "ip": "10.0.1.1", "agent": agent, "at": "2024-01-02T03:04:05Z"}
     assert spool.stat().st_size > 30 * 1024 * 1024  # more on disk than the memory limit below
     assert peak < 40 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
+
+
+def test_a_statement_is_built_once_per_shape_and_bound_afresh_each_read(tmp_path: Path) -> None:
+    """Reads of the same shape (columns, conditions) share one statement; each binds its own values, and
+    a larger result still streams through the ordered statement."""
+    db = tmp_path / "s.db"
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, owner INTEGER, v TEXT)")
+        conn.executemany("INSERT INTO t VALUES (?, ?, ?)", [(i, i % 3, f"v{i}") for i in range(30)])
+        conn.commit()
+    src = SqlSource("s", f"sqlite:///{db}")
+    try:
+        table = src.table("t")
+
+        def where() -> sa.ColumnElement[bool]:
+            return table.c.owner.in_(sa.bindparam("p0", expanding=True))
+
+        def read(owners: list[int], batch: int = 2000) -> list[int]:
+            shape = ("t", "owner-in", batch)
+            return [
+                r[0]
+                for part in src.stream(["id"], table, where, ["id"], params={"p0": owners}, shape=shape, batch=batch)
+                for r in part
+            ]
+
+        assert read([1]) == [i for i in range(30) if i % 3 == 1]
+        assert read([0, 2]) == [i for i in range(30) if i % 3 != 1]
+        assert read([7]) == []
+        assert read([0, 1], batch=4) == [i for i in range(30) if i % 3 != 2]  # past one batch: ordered, streamed
+        assert len(src._statements) == 2  # one entry per (shape, batch), not per read
+    finally:
+        src.dispose()

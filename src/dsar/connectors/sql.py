@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -21,6 +21,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     Numeric,
+    Select,
     Table,
     Time,
     create_engine,
@@ -31,6 +32,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.types import TypeEngine
 
 _DRIVER_HINTS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}
+_STATEMENTS = 4096  # statements kept per source (by shape); past that the cache starts afresh
 
 
 def json_schema_for(type_: TypeEngine[Any], nullable: bool) -> dict[str, Any]:
@@ -80,6 +82,8 @@ class SqlSource:
         self.dialect = self.engine.dialect.name
         self._meta = MetaData()
         self._lock = threading.Lock()
+        self._statements: dict[Hashable, tuple[Select[Any], Select[Any]]] = {}
+        self._statements_lock = threading.Lock()
 
     def table(self, name: str) -> Table:
         """The table's columns (reflected once); indexes are not needed to query it."""
@@ -146,9 +150,11 @@ class SqlSource:
         self,
         columns: Sequence[str],
         table: Table,
-        where: ColumnElement[bool],
+        where: ColumnElement[bool] | Callable[[], ColumnElement[bool]],
         order_by: Sequence[str],
         *,
+        params: Mapping[str, Any] | None = None,
+        shape: Hashable | None = None,
         batch: int = 2000,
     ) -> Iterator[list[tuple[Any, ...]]]:
         """Rows in batches, ordered by `order_by` (columns among `columns`).
@@ -157,10 +163,13 @@ class SqlSource:
         DECLARE, FETCH, CLOSE, ROLLBACK): first one plain query for at most `batch + 1` rows, with no ORDER
         BY so the database stops early, sorted here. Only when that finds more than `batch` rows is the
         query run again through a server-side cursor (where the driver has one), streamed in its order.
+        `where` may have bound parameters (`params`); with a `shape` (a key that names the statement's
+        columns and conditions, not their values) the statements are built once and kept for every later
+        read of that shape, and `where` may then be a function that builds the condition.
         """
-        cols = [table.c[c] for c in columns]
+        first, ordered = self._selects(columns, table, where, order_by, batch, shape)
         with self._probe_connection() as conn:
-            rows = [tuple(r) for r in conn.execute(select(*cols).where(where).limit(batch + 1))]
+            rows = [tuple(r) for r in conn.execute(first, params)]
         if len(rows) <= batch:
             if rows:
                 at = [columns.index(c) for c in order_by]
@@ -168,11 +177,35 @@ class SqlSource:
                 yield rows
             return
         del rows
-        stmt = select(*cols).where(where).order_by(*(table.c[c] for c in order_by))
         with self.engine.connect() as conn:
-            result = conn.execution_options(stream_results=True, yield_per=batch).execute(stmt)
+            result = conn.execution_options(stream_results=True, yield_per=batch).execute(ordered, params)
             for part in result.partitions(batch):
                 yield [tuple(r) for r in part]
+
+    def _selects(
+        self,
+        columns: Sequence[str],
+        table: Table,
+        where: ColumnElement[bool] | Callable[[], ColumnElement[bool]],
+        order_by: Sequence[str],
+        batch: int,
+        shape: Hashable | None,
+    ) -> tuple[Select[Any], Select[Any]]:
+        key = (shape, tuple(columns), tuple(order_by), batch)
+        if shape is not None and (hit := self._statements.get(key)) is not None:
+            return hit
+        cond = where() if callable(where) else where
+        cols = [table.c[c] for c in columns]
+        made = (
+            select(*cols).where(cond).limit(batch + 1),
+            select(*cols).where(cond).order_by(*(table.c[c] for c in order_by)),
+        )
+        if shape is not None:
+            with self._statements_lock:
+                if len(self._statements) >= _STATEMENTS:  # bounded: shapes are few (per collection and condition set)
+                    self._statements.clear()
+                self._statements[key] = made
+        return made
 
     def _probe_connection(self) -> Connection:
         """A connection for one read: on PostgreSQL in autocommit (no BEGIN and ROLLBACK round trips;

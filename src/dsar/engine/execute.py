@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import orjson
-from sqlalchemy import ColumnElement, Table, and_, func, or_
+from sqlalchemy import BindParameter, ColumnElement, String, Table, and_, bindparam, func, or_
 from sqlalchemy.exc import SQLAlchemyError
 
 from dsar import log
@@ -250,23 +250,30 @@ class _Run:
         need_pos = {c: pos[c] for c in step.needed}
         chunk = self.opts.chunk_size
         total = sum(len(v) for _, v in conds)
-        queries: list[ColumnElement[bool]]
         dedupe = seen is not None
+        groups: list[list[tuple[Match, list[Any]]]]
         if total <= chunk:
-            queries = [or_(*(where_clause(table, m, v) for m, v in conds))]
+            groups = [conds]  # one query: the conditions OR-ed
         else:
-            queries = [where_clause(table, m, v[i : i + chunk]) for m, v in conds for i in range(0, len(v), chunk)]
+            groups = [[(m, v[i : i + chunk])] for m, v in conds for i in range(0, len(v), chunk)]
             dedupe = dedupe or len(conds) > 1
         window = self.selection.since.get(step.key) if self.selection else None
-        if window is not None:
-            bound = since_clause(table, window[0], window[1], src.dialect)
-            queries = [and_(q, bound) for q in queries]
+        # Each query is a statement built once per shape (collection, columns, conditions, window) and
+        # executed with its values bound: building and caching a statement per read cost more than the read.
+        queries: list[tuple[Hashable, Callable[[], ColumnElement[bool]], dict[str, Any]]] = []
+        for group in groups:
+            matches = tuple(m for m, _ in group)
+            shape = (step.key, tuple(fetch), matches, window[0] if window else None)
+            params = {f"p{j}": v[0] if m.kind == "identity" else v for j, (m, v) in enumerate(group)}
+            if window is not None:
+                params["since"] = since_value(window[1], src.dialect)
+            queries.append((shape, partial(_where, table, matches, window[0] if window else None, src.dialect), params))
         local_seen: set[tuple[Any, ...]] = set()
         new_keys: dict[str, set[Any]] = {c: set() for c in step.needed}
         found = 0
         width = len(names)
-        for where in queries:
-            for batch in src.stream(fetch, table, where, step.primary_key):
+        for key, where, params in queries:
+            for batch in src.stream(fetch, table, where, step.primary_key, params=params, shape=key):
                 lines = []
                 for row in batch:
                     if dedupe:
@@ -328,15 +335,21 @@ def _sorted(values: Iterable[Any]) -> list[Any]:
         return sorted(values, key=repr)
 
 
-def since_clause(table: Table, column: str, since: datetime, dialect: str) -> ColumnElement[bool]:
-    """`column >= since`, with `since` in the form the database stores (naive values are UTC)."""
+def since_clause(table: Table, column: str, dialect: str) -> ColumnElement[bool]:
+    """`column >= :since`, with `since` bound to `since_value(...)`: the form the database stores."""
     col = table.c[column]
-    utc = since.astimezone(UTC) if since.tzinfo else since
     if dialect == "sqlite":  # text timestamps: let SQLite normalise both sides ('T', 'Z', fractions)
-        return func.datetime(col) >= func.datetime(utc.strftime("%Y-%m-%d %H:%M:%S"))
+        return func.datetime(col) >= func.datetime(bindparam("since", type_=String()))
+    return col >= bindparam("since")
+
+
+def since_value(since: datetime, dialect: str) -> Any:
+    utc = since.astimezone(UTC) if since.tzinfo else since  # naive values are UTC
+    if dialect == "sqlite":
+        return utc.strftime("%Y-%m-%d %H:%M:%S")
     if dialect == "postgresql":
-        return col >= utc.replace(tzinfo=UTC)
-    return col >= utc.replace(tzinfo=None)
+        return utc.replace(tzinfo=UTC)
+    return utc.replace(tzinfo=None)
 
 
 def where_clause(table: Table, m: Match, values: list[Any]) -> ColumnElement[bool]:
@@ -347,6 +360,20 @@ def where_clause(table: Table, m: Match, values: list[Any]) -> ColumnElement[boo
     else:
         cond = col.in_(values)
     return cond
+
+
+def _where(table: Table, matches: tuple[Match, ...], since_column: str | None, dialect: str) -> ColumnElement[bool]:
+    where = or_(*(param_clause(table, m, f"p{j}") for j, m in enumerate(matches)))
+    return where if since_column is None else and_(where, since_clause(table, since_column, dialect))
+
+
+def param_clause(table: Table, m: Match, name: str) -> ColumnElement[bool]:
+    """`where_clause` with its value bound at execution: `name` is one value (identity) or a list (IN)."""
+    col = table.c[m.column]
+    if m.kind == "identity":
+        value: BindParameter[Any] = bindparam(name)
+        return func.lower(func.trim(col)) == value if m.mode == "lower_trim" else col == value
+    return col.in_(bindparam(name, expanding=True))
 
 
 def run_retrieval(

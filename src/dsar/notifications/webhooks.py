@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from dsar.db.engine import Database
@@ -41,6 +41,20 @@ _KIND = {
     RETRIEVAL: ("PERSONAL_DATA_RETRIEVAL_TASK", "personalDataRetrievalTask"),
     DELETION: ("PERSONAL_DATA_DELETION_TASK", "personalDataDeletionTask"),
 }
+
+
+_T = PrivacyTask.__table__
+_SUBSCRIBED = (
+    select(WebhookSubscription.id, _T.c.kind, _T.c.status, _T.c.tenant, _T.c.finished_at)
+    .join(_T, WebhookSubscription.tenant == _T.c.tenant)
+    .where(
+        _T.c.id == bindparam("task_id"),
+        _T.c.channel == "bwp",
+        _T.c.status.in_((COMPLETED, FAILED)),
+        WebhookSubscription.created_at <= _T.c.finished_at,
+    )
+    .order_by(WebhookSubscription.id)
+)
 
 
 @dataclass(frozen=True)
@@ -89,20 +103,13 @@ class Webhooks:
 
     def on_task_end(self, s: Session, task_id: str) -> None:
         """Queue the task's event for each subscription of its tenant, in the transaction that ended it.
-        One query finds both (usually nothing: most tenants have no subscription)."""
-        t = PrivacyTask.__table__
-        rows = s.execute(
-            select(WebhookSubscription, t.c.kind, t.c.status, t.c.tenant, t.c.finished_at)
-            .join(t, WebhookSubscription.tenant == t.c.tenant)
-            .where(
-                t.c.id == task_id,
-                t.c.channel == "bwp",
-                t.c.status.in_((COMPLETED, FAILED)),
-                WebhookSubscription.created_at <= t.c.finished_at,
-            )
-        ).all()
-        for hook, kind, status, tenant, finished in rows:
-            self._queue(s, hook, _Ended(task_id, kind, status, tenant, finished))
+        One Core query (built once) finds both; subscriptions are loaded only when there are any (most
+        tenants have none, and this runs at the end of every task)."""
+        rows = s.connection().execute(_SUBSCRIBED, {"task_id": task_id}).all()
+        for hook_id, kind, status, tenant, finished in rows:
+            hook = s.get(WebhookSubscription, hook_id)
+            if hook is not None:
+                self._queue(s, hook, _Ended(task_id, kind, status, tenant, finished))
 
     def _queue(self, s: Session, hook: WebhookSubscription, task: _Ended) -> None:
         now = self.clock.now()

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from dsar import __version__, log
@@ -43,6 +44,12 @@ class TaskRef:
 
 Handler = Callable[["TaskWorker", TaskRef], None]
 ExtraMembers = Callable[[list[CollectionResult]], Sequence[tuple[str, Callable[[], Iterator[bytes]]]]]
+
+
+# What a run needs of its task, read once per run (a Core statement built once).
+_REF = select(
+    PrivacyTask.kind, PrivacyTask.channel, PrivacyTask.subject_email, PrivacyTask.attempts, PrivacyTask.lease_owner
+).where(PrivacyTask.id == bindparam("task_id"))
 
 
 def result_key(task_id: str) -> str:
@@ -117,11 +124,11 @@ class TaskWorker:
                 self._running.discard(owner)
 
     def _run(self, task_id: str, owner: str) -> None:
-        with self.db.session(write=False) as s:
-            task = s.get(PrivacyTask, task_id)
-            if task is None or task.lease_owner != owner:
-                return
-            ref = TaskRef(task_id, owner, task.kind, task.channel, task.subject_email, task.attempts)
+        with self.db.engine.connect() as conn:
+            task = conn.execute(_REF, {"task_id": task_id}).one_or_none()
+        if task is None or task.lease_owner != owner:
+            return
+        ref = TaskRef(task_id, owner, task.kind, task.channel, task.subject_email, task.attempts)
         log_ = _log.bind(task_id=task_id, attempt=ref.attempts)
         if ref.attempts > self.max_attempts:
             self.finish(

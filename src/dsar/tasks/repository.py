@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, Connection, Table, and_, bindparam, case, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from dsar.db.base import UtcDateTime
 from dsar.tasks.models import FAILED, FINAL, IN_PROGRESS, ON_HOLD, IdempotencyKey, PrivacyTask
 
 IDEMPOTENCY_WINDOW = timedelta(hours=8)
@@ -91,6 +92,34 @@ def cancel_on_hold(s: Session, task_id: str, now: datetime, errors: list[dict[st
     return bool(res.rowcount == 1)  # type: ignore[attr-defined]
 
 
+_TASKS: Table = PrivacyTask.__table__  # type: ignore[assignment]
+
+# The queue's hot path: Core statements built once (no ORM bookkeeping, no statement construction or cache-key
+# computation per call), parameters bound at execution.
+_NOW = bindparam("now", type_=UtcDateTime())
+_DUE = and_(
+    PrivacyTask.status.in_((IN_PROGRESS, ON_HOLD)),
+    PrivacyTask.due_at <= _NOW,
+    or_(PrivacyTask.lease_expires.is_(None), PrivacyTask.lease_expires < _NOW),
+)
+_CANDIDATE = select(PrivacyTask.id).where(_DUE).with_for_update(skip_locked=True)
+_CANDIDATE_BY_ID = _CANDIDATE.where(PrivacyTask.id == bindparam("task_id"))
+_CANDIDATE_SINGLE = _CANDIDATE.where(PrivacyTask.batch_id.is_(None)).order_by(PrivacyTask.due_at).limit(1)
+_CANDIDATE_ANY = _CANDIDATE.order_by(PrivacyTask.due_at).limit(1)
+_CLAIM = (
+    update(_TASKS)
+    .where(PrivacyTask.id == bindparam("chosen"), _DUE)
+    .values(
+        lease_owner=bindparam("owner"),
+        lease_expires=bindparam("until", type_=UtcDateTime()),
+        attempts=PrivacyTask.attempts + 1,
+        status=IN_PROGRESS,  # a deletion whose holding period ended starts now
+        updated_at=case((PrivacyTask.status == ON_HOLD, _NOW), else_=PrivacyTask.updated_at),
+    )
+)
+_CLAIM_TRIES = 5
+
+
 def claim_next(s: Session, owner: str, now: datetime, lease: timedelta, task_id: str | None = None) -> str | None:
     """Take the lease of one due task whose lease is free or expired; its id, or None.
 
@@ -99,38 +128,21 @@ def claim_next(s: Session, owner: str, now: datetime, lease: timedelta, task_id:
     On PostgreSQL the candidate is locked with SKIP LOCKED, so concurrent workers take different tasks; a
     candidate lost to another worker anyway (SQLite serializes writers, so only on other databases) makes
     it try the next one rather than give up while tasks are due."""
-    free = or_(PrivacyTask.lease_expires.is_(None), PrivacyTask.lease_expires < now)
-    due = and_(PrivacyTask.status.in_((IN_PROGRESS, ON_HOLD)), PrivacyTask.due_at <= now, free)
-    cand = select(PrivacyTask.id).where(due).with_for_update(skip_locked=True)
-    conn = s.connection()  # Core statements: the queue's hot path needs no ORM bookkeeping
+    conn = s.connection()
+    at = {"now": now}
     for _ in range(_CLAIM_TRIES):
         if task_id is not None:
-            chosen = conn.scalar(cand.where(PrivacyTask.id == task_id))
+            chosen = conn.scalar(_CANDIDATE_BY_ID, {**at, "task_id": task_id})
         else:  # fairness: single requests first (partial index), then batch rows, each oldest first
-            chosen = conn.scalar(cand.where(PrivacyTask.batch_id.is_(None)).order_by(PrivacyTask.due_at).limit(1))
-            chosen = chosen or conn.scalar(cand.order_by(PrivacyTask.due_at).limit(1))
+            chosen = conn.scalar(_CANDIDATE_SINGLE, at) or conn.scalar(_CANDIDATE_ANY, at)
         if chosen is None:
             return None
-        claimed = conn.execute(
-            update(_TASKS)
-            .where(PrivacyTask.id == chosen, due)
-            .values(
-                lease_owner=owner,
-                lease_expires=now + lease,
-                attempts=PrivacyTask.attempts + 1,
-                status=IN_PROGRESS,  # a deletion whose holding period ended starts now
-                updated_at=case((PrivacyTask.status == ON_HOLD, now), else_=PrivacyTask.updated_at),
-            )
-        )
+        claimed = conn.execute(_CLAIM, {**at, "chosen": chosen, "owner": owner, "until": now + lease})
         if claimed.rowcount == 1:
-            return chosen
+            return str(chosen)
         if task_id is not None:
             return None
     return None
-
-
-_CLAIM_TRIES = 5
-_TASKS: Table = PrivacyTask.__table__  # type: ignore[assignment]
 
 
 def renew_leases(s: Session, owner: str | list[str], until: datetime) -> int:
