@@ -102,13 +102,16 @@ def embedded(work: Path, tasks: int, runs: int, database_url: str | None = None,
     return results
 
 
-def distributed(work: Path, tasks: int, runs: int, storage: str = "s3", threads: int = 2) -> list[Run]:
+def distributed(
+    work: Path, tasks: int, runs: int, storage: str = "s3", threads: int = 2, env: dict[str, str] | None = None
+) -> list[Run]:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from tests.cluster import Cluster
 
     results = []
     for i in range(runs):
         extra = {"DSAR_STORAGE_URL": (work / f"objects{i}").resolve().as_uri()} if storage == "local" else {}
+        extra.update(env or {})
         job = {"WORKERS": str(threads)}  # Celery threads per `dsar worker`
         cluster = Cluster(
             work / f"cluster{i}", broker="redis", apis=1, workers=2, customers=tasks, job=job, env_extra=extra
@@ -176,13 +179,15 @@ def main() -> None:
     ap.add_argument("--storage", choices=["s3", "local"], default="s3", help="distributed: object storage")
     ap.add_argument("--processes", type=int, default=1, help="embedded: `dsar serve --processes`")
     ap.add_argument("--threads", type=int, default=2, help="distributed: Celery threads per worker (DSAR_JOB__WORKERS)")
+    ap.add_argument("--env", nargs="*", default=[], help="distributed: DSAR_X=Y settings for the cluster's processes")
     args = ap.parse_args()
+    env = dict(kv.split("=", 1) for kv in args.env)
     work = Path(tempfile.mkdtemp(prefix="dsar-bench-queue-"))
     if args.mode == "embedded":
         results = embedded(work, args.tasks, args.runs, processes=args.processes)
         label = f"embedded, {args.processes} process(es)"
     else:
-        results = distributed(work, args.tasks, args.runs, args.storage, args.threads)
+        results = distributed(work, args.tasks, args.runs, args.storage, args.threads, env)
         label = f"distributed, {args.storage}, 2 workers x {args.threads} threads"
     print(f"\n{os.cpu_count()} cores\n| figure | median | min | max | n |\n|---|---|---|---|---|")
     print("\n".join(rows(label, results)))

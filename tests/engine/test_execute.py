@@ -308,6 +308,41 @@ def test_the_subjects_rows_are_exactly_those_of_direct_sql(shop_url: str, tmp_pa
     assert b"secret-hash-value" not in b"".join(p.read_bytes() for p in (tmp_path / "spool").iterdir())
 
 
+def test_a_walk_in_the_calling_thread_finds_the_same_rows(
+    shop_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """parallel=False (a busy worker) reads every collection in the caller's thread, in plan order, and finds
+    exactly what the parallel walk finds."""
+    import threading
+
+    from dsar.engine import execute
+
+    dm = shop_datamap(shop_url)
+    threads: dict[bool, set[str]] = {True: set(), False: set()}
+    plain = execute._Run.run_unit
+    mode = [True]
+
+    def recording(self: Any, unit: Any) -> None:
+        threads[mode[0]].add(threading.current_thread().name)
+        plain(self, unit)
+
+    monkeypatch.setattr(execute._Run, "run_unit", recording)
+    srcs = Sources(dm)
+    try:
+        found = {}
+        for parallel in (True, False):
+            mode[0] = parallel
+            spool = tmp_path / f"spool-{parallel}"
+            spool.mkdir()
+            results, _ = run_retrieval(dm, build_plan(dm), srcs, {"email": JANE}, spool, NO_SLEEP, parallel=parallel)
+            found[parallel] = {r.key: (r.records, r.spool.read_bytes() if r.spool else b"") for r in results}
+    finally:
+        srcs.dispose()
+    assert found[False] == found[True] and sum(n for n, _ in found[True].values()) == TOTAL
+    assert threads[False] == {threading.current_thread().name}
+    assert all(name.startswith("dsar-read") for name in threads[True])
+
+
 @pytest.mark.postgres
 def test_connections_cut_by_the_database_are_replaced(pg_url: str, tmp_path: Path) -> None:
     """Sources do not ping each connection they take from the pool (a round trip per query): a connection

@@ -83,3 +83,32 @@ def test_a_first_attempt_writes_a_small_archive_with_one_request(
         assert calls == ["PutObject"]
     finally:
         c.close()
+
+
+def test_a_busy_worker_walks_without_reader_threads(
+    tmp_path: Path, demo_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task that runs alone in its process reads independent collections in parallel; one that runs beside
+    other tasks reads in its own thread (the process is busy anyway)."""
+    from dsar.tasks import jobs
+
+    seen: list[bool] = []
+    plain = jobs.run_retrieval
+
+    def recording(*args: object, parallel: bool = True, **kwargs: object) -> object:
+        seen.append(parallel)
+        return plain(*args, parallel=parallel, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jobs, "run_retrieval", recording)
+    c = _container(tmp_path, demo_dir, FrozenClock(), None)
+    try:
+        for busy in (False, True):
+            tid = c.tasks.start_retrieval("t1", SUBJECT, None)
+            assert c.worker.claim("w1") == tid
+            if busy:
+                c.worker._running.add("another-thread")  # another task in progress in this process
+            c.worker.run(tid, "w1")
+            assert c.tasks.get("t1", tid, RETRIEVAL).status == COMPLETED
+        assert seen == [True, False]
+    finally:
+        c.close()

@@ -384,8 +384,16 @@ def run_retrieval(
     spool_dir: Path,
     opts: EngineOptions,
     selection: Selection | None = None,
+    *,
+    parallel: bool = True,
 ) -> tuple[list[CollectionResult], list[SourceReport]]:
-    """Find every row of the subject (or of a selection); raise SourceError if a source still fails after retries."""
+    """Find every row of the subject (or of a selection); raise SourceError if a source still fails after retries.
+
+    `parallel`: independent collections are read at the same time by the process's reader threads (up to
+    `opts.parallelism`), which shortens a walk whose sources answer over the network. A worker that is
+    running other tasks passes False: the walk then reads in the calling thread, one collection after the
+    other, since the process is busy anyway and a hand-off per read to a reader thread only adds thread
+    switches (B2 in docs/performance.md)."""
     run = _Run(dm, plan, sources, identities, spool_dir, opts, selection)
     wanted = _with_ancestors(plan, selection.collections) if selection else None
     done: set[int] = {
@@ -395,9 +403,16 @@ def run_retrieval(
     pool = sources.pool(opts.parallelism)
     try:
         while len(done) < len(plan.units):
-            for i, unit in enumerate(plan.units):
-                if i not in done and i not in running.values() and unit.after <= done:
-                    running[pool.submit(run.run_unit, unit)] = i
+            ready = [
+                i for i, u in enumerate(plan.units) if i not in done and i not in running.values() and u.after <= done
+            ]
+            if not parallel or opts.parallelism == 1:
+                for i in ready:  # in plan order, which respects `after`
+                    run.run_unit(plan.units[i])
+                    done.add(i)
+                continue
+            for i in ready:
+                running[pool.submit(run.run_unit, plan.units[i])] = i
             finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
             for fut in finished:
                 i = running.pop(fut)

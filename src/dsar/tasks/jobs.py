@@ -114,6 +114,11 @@ class TaskWorker:
             with self.db.session() as s:
                 repo.renew_leases(s, mine, self.clock.now() + self.lease)
 
+    def running(self) -> int:
+        """Tasks this process is running right now."""
+        with self._running_lock:
+            return len(self._running)
+
     def run(self, task_id: str, owner: str) -> None:
         with self._running_lock:
             self._running.add(owner)
@@ -177,6 +182,7 @@ class TaskWorker:
                 spool,
                 self.engine,
                 selection,
+                parallel=self.running() <= 1,
             )
             total = sum(r.records for r in results)
             if total == 0:
