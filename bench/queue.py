@@ -14,9 +14,11 @@ stops when the batch reports every task ended; the batch's task counts say how m
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +29,7 @@ from typing import Any
 
 import httpx
 
-from bench.server import served
+from bench.server import cpu_seconds, served
 
 CREATE = "mutation { createUploadLink(input: {fileExtension: CSV, size: %d}) { uploadUrl fileId } }"
 START = 'mutation { startPersonalDataRetrievalTasks(input: {fileId: "%s"}) { batchId } }'
@@ -46,6 +48,8 @@ class Run:
     done: float  # every task ended
     completed: int
     failed: int
+    worker_cpu_ms: float = 0.0  # CPU time of the processes that run the tasks, per task
+    machine_cpu_ms: float = 0.0  # CPU time of the whole machine (every process: databases, S3, ...), per task
 
     @property
     def rate(self) -> float:
@@ -60,11 +64,25 @@ def _csv(shop: Path, n: int) -> bytes:
     return ("email\n" + "\n".join(emails) + "\n").encode()
 
 
-def queue_batch(gql: Callable[[str], dict[str, Any]], content: bytes, rows: int, poll: float = 0.25) -> Run:
-    """Upload the CSV, start the batch, follow it until every task ended."""
+def machine_cpu_seconds() -> float:
+    """Busy CPU time of the whole machine so far (/proc/stat: all but idle and iowait)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def queue_batch(
+    gql: Callable[[str], dict[str, Any]],
+    content: bytes,
+    rows: int,
+    poll: float = 0.25,
+    worker_cpu: Callable[[], float] = lambda: 0.0,
+) -> Run:
+    """Upload the CSV, start the batch, follow it until every task ended (`worker_cpu`: seconds so far of
+    the processes that run the tasks)."""
     link = gql(CREATE % len(content))["createUploadLink"]
     put = httpx.put(link["uploadUrl"], content=content, headers={"Content-Type": "text/csv"}, timeout=60)
     assert put.status_code == 200, put.text
+    cpu0, machine0 = worker_cpu(), machine_cpu_seconds()
     t0 = time.perf_counter()
     batch_id = gql(START % link["fileId"])["startPersonalDataRetrievalTasks"]["batchId"]
     answered = time.perf_counter() - t0
@@ -77,8 +95,9 @@ def queue_batch(gql: Callable[[str], dict[str, Any]], content: bytes, rows: int,
             break
         time.sleep(poll)
     done = time.perf_counter() - t0
+    cpu, machine = (worker_cpu() - cpu0) * 1000 / rows, (machine_cpu_seconds() - machine0) * 1000 / rows
     counts = b["taskCounts"]
-    return Run(rows, answered, created or done, done, counts["completed"], counts["failed"])
+    return Run(rows, answered, created or done, done, counts["completed"], counts["failed"], cpu, machine)
 
 
 def embedded(work: Path, tasks: int, runs: int, database_url: str | None = None, processes: int = 1) -> list[Run]:
@@ -90,14 +109,16 @@ def embedded(work: Path, tasks: int, runs: int, database_url: str | None = None,
     for i in range(runs):
         run_dir = work / f"embedded{i}"  # a fresh state database for every run
         serve_args = ["--processes", str(processes)] if processes > 1 else []
-        with served(run_dir, info.datamap, ["privacy:manage", "files:manage"], database_url, serve_args) as http:
+        procs: list[subprocess.Popen[bytes]] = []
+        scopes = ["privacy:manage", "files:manage"]
+        with served(run_dir, info.datamap, scopes, database_url, serve_args, started=procs) as http:
 
             def gql(query: str) -> dict[str, Any]:
                 body = http.post("/graphql", json={"query": query}).json()
                 assert not body.get("errors"), body
                 return dict(body["data"])
 
-            results.append(queue_batch(gql, content, tasks))
+            results.append(queue_batch(gql, content, tasks, worker_cpu=functools.partial(cpu_seconds, procs[0].pid)))
         print(f"  embedded run {i + 1}: {results[-1]}", file=sys.stderr, flush=True)
     return results
 
@@ -121,7 +142,11 @@ def distributed(
             client = c.client(0)
             try:
                 _warm_up(client)
-                results.append(queue_batch(client.gql, content, tasks))
+
+                def workers_cpu() -> float:
+                    return sum(cpu_seconds(p.pid) for p in c.worker_procs if p is not None)
+
+                results.append(queue_batch(client.gql, content, tasks, worker_cpu=workers_cpu))
             finally:
                 client.close()
         print(f"  distributed run {i + 1}: {results[-1]}", file=sys.stderr, flush=True)
@@ -154,6 +179,8 @@ def rows(label: str, results: list[Run]) -> list[str]:
         fmt("B2 mutation answered", [r.answered * 1000 for r in results], "ms", 0),
         fmt("B2 every task created (rows read)", [r.created for r in results], "s", 2),
         fmt("B2 every task ended", [r.done for r in results], "s"),
+        fmt("B2 CPU per task: the workers' processes", [r.worker_cpu_ms for r in results], "ms", 2),
+        fmt("B2 CPU per task: the whole machine", [r.machine_cpu_ms for r in results], "ms", 2),
         f"| B2 tasks COMPLETED / FAILED over all runs | {completed:,} / {failed:,} | | | |",
     ]
 

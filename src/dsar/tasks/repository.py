@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, bindparam, case, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Table, Update, and_, bindparam, case, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -175,12 +176,31 @@ def release(s: Session, task_id: str, owner: str, retry_at: datetime, refund: bo
 def finish(s: Session, task_id: str, owner: str, now: datetime, status: str, **values: Any) -> bool:
     """Move a task we hold the lease of to a final state, once; False if we lost the lease."""
     assert status in FINAL
-    res = s.connection().execute(
-        update(_TASKS)
-        .where(PrivacyTask.id == task_id, PrivacyTask.lease_owner == owner, PrivacyTask.status == IN_PROGRESS)
-        .values(status=status, updated_at=now, finished_at=now, lease_owner=None, lease_expires=None, **values)
-    )
+    params = {"task_id": task_id, "owner": owner, "now": now, "status": status, **values}
+    res = s.connection().execute(_finish_statement(tuple(sorted(values))), params)
     return bool(res.rowcount == 1)
+
+
+@functools.cache
+def _finish_statement(names: tuple[str, ...]) -> Update:
+    """The final UPDATE setting these columns too (a few sets of names exist: one statement each, built once)."""
+    extra = {n: bindparam(n, type_=_TASKS.c[n].type) for n in names}
+    return (
+        update(_TASKS)
+        .where(
+            PrivacyTask.id == bindparam("task_id"),
+            PrivacyTask.lease_owner == bindparam("owner"),
+            PrivacyTask.status == IN_PROGRESS,
+        )
+        .values(
+            status=bindparam("status"),
+            updated_at=_NOW,
+            finished_at=_NOW,
+            lease_owner=None,
+            lease_expires=None,
+            **extra,
+        )
+    )
 
 
 def overdue_ids(s: Session, now: datetime, grace: timedelta, limit: int) -> list[str]:
