@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +48,8 @@ class Run:
     done: float  # every task ended
     completed: int
     failed: int
-    worker_cpu_ms: float = 0.0  # CPU time of the processes that run the tasks, per task
     machine_cpu_ms: float = 0.0  # CPU time of the whole machine (every process: databases, S3, ...), per task
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # CPU time per task of named processes
 
     @property
     def rate(self) -> float:
@@ -75,14 +75,15 @@ def queue_batch(
     content: bytes,
     rows: int,
     poll: float = 0.25,
-    worker_cpu: Callable[[], float] = lambda: 0.0,
+    cpu: dict[str, Callable[[], float]] | None = None,
 ) -> Run:
-    """Upload the CSV, start the batch, follow it until every task ended (`worker_cpu`: seconds so far of
-    the processes that run the tasks)."""
+    """Upload the CSV, start the batch, follow it until every task ended (`cpu`: name -> CPU seconds so far
+    of some processes, reported per task)."""
+    cpu = cpu or {}
     link = gql(CREATE % len(content))["createUploadLink"]
     put = httpx.put(link["uploadUrl"], content=content, headers={"Content-Type": "text/csv"}, timeout=60)
     assert put.status_code == 200, put.text
-    cpu0, machine0 = worker_cpu(), machine_cpu_seconds()
+    cpu0, machine0 = {k: f() for k, f in cpu.items()}, machine_cpu_seconds()
     t0 = time.perf_counter()
     batch_id = gql(START % link["fileId"])["startPersonalDataRetrievalTasks"]["batchId"]
     answered = time.perf_counter() - t0
@@ -95,9 +96,10 @@ def queue_batch(
             break
         time.sleep(poll)
     done = time.perf_counter() - t0
-    cpu, machine = (worker_cpu() - cpu0) * 1000 / rows, (machine_cpu_seconds() - machine0) * 1000 / rows
+    machine = (machine_cpu_seconds() - machine0) * 1000 / rows
+    spent = {k: (f() - cpu0[k]) * 1000 / rows for k, f in cpu.items()}
     counts = b["taskCounts"]
-    return Run(rows, answered, created or done, done, counts["completed"], counts["failed"], cpu, machine)
+    return Run(rows, answered, created or done, done, counts["completed"], counts["failed"], machine, spent)
 
 
 def embedded(work: Path, tasks: int, runs: int, database_url: str | None = None, processes: int = 1) -> list[Run]:
@@ -118,7 +120,8 @@ def embedded(work: Path, tasks: int, runs: int, database_url: str | None = None,
                 assert not body.get("errors"), body
                 return dict(body["data"])
 
-            results.append(queue_batch(gql, content, tasks, worker_cpu=functools.partial(cpu_seconds, procs[0].pid)))
+            server = {"dsar serve (API and workers)": functools.partial(cpu_seconds, procs[0].pid)}
+            results.append(queue_batch(gql, content, tasks, cpu=server))
         print(f"  embedded run {i + 1}: {results[-1]}", file=sys.stderr, flush=True)
     return results
 
@@ -143,14 +146,29 @@ def distributed(
             try:
                 _warm_up(client)
 
-                def workers_cpu() -> float:
-                    return sum(cpu_seconds(p.pid) for p in c.worker_procs if p is not None)
-
-                results.append(queue_batch(client.gql, content, tasks, worker_cpu=workers_cpu))
+                results.append(queue_batch(client.gql, content, tasks, cpu=_cluster_cpu(c)))
             finally:
                 client.close()
         print(f"  distributed run {i + 1}: {results[-1]}", file=sys.stderr, flush=True)
     return results
+
+
+def _cluster_cpu(c: Any) -> dict[str, Callable[[], float]]:
+    """CPU seconds so far of the cluster's processes, by role (PostgreSQL: the postmaster and its backends)."""
+
+    def of(procs: list[Any]) -> Callable[[], float]:
+        return lambda: sum(cpu_seconds(p.pid) for p in procs if p is not None)
+
+    out = {"the 2 `dsar worker` processes": of(c.worker_procs), "the API": of(c.api_procs)}
+    if c.s3 is not None:
+        out["moto_server (the S3 double)"] = of([c.s3])
+    pid_file = c.pg_dir / "data" / "postmaster.pid" if getattr(c, "pg_dir", None) else None
+    if pid_file is not None and pid_file.exists():
+        postmaster = int(pid_file.read_text().split()[0])
+        out["PostgreSQL (state)"] = lambda: cpu_seconds(postmaster)
+    if c.redis is not None:
+        out["Redis (broker)"] = of([c.redis])
+    return out
 
 
 def _warm_up(client: Any, n: int = 4) -> None:
@@ -179,7 +197,7 @@ def rows(label: str, results: list[Run]) -> list[str]:
         fmt("B2 mutation answered", [r.answered * 1000 for r in results], "ms", 0),
         fmt("B2 every task created (rows read)", [r.created for r in results], "s", 2),
         fmt("B2 every task ended", [r.done for r in results], "s"),
-        fmt("B2 CPU per task: the workers' processes", [r.worker_cpu_ms for r in results], "ms", 2),
+        *(fmt(f"B2 CPU per task: {name}", [r.cpu_ms[name] for r in results], "ms", 2) for name in results[0].cpu_ms),
         fmt("B2 CPU per task: the whole machine", [r.machine_cpu_ms for r in results], "ms", 2),
         f"| B2 tasks COMPLETED / FAILED over all runs | {completed:,} / {failed:,} | | | |",
     ]
