@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from dsar.jobs import periodic
 from dsar.kit.clock import FrozenClock, SystemClock
@@ -52,6 +53,15 @@ def test_a_file_expires_after_30_days_and_the_janitor_deletes_it(api: Api) -> No
     token = _fresh_token(api)
     assert "errors" not in api.gql(DOWNLOAD % old, token=token).json()
 
+    # Hold the janitor's lease while the expired files are asked for, so that they are answered "not found"
+    # by the API itself and not because the background janitor happened to delete them first.
+    with api.container.db.session() as s:
+        periodic.ensure(s, "uploads-expiry", clock.now())
+        s.execute(
+            update(periodic.PeriodicJobRow)
+            .where(periodic.PeriodicJobRow.name == "uploads-expiry")
+            .values(lease_owner="the-test", lease_expires=clock.now() + 365 * DAY)
+        )
     clock.advance(timedelta(seconds=2))
     token = _fresh_token(api)
     for file_id in (old, never_used):  # expired: answers not found at once, before the janitor ran
@@ -60,6 +70,12 @@ def test_a_file_expires_after_30_days_and_the_janitor_deletes_it(api: Api) -> No
         batch = start_batch(api, file_id, token=token)
         assert batch["errors"][0]["extensions"]["classification"]["type"] == "ResourceNotFoundError"
     assert f"{old}.csv" in _on_disk(api)
+    with api.container.db.session() as s:  # let the janitor go
+        s.execute(
+            update(periodic.PeriodicJobRow)
+            .where(periodic.PeriodicJobRow.name == "uploads-expiry")
+            .values(lease_owner=None, lease_expires=None, next_run_at=clock.now())
+        )
 
     # The runner's periodic loop finds the janitor due (it last ran 30 days ago by the frozen clock).
     def janitor_ran() -> bool:
