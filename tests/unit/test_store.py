@@ -6,7 +6,6 @@ import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -98,48 +97,6 @@ def test_an_inline_read_never_waits_for_the_main_pool(tmp_path: Path) -> None:
         for conn in held:
             conn.close()
         database.dispose()
-
-
-def test_a_claim_reads_the_queue_in_due_order_without_sorting_it(db: Database) -> None:
-    """The claim's candidate query walks the partial index of queued tasks from the start (it stops at the
-    first free one) instead of reading and sorting every queued task: its cost must not grow with the queue."""
-    clock = FrozenClock()
-    now = clock.now()
-    rows = [
-        {
-            "id": new_id(),
-            "tenant": "t1",
-            "kind": RETRIEVAL,
-            "subject_email": "a@example.com",
-            "subject_ref": "r",
-            "status": COMPLETED if i % 3 == 0 else IN_PROGRESS,
-            "errors": [],
-            "submitted_at": now,
-            "updated_at": now,
-            "due_at": now + timedelta(microseconds=i),
-            "attempts": 0,
-            "batch_id": "b",
-        }
-        for i in range(3000)
-    ]
-    with db.session() as s:
-        s.execute(PrivacyTask.__table__.insert(), rows)
-    at = now + timedelta(days=1)
-    for candidates, index in [
-        (repo._CANDIDATE_ANY, "ix_privacy_tasks_queue"),
-        (repo._CANDIDATE_SINGLE, "ix_privacy_tasks_due_single"),  # none here: it must not read the batch's
-    ]:
-        stmt = candidates.compile(db.engine, compile_kwargs={"render_postcompile": True})
-        named = stmt.construct_params({"now": at if db.dialect == "postgresql" else at.replace(tzinfo=None)})
-        params: Any = tuple(named[k] for k in stmt.positiontup or ()) if stmt.positional else named
-        with db.engine.connect() as conn:
-            conn.exec_driver_sql("ANALYZE")
-            explain = "EXPLAIN " if db.dialect == "postgresql" else "EXPLAIN QUERY PLAN "
-            plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(explain + str(stmt), params))
-        assert index in plan, plan
-        assert "Sort" not in plan and "TEMP B-TREE" not in plan, plan
-    with db.session() as s:  # and the claim takes the oldest queued task
-        assert repo.claim_next(s, "w", at, LEASE) == rows[1]["id"]
 
 
 def test_times_round_trip_as_aware_utc(db: Database) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dsar.db.base import UtcDateTime
-from dsar.tasks.models import FAILED, FINAL, IN_PROGRESS, ON_HOLD, IdempotencyKey, PrivacyTask, queued
+from dsar.tasks.models import FAILED, FINAL, IN_PROGRESS, ON_HOLD, IdempotencyKey, PrivacyTask
 
 IDEMPOTENCY_WINDOW = timedelta(hours=8)
 
@@ -99,7 +99,7 @@ _TASKS: Table = PrivacyTask.__table__  # type: ignore[assignment]
 # computation per call), parameters bound at execution.
 _NOW = bindparam("now", type_=UtcDateTime())
 _DUE = and_(
-    queued(),  # literals: the partial index ix_privacy_tasks_queue serves the claim in due order
+    PrivacyTask.status.in_((IN_PROGRESS, ON_HOLD)),
     PrivacyTask.due_at <= _NOW,
     or_(PrivacyTask.lease_expires.is_(None), PrivacyTask.lease_expires < _NOW),
 )
@@ -207,7 +207,7 @@ def overdue_ids(s: Session, now: datetime, grace: timedelta, limit: int) -> list
     free = or_(PrivacyTask.lease_expires.is_(None), PrivacyTask.lease_expires < now)
     q = (
         select(PrivacyTask.id)
-        .where(queued(), PrivacyTask.due_at <= now - grace, free)
+        .where(PrivacyTask.status.in_((IN_PROGRESS, ON_HOLD)), PrivacyTask.due_at <= now - grace, free)
         .order_by(PrivacyTask.due_at)
         .limit(limit)
     )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, String, text
+from sqlalchemy import JSON, BigInteger, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dsar.db.base import Base, UtcDateTime
-from dsar.tasks.models import QUEUED_SQL, PrivacyTask
+from dsar.tasks.models import PrivacyTask
 
 # Upload.status: a link was handed out; a PUT is streaming the body; the file is stored (the link is spent).
 PENDING = "pending"
@@ -77,7 +77,12 @@ class BatchRejection(Base):
 # batches that need it, so that the tasks feature's model stays as its owners wrote it.
 Index("ix_privacy_tasks_batch", PrivacyTask.batch_id, PrivacyTask.id)
 # Claiming prefers due tasks that no batch started, so that a single request is not queued behind a large
-# batch (see tasks.repository.claim_next); this partial index holds only them, in due order, so that the
-# claim finds the oldest (or that there is none) without reading the batch's rows.
-_SINGLE = text(f"batch_id IS NULL AND {QUEUED_SQL}")
-Index("ix_privacy_tasks_due_single", PrivacyTask.due_at, sqlite_where=_SINGLE, postgresql_where=_SINGLE)
+# batch (see tasks.repository.claim_next); this partial index finds them without reading the batch's rows.
+_SINGLE = PrivacyTask.batch_id.is_(None)
+Index(
+    "ix_privacy_tasks_due_single",
+    PrivacyTask.status,
+    PrivacyTask.due_at,
+    sqlite_where=_SINGLE,
+    postgresql_where=_SINGLE,
+)
