@@ -29,7 +29,8 @@ from tests.conftest import need
 pytestmark = pytest.mark.slow
 
 CHAOS_TASKS = 1000  # tasks of the SIGKILL chaos run (the figure)
-CHAOS_SECONDS = 60  # submissions are spread over this long, so the kills hit running tasks
+CHAOS_SECONDS = 90  # submissions are spread over this long, so the kills hit running tasks (~13 kill cycles of
+# 3 s plus a new worker's start; with 60 s a fast run of today's code ended after 9)
 CHAOS_EVERY = 3.0  # seconds between two SIGKILLs ("every few seconds")
 FAULT_TASKS = 60  # tasks of each broker / database / S3 fault run
 JOB = {"LEASE_SECONDS": "4", "SWEEP_SECONDS": "2", "POLL_SECONDS": "0.2"}
