@@ -111,11 +111,11 @@ def _pids(cluster: Cluster) -> list[int]:
 
 
 class Chaos:
-    """Every `every` seconds, SIGKILL a random worker and start it again at once. The next interval starts when
-    the new process has got to work (it holds a task's lease; at most 30 s, or at once when no task is left): a
-    worker needs about 3 s of imports on 2 cores, so a fixed beat could kill fresh workers before they ever run
-    a task, and a loaded machine would make no progress at all. Counts a worker that exited on its own
-    (`found_dead`, a bug)."""
+    """Every `every` seconds, SIGKILL a worker (one running a task, if any) and start it again at once. The
+    next interval starts when the new process has got to work (it holds a task's lease; at most 30 s, or at
+    once when no task is left): a worker needs about 3 s of imports on 2 cores, so a fixed beat could kill
+    fresh workers before they ever run a task, and a loaded machine would make no progress at all. Counts a
+    worker that exited on its own (`found_dead`, a bug)."""
 
     def __init__(self, cluster: Cluster, every: float = CHAOS_EVERY) -> None:
         self.cluster, self.every = cluster, every
@@ -161,7 +161,11 @@ class Chaos:
                 if proc is None or proc.poll() is not None:  # exited although nobody killed it
                     self.found_dead += 1
                     self.cluster.start_worker(i)
-            i = rnd.randrange(self.cluster.workers)
+            # A worker that holds a task's lease, when one does: tasks take milliseconds now, and a random
+            # worker is mostly idle between them, so random kills could miss every task in progress.
+            busy = self._busy_pids() or set()
+            holding = [k for k, p in enumerate(self.cluster.worker_procs) if p is not None and p.pid in busy]
+            i = rnd.choice(holding) if holding else rnd.randrange(self.cluster.workers)
             self.cluster.kill_worker(i)
             self.kills += 1
             self.cluster.start_worker(i)
