@@ -145,7 +145,6 @@ def distributed(
             client = c.client(0)
             try:
                 _warm_up(client)
-
                 results.append(queue_batch(client.gql, content, tasks, cpu=_cluster_cpu(c)))
             finally:
                 client.close()

@@ -260,14 +260,15 @@ class _Run:
         window = self.selection.since.get(step.key) if self.selection else None
         # Each query is a statement built once per shape (collection, columns, conditions, window) and
         # executed with its values bound: building and caching a statement per read cost more than the read.
+        since_column = window[0] if window else None
         queries: list[tuple[Hashable, Callable[[], ColumnElement[bool]], dict[str, Any]]] = []
         for group in groups:
             matches = tuple(m for m, _ in group)
-            shape = (step.key, tuple(fetch), matches, window[0] if window else None)
             params = {f"p{j}": v[0] if m.kind == "identity" else v for j, (m, v) in enumerate(group)}
             if window is not None:
                 params["since"] = since_value(window[1], src.dialect)
-            queries.append((shape, partial(_where, table, matches, window[0] if window else None, src.dialect), params))
+            shape = (step.key, tuple(fetch), matches, since_column)
+            queries.append((shape, partial(_where, table, matches, since_column, src.dialect), params))
         local_seen: set[tuple[Any, ...]] = set()
         new_keys: dict[str, set[Any]] = {c: set() for c in step.needed}
         found = 0
@@ -353,6 +354,8 @@ def since_value(since: datetime, dialect: str) -> Any:
 
 
 def where_clause(table: Table, m: Match, values: list[Any]) -> ColumnElement[bool]:
+    """The condition of one match with its values in it (`datamap check` prints it; the engine's reads use
+    `param_clause`, bound at execution)."""
     col = table.c[m.column]
     cond: ColumnElement[bool]
     if m.kind == "identity":
