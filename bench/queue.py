@@ -7,7 +7,7 @@ customers of the demo shop, so every task walks its sources and writes an archiv
 stops when the batch reports every task ended; the batch's task counts say how many COMPLETED.
 
 - embedded: one `dsar serve` (SQLite state, local storage, 2 in-process worker threads).
-- distributed: `tests.cluster.Cluster` (PostgreSQL state, S3 on moto_server, Redis broker, 1 API, 2
+- distributed: `bench.cluster.Cluster` (PostgreSQL state, S3 on moto_server, Redis broker, 1 API, 2
   `dsar worker` Celery processes of 2 threads each).
 """
 
@@ -130,7 +130,7 @@ def distributed(
     work: Path, tasks: int, runs: int, storage: str = "s3", threads: int = 2, env: dict[str, str] | None = None
 ) -> list[Run]:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tests.cluster import Cluster
+    from bench.cluster import Cluster
 
     results = []
     for i in range(runs):

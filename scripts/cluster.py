@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.cluster import Cluster  # noqa: E402
+from bench.cluster import Cluster  # noqa: E402
 
 
 def _interrupt(*_: object) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from dsar.auth.endusers import EndUserTokens, IdentityProvider
@@ -24,8 +27,12 @@ from dsar.kit.clock import Clock, SystemClock
 from dsar.kit.signing import derive_key
 from dsar.notifications.service import Notifications, http_transport
 from dsar.notifications.webhooks import Webhooks
+from dsar.odr.face import OIDC_CALLBACK, Odr
 from dsar.odr.jobs import odr_handler
-from dsar.odr.wiring import Odr, build_odr
+from dsar.odr.mail import Mailer, OutboxMailer, SmtpMailer
+from dsar.odr.oauth import OdrAuth
+from dsar.odr.oidc import OidcClient
+from dsar.odr.service import OdrConfig, OdrRequests
 from dsar.portability.jobs import DataQueryJob
 from dsar.portability.models import CHANNEL as ADP_CHANNEL
 from dsar.portability.service import Portability, check_notify_url
@@ -38,6 +45,26 @@ from dsar.uploads.links import LocalUploadLinks, PresignedUploadLinks, PresignsP
 from dsar.uploads.service import Uploads
 
 
+def master_key(secret: str | None, data_dir: Path) -> bytes:
+    """DSAR_SECRET_KEY, or a key generated on first use and kept (mode 0600) in the data directory.
+
+    Called when the container first needs a key (to sign a token or a link), never as a side effect of reading
+    the settings."""
+    if secret:
+        return secret.encode("utf-8")
+    path = data_dir / "secret.key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process of the same deployment made it first
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip().encode("utf-8")
+
+
 @dataclass
 class Container:
     settings: Settings
@@ -46,7 +73,7 @@ class Container:
 
     @cached_property
     def master_key(self) -> bytes:
-        return self.settings.master_key()
+        return master_key(self.settings.secret_key, self.settings.data_dir)
 
     def key(self, purpose: str) -> bytes:
         return derive_key(self.master_key, purpose)
@@ -262,7 +289,44 @@ class Container:
 
     @cached_property
     def odr(self) -> Odr:
-        return build_odr(self)
+        s = self.settings
+        o = s.odr
+        public = s.public_url.rstrip("/")
+        contact = o.privacy_contact_email or (s.privacy_contact if "@" in s.privacy_contact else "")
+        config = OdrConfig(
+            settings=o,
+            public_url=public,
+            organisation=o.organisation_name or s.company_name,
+            legal_entity=o.legal_entity or s.company_name,
+            contact_email=contact,
+        )
+        requests = OdrRequests(
+            self.db,
+            self.clock,
+            self.storage,
+            lambda: self.datamap.odr,
+            self.tasks.subject_ref,
+            self._notify,
+            config,
+        )
+        mailer: Mailer = SmtpMailer(o) if o.smtp_host else OutboxMailer(s.data_dir.resolve() / "outbox")
+        oidc = None
+        if o.oidc_issuer:
+            callback = public + o.prefix + OIDC_CALLBACK
+            oidc = OidcClient(o.oidc_issuer, o.oidc_client_id, o.oidc_client_secret, callback)
+        auth = OdrAuth(
+            self.db,
+            self.clock,
+            self.key("odr-oauth"),
+            self.endusers,
+            mailer,
+            o,
+            self.tasks.subject_ref,
+            config.organisation,
+            issuer=public + o.prefix,
+            oidc=oidc,
+        )
+        return Odr(requests, auth, config)
 
     def _notify(self, task_id: str) -> None:
         self.runner.notify(task_id)

@@ -6,8 +6,6 @@ Every setting is listed in docs/settings.md, and a test fails when one is missin
 
 from __future__ import annotations
 
-import os
-import secrets
 from pathlib import Path
 from typing import Literal
 
@@ -88,15 +86,3 @@ class Settings(BaseSettings):
 
     def objects_url(self) -> str:
         return self.storage_url or (self.data_dir / "objects").resolve().as_uri()
-
-    def master_key(self) -> bytes:
-        """The secret from the environment, or one generated once and kept (mode 0600) under data_dir."""
-        if self.secret_key:
-            return self.secret_key.encode("utf-8")
-        path = self.data_dir / "secret.key"
-        if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(48))
-        return path.read_text().strip().encode("utf-8")

@@ -112,7 +112,7 @@ def test_tasks_complete_on_celery_workers_across_a_sigkill(
 
 
 def _private_redis(tmp_path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    from tests.cluster import free_port, wait_port
+    from bench.cluster import free_port, wait_port
 
     port = free_port()
     argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]

@@ -1,5 +1,5 @@
 """The distributed topology under faults, with real processes: 2 API replicas, 2 Celery workers, a private
-PostgreSQL server, a private Redis broker and moto_server for S3 (tests/cluster.py, the same as `make cluster`).
+PostgreSQL server, a private Redis broker and moto_server for S3 (bench/cluster.py, the same as `make cluster`).
 
 Every scenario submits retrieval tasks through both replicas alternately, injects a fault while they run, and
 checks that every task ends COMPLETED with exactly one archive object in the bucket, nothing IN_PROGRESS, and
@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bench.cluster import Cluster, free_port
 from standardwebhooks import Webhook
 
-from tests.cluster import Cluster, free_port
 from tests.conftest import need
 
 pytestmark = pytest.mark.slow

@@ -1,4 +1,5 @@
-"""The whole distributed topology on loopback, as real processes: used by `make cluster` and the fault tests.
+"""The whole distributed topology on loopback, as real processes: for `make cluster`, the distributed
+benchmark (bench.queue) and the fault tests (tests/e2e/test_cluster.py).
 
 PostgreSQL for state (a private server: `initdb` into a temporary directory, on a free port; or a fresh
 database on the machine's shared server), `moto_server` for S3 (bucket created), the broker (a private
