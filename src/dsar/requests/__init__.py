@@ -1,0 +1,1 @@
+"""Privacy requests as a privacy team works them: cases with legal deadlines, decisions and a record (issue 14)."""
