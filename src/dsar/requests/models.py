@@ -1,0 +1,81 @@
+"""Privacy requests (cases), their timeline and the engine tasks under them. Owned by `dsar.requests`.
+
+A request row is also the record an auditor asks for (CCPA regulations §7101): dates, type, channel,
+jurisdiction, due and extended dates, decision and basis, date of response. It holds no personal data: the
+subject is a keyed hash (to find a person's requests) and a masked e-mail, so the record outlives the
+subject's own deletion and is purged `retention_months` after the request ended.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dsar.db.base import Base, UtcDateTime
+
+
+class PrivacyRequest(Base):
+    __tablename__ = "privacy_requests"
+    __table_args__ = (
+        # The queue, newest first, per tenant; and the filters a privacy team uses every day.
+        Index("ix_privacy_requests_tenant_received", "tenant", "received_at", "id"),
+        Index("ix_privacy_requests_tenant_status_due", "tenant", "status", "due_on"),
+        Index("ix_privacy_requests_subject", "tenant", "subject_ref"),
+        Index("ix_privacy_requests_purge", "purge_after"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16))
+    jurisdiction: Mapped[str | None] = mapped_column(String(16), default=None)
+    rule: Mapped[str] = mapped_column(String(32))
+    subject_ref: Mapped[str] = mapped_column(String(32))
+    subject_masked: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    received_on: Mapped[date] = mapped_column(Date)  # the day of receipt in the company's time zone
+    due_on: Mapped[date] = mapped_column(Date)
+    extendable_until: Mapped[date | None] = mapped_column(Date, default=None)
+    extended_on: Mapped[date | None] = mapped_column(Date, default=None)
+    extension_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    confirm_by: Mapped[date | None] = mapped_column(Date, default=None)
+    assignee: Mapped[str | None] = mapped_column(String(128), default=None)
+    decision: Mapped[str | None] = mapped_column(String(16), default=None)
+    decision_basis: Mapped[str | None] = mapped_column(String(32), default=None)
+    decision_law: Mapped[str | None] = mapped_column(String(200), default=None)
+    decided_by: Mapped[str | None] = mapped_column(String(128), default=None)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    withheld: Mapped[list[dict[str, str]] | None] = mapped_column(JSON, default=None)
+    responded_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    purge_after: Mapped[date | None] = mapped_column(Date, default=None)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class PrivacyRequestEvent(Base):
+    """One line of a request's timeline: who did what, when. `data` holds no personal data."""
+
+    __tablename__ = "privacy_request_events"
+    __table_args__ = (Index("ix_privacy_request_events_request", "request_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)  # increasing: the timeline order
+    request_id: Mapped[str] = mapped_column(String(36), ForeignKey("privacy_requests.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    actor: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+
+
+class PrivacyRequestTask(Base):
+    """An engine task under a request (a retrieval, a deletion); the task row belongs to `dsar.tasks`."""
+
+    __tablename__ = "privacy_request_tasks"
+
+    request_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("privacy_requests.id", ondelete="CASCADE"), primary_key=True
+    )
+    task_id: Mapped[str] = mapped_column(String(36), primary_key=True, index=True)
+    done: Mapped[bool] = mapped_column(Boolean, default=False)  # the task ended COMPLETED

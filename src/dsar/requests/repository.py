@@ -1,0 +1,174 @@
+"""All SQL on privacy requests, their timeline and their tasks. Other packages call `dsar.requests.service`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy import insert as insert_
+from sqlalchemy.orm import Session
+
+from dsar.requests.models import PrivacyRequest, PrivacyRequestEvent, PrivacyRequestTask
+
+OPEN = ("received", "in_progress")
+
+
+@dataclass(frozen=True)
+class Filter:
+    status: str | None = None
+    type: str | None = None
+    channel: str | None = None
+    jurisdiction: str | None = None
+    assignee: str | None = None
+    overdue_on: date | None = None  # open requests due before this day
+    received_from: datetime | None = None
+    received_to: datetime | None = None
+    subject_ref: str | None = None
+
+
+def insert(s: Session, values: dict[str, Any]) -> None:
+    """Bulk-style inserts: a long transaction (a bulk file) does not pile objects up in the session."""
+    s.execute(insert_(PrivacyRequest), values)
+
+
+def get(s: Session, tenant: str, request_id: str, *, lock: bool = False) -> PrivacyRequest | None:
+    stmt = select(PrivacyRequest).where(PrivacyRequest.id == request_id, PrivacyRequest.tenant == tenant)
+    if lock:
+        stmt = stmt.with_for_update()
+    return s.scalar(stmt)
+
+
+def _where(tenant: str | None, f: Filter) -> list[ColumnElement[bool]]:
+    r = PrivacyRequest
+    conds: list[ColumnElement[bool]] = []
+    if tenant is not None:
+        conds.append(r.tenant == tenant)
+    for column, value in (
+        (r.status, f.status),
+        (r.type, f.type),
+        (r.channel, f.channel),
+        (r.jurisdiction, f.jurisdiction),
+        (r.assignee, f.assignee),
+        (r.subject_ref, f.subject_ref),
+    ):
+        if value is not None:
+            conds.append(column == value)
+    if f.overdue_on is not None:
+        conds.extend([r.status.in_(OPEN), r.due_on < f.overdue_on])
+    if f.received_from is not None:
+        conds.append(r.received_at >= f.received_from)
+    if f.received_to is not None:
+        conds.append(r.received_at < f.received_to)
+    return conds
+
+
+def page(
+    s: Session, tenant: str, f: Filter, first: int, after: tuple[datetime, str] | None
+) -> Sequence[PrivacyRequest]:
+    """Newest first, keyset-paged on (received_at, id): a page costs the same at row 10 and at row 1,000,000."""
+    r = PrivacyRequest
+    conds = _where(tenant, f)
+    if after is not None:
+        at, rid = after
+        conds.append(or_(r.received_at < at, and_(r.received_at == at, r.id < rid)))
+    stmt = select(r).where(*conds).order_by(r.received_at.desc(), r.id.desc()).limit(first)
+    return s.scalars(stmt).all()
+
+
+def count(s: Session, tenant: str, f: Filter) -> int:
+    return int(s.scalar(select(func.count()).select_from(PrivacyRequest).where(*_where(tenant, f))) or 0)
+
+
+def add_event(
+    s: Session, request_id: str, at: datetime, actor: str, kind: str, data: dict[str, Any] | None = None
+) -> None:
+    s.execute(
+        insert_(PrivacyRequestEvent), {"request_id": request_id, "at": at, "actor": actor, "kind": kind, "data": data}
+    )
+
+
+def events(s: Session, request_id: str) -> Sequence[PrivacyRequestEvent]:
+    stmt = select(PrivacyRequestEvent).where(PrivacyRequestEvent.request_id == request_id)
+    return s.scalars(stmt.order_by(PrivacyRequestEvent.id)).all()
+
+
+def link_task(s: Session, request_id: str, task_id: str) -> None:
+    s.execute(insert_(PrivacyRequestTask), {"request_id": request_id, "task_id": task_id, "done": False})
+
+
+def task_done(s: Session, request_id: str, task_id: str) -> bool:
+    """Mark a task of the request done; True when it was the last one not done."""
+    t = PrivacyRequestTask
+    s.execute(update(t).where(t.request_id == request_id, t.task_id == task_id).values(done=True))
+    left = select(t.task_id).where(t.request_id == request_id, t.done.is_(False)).exists()
+    return not s.scalar(select(left))
+
+
+def task_ids(s: Session, request_id: str) -> list[str]:
+    stmt = select(PrivacyRequestTask.task_id).where(PrivacyRequestTask.request_id == request_id)
+    return list(s.scalars(stmt.order_by(PrivacyRequestTask.task_id)))
+
+
+def request_of_task(s: Session, task_id: str) -> PrivacyRequest | None:
+    """The request a task belongs to, locked for the update that follows (PostgreSQL; SQLite writes one at a time)."""
+    linked = select(PrivacyRequestTask.request_id).where(PrivacyRequestTask.task_id == task_id).scalar_subquery()
+    return s.scalar(select(PrivacyRequest).where(PrivacyRequest.id == linked).with_for_update())
+
+
+def record(
+    s: Session, tenant: str | None, start: datetime, end: datetime, batch: int = 1000
+) -> Iterator[PrivacyRequest]:
+    """Every request received in [start, end), oldest first, streamed in batches (never the whole year in memory)."""
+    r = PrivacyRequest
+    after: tuple[datetime, str] | None = None
+    while True:
+        conds = _where(tenant, Filter(received_from=start, received_to=end))
+        if after is not None:
+            conds.append(or_(r.received_at > after[0], and_(r.received_at == after[0], r.id > after[1])))
+        rows = s.scalars(select(r).where(*conds).order_by(r.received_at, r.id).limit(batch)).all()
+        yield from rows
+        if len(rows) < batch:
+            return
+        after = (rows[-1].received_at, rows[-1].id)
+        s.expunge_all()
+
+
+def metric_rows(s: Session, tenant: str | None, start: datetime, end: datetime) -> Sequence[Any]:
+    """(type, status, decision, decision_basis, count) over requests received in [start, end): one GROUP BY."""
+    r = PrivacyRequest
+    stmt = (
+        select(r.type, r.status, r.decision, r.decision_basis, func.count())
+        .where(*_where(tenant, Filter(received_from=start, received_to=end)))
+        .group_by(r.type, r.status, r.decision, r.decision_basis)
+    )
+    return s.execute(stmt).all()
+
+
+def responses(
+    s: Session, tenant: str | None, start: datetime, end: datetime, request_type: str
+) -> list[tuple[date, datetime]]:
+    """(day received, time responded) of each answered request of a type, for the days to respond (§7102(a)(1)(F))."""
+    r = PrivacyRequest
+    stmt = select(r.received_on, r.responded_at).where(
+        *_where(tenant, Filter(received_from=start, received_to=end, type=request_type)),
+        r.responded_at.is_not(None),
+    )
+    return [(received, responded) for received, responded in s.execute(stmt) if responded is not None]
+
+
+def set_fields(s: Session, request_id: str, **values: Any) -> None:
+    s.execute(update(PrivacyRequest).where(PrivacyRequest.id == request_id).values(**values))
+
+
+def purge(s: Session, today: date, limit: int = 1000) -> int:
+    """Delete records whose retention ended (their events and task links go with them)."""
+    ids = list(s.scalars(select(PrivacyRequest.id).where(PrivacyRequest.purge_after < today).limit(limit)))
+    if not ids:
+        return 0
+    s.execute(delete(PrivacyRequestEvent).where(PrivacyRequestEvent.request_id.in_(ids)))
+    s.execute(delete(PrivacyRequestTask).where(PrivacyRequestTask.request_id.in_(ids)))
+    s.execute(delete(PrivacyRequest).where(PrivacyRequest.id.in_(ids)))
+    return len(ids)

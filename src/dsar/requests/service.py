@@ -1,0 +1,576 @@
+"""Privacy requests as cases: opened with their legal deadline, decided, extended, assigned, answered, recorded.
+
+Every face that accepts a request (back-office GraphQL, bulk CSV, portability apps, ODR, the CLI, and the
+console and privacy center to come) opens one case here, in the same transaction that creates its engine
+task (`open_in`), so no task exists without its case. A task's end moves its case on (`task_ended`). Every
+change is a line of the case's timeline, with who and when; the subject appears only as a keyed hash and a
+masked e-mail. The composition root passes `on_event`, which turns each change into a webhook event.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import calendar
+import statistics
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from dsar.db.engine import Database
+from dsar.engine.archive import mask_email
+from dsar.errors import Conflict, InvalidInput, NotFound
+from dsar.kit.clock import Clock
+from dsar.kit.ids import is_uuid, new_id
+from dsar.kit.signing import keyed_hash
+from dsar.requests import repository as repo
+from dsar.requests.models import PrivacyRequest
+from dsar.requests.rules import REQUEST_TYPES, Deadline, RuleBook
+
+Filter = repo.Filter
+
+__all__ = [
+    "CHANNELS",
+    "DENIAL_BASES",
+    "WITHHOLDING_BASES",
+    "Filter",
+    "Metrics",
+    "Page",
+    "PrivacyRequests",
+    "RequestView",
+    "TimelineEntry",
+]
+
+CHANNELS = frozenset({"bwp", "bulk", "adp", "odr", "cli", "console", "privacy_center", "api"})
+
+# Why a request may be refused (CCPA regs §7102(a)(2), GDPR Art. 12(5) and 12(2)); `legal_exemption` names the law.
+DENIAL_BASES = {
+    "identity_not_verified": "the requester's identity could not be verified",
+    "not_made_by_subject": "the request was not made by the data subject or an authorized agent",
+    "manifestly_unfounded": "manifestly unfounded (GDPR Art. 12(5))",
+    "excessive": "excessive, in particular because of its repetitive character (GDPR Art. 12(5))",
+    "legal_exemption": "an exemption in law",
+    "no_data_held": "no personal data about the subject is held",
+}
+# Why a part of an answer may be withheld.
+WITHHOLDING_BASES = {
+    "others_rights": "it would adversely affect the rights and freedoms of others (GDPR Art. 15(4))",
+    "legal_exemption": "an exemption in law",
+}
+
+RECEIVED, IN_PROGRESS, COMPLETED, DENIED, CANCELED = "received", "in_progress", "completed", "denied", "canceled"
+ENDED = frozenset({COMPLETED, DENIED, CANCELED})
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    actor: str
+    kind: str
+    data: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class RequestView:
+    id: str
+    type: str
+    channel: str
+    jurisdiction: str | None
+    rule: str
+    subject: str  # masked
+    status: str
+    received_at: datetime
+    due_on: date
+    days_left: int
+    overdue: bool
+    extendable_until: date | None
+    extended_on: date | None
+    extension_reason: str | None
+    confirm_by: date | None
+    assignee: str | None
+    decision: str | None
+    decision_basis: str | None
+    decision_law: str | None
+    decided_by: str | None
+    decided_at: datetime | None
+    withheld: list[dict[str, str]]
+    responded_at: datetime | None
+    task_ids: list[str] = field(default_factory=list)
+    timeline: list[TimelineEntry] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[RequestView]
+    end_cursor: str | None
+    has_next_page: bool
+
+
+@dataclass(frozen=True)
+class TypeMetrics:
+    received: int
+    complied_whole: int
+    complied_part: int
+    denied: int
+    denied_by_basis: dict[str, int]
+    open: int
+    median_days: float | None
+    mean_days: float | None
+
+
+@dataclass(frozen=True)
+class Metrics:
+    start: date
+    end: date
+    by_type: dict[str, TypeMetrics]
+
+
+class PrivacyRequests:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        clock: Clock,
+        rules: RuleBook,
+        subject_key: bytes,
+        timezone: str = "UTC",
+        retention_months: int = 24,
+        on_event: Callable[[str, str, str, dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.rules = rules
+        self.subject_key = subject_key
+        self.zone = ZoneInfo(timezone)
+        self.retention_months = retention_months
+        self.on_event = on_event
+
+    # -- opening ------------------------------------------------------------------------------------------------
+
+    def subject_ref(self, email: str) -> str:
+        return keyed_hash(self.subject_key, email.strip().lower(), 32)
+
+    def today(self) -> date:
+        return self.clock.now().astimezone(self.zone).date()
+
+    def open(
+        self,
+        *,
+        tenant: str,
+        type: str,
+        channel: str,
+        email: str,
+        actor: str,
+        jurisdiction: str | None = None,
+        task_ids: Iterable[str] = (),
+        approved_by_policy: bool = False,
+    ) -> str:
+        with self.db.session() as s:
+            return self.open_in(
+                s,
+                tenant=tenant,
+                type=type,
+                channel=channel,
+                email=email,
+                actor=actor,
+                jurisdiction=jurisdiction,
+                task_ids=task_ids,
+                approved_by_policy=approved_by_policy,
+            )
+
+    def open_in(
+        self,
+        s: Session,
+        *,
+        tenant: str,
+        type: str,
+        channel: str,
+        email: str,
+        actor: str,
+        jurisdiction: str | None = None,
+        task_ids: Iterable[str] = (),
+        approved_by_policy: bool = False,
+    ) -> str:
+        """Open a case inside the caller's transaction (the one that creates its tasks)."""
+        if type not in REQUEST_TYPES:
+            raise InvalidInput(f"unknown request type {type!r}; one of {', '.join(sorted(REQUEST_TYPES))}")
+        if channel not in CHANNELS:
+            raise InvalidInput(f"unknown channel {channel!r}; one of {', '.join(sorted(CHANNELS))}")
+        place = jurisdiction.strip().upper() if jurisdiction and jurisdiction.strip() else None
+        now = self.clock.now()
+        received_on = now.astimezone(self.zone).date()
+        deadline = self.rules.deadline(place, type, received_on)
+        rid = new_id()
+        repo.insert(
+            s,
+            dict(
+                id=rid,
+                tenant=tenant,
+                type=type,
+                channel=channel,
+                jurisdiction=place,
+                rule=deadline.rule,
+                subject_ref=self.subject_ref(email),
+                subject_masked=mask_email(email),
+                status=IN_PROGRESS if approved_by_policy else RECEIVED,
+                received_at=now,
+                received_on=received_on,
+                due_on=deadline.due,
+                extendable_until=deadline.extendable_until,
+                confirm_by=deadline.confirm_by,
+                decision="approved" if approved_by_policy else None,
+                decided_by="policy" if approved_by_policy else None,
+                decided_at=now if approved_by_policy else None,
+                updated_at=now,
+            ),
+        )
+        due = {"due_on": deadline.due.isoformat(), "rule": deadline.rule}
+        self._event(s, tenant, rid, now, actor, "received", {"type": type, "channel": channel, **due})
+        if approved_by_policy:
+            self._event(s, tenant, rid, now, "policy", "approved", None)
+        for task_id in task_ids:
+            repo.link_task(s, rid, task_id)
+            self._event(s, tenant, rid, now, actor, "task_started", {"task_id": task_id})
+        return rid
+
+    # -- reading ------------------------------------------------------------------------------------------------
+
+    def get(self, tenant: str, request_id: str) -> RequestView:
+        with self.db.session(write=False) as s:
+            row = self._row(s, tenant, request_id)
+            return self._view(row, repo.task_ids(s, row.id), repo.events(s, row.id))
+
+    def page(self, tenant: str, f: repo.Filter | None = None, *, first: int = 50, after: str | None = None) -> Page:
+        if not 1 <= first <= 500:
+            raise InvalidInput("first must be between 1 and 500")
+        position = _decode_cursor(after) if after else None
+        with self.db.session(write=False) as s:
+            rows = repo.page(s, tenant, f or repo.Filter(), first + 1, position)
+        items = [self._view(r) for r in rows[:first]]
+        more = len(rows) > first
+        last = rows[first - 1] if more else (rows[-1] if rows else None)
+        return Page(items, _encode_cursor(last.received_at, last.id) if last else None, more)
+
+    def overdue_filter(self) -> repo.Filter:
+        return repo.Filter(overdue_on=self.today())
+
+    # -- decisions ----------------------------------------------------------------------------------------------
+
+    def approve(self, tenant: str, request_id: str, *, actor: str) -> RequestView:
+        def change(s: Session, row: PrivacyRequest, now: datetime) -> None:
+            self._must_be(row, {RECEIVED}, "approved")
+            values = {"status": IN_PROGRESS, "decision": "approved", "decided_by": actor, "decided_at": now}
+            repo.set_fields(s, row.id, updated_at=now, **values)
+            self._event(s, tenant, row.id, now, actor, "approved", None)
+
+        return self._change(tenant, request_id, change)
+
+    def deny(
+        self, tenant: str, request_id: str, *, actor: str, basis: str, note: str = "", law: str | None = None
+    ) -> RequestView:
+        if basis not in DENIAL_BASES:
+            raise InvalidInput(f"unknown basis {basis!r}; one of {', '.join(DENIAL_BASES)}")
+        if basis == "legal_exemption" and not (law and law.strip()):
+            raise InvalidInput("a legal exemption must name the law (for example: GDPR Art. 23(1)(e))")
+
+        def change(s: Session, row: PrivacyRequest, now: datetime) -> None:
+            self._must_be(row, {RECEIVED, IN_PROGRESS}, "denied")
+            repo.set_fields(
+                s,
+                row.id,
+                status=DENIED,
+                decision="denied",
+                decision_basis=basis,
+                decision_law=law.strip() if law else None,
+                decided_by=actor,
+                decided_at=now,
+                responded_at=now,
+                purge_after=self._purge_after(now),
+                updated_at=now,
+            )
+            self._event(s, tenant, row.id, now, actor, "denied", _drop_none({"basis": basis, "law": law, "note": note}))
+
+        return self._change(tenant, request_id, change)
+
+    def withhold(
+        self, tenant: str, request_id: str, *, actor: str, collections: list[str], basis: str, law: str | None = None
+    ) -> RequestView:
+        """Answer in part: name the collections withheld and why (the answer then counts as complied in part)."""
+        if basis not in WITHHOLDING_BASES:
+            raise InvalidInput(f"unknown basis {basis!r}; one of {', '.join(WITHHOLDING_BASES)}")
+        if not collections or not all(isinstance(c, str) and c.strip() for c in collections):
+            raise InvalidInput("name the collections withheld, as source.collection")
+        if basis == "legal_exemption" and not (law and law.strip()):
+            raise InvalidInput("a legal exemption must name the law")
+
+        def change(s: Session, row: PrivacyRequest, now: datetime) -> None:
+            self._must_be(row, {RECEIVED, IN_PROGRESS}, "answered in part")
+            entry = _drop_none({"basis": basis, "law": law})
+            withheld = [*(row.withheld or []), *({"collection": c.strip(), **entry} for c in collections)]
+            repo.set_fields(
+                s, row.id, decision="partial", withheld=withheld, decided_by=actor, decided_at=now, updated_at=now
+            )
+            self._event(s, tenant, row.id, now, actor, "withheld", {"collections": collections, **entry})
+
+        return self._change(tenant, request_id, change)
+
+    def extend(self, tenant: str, request_id: str, *, actor: str, reason: str) -> RequestView:
+        def change(s: Session, row: PrivacyRequest, now: datetime) -> None:
+            self._must_be(row, {RECEIVED, IN_PROGRESS}, "extended")
+            today = now.astimezone(self.zone).date()
+            deadline = Deadline(row.rule, row.received_on, row.due_on, row.extendable_until, row.confirm_by)
+            longer = deadline.extend(today, self.rules.rule(row.rule), reason=reason)
+            repo.set_fields(
+                s,
+                row.id,
+                due_on=longer.due,
+                extended_on=today,
+                extension_reason=reason.strip(),
+                updated_at=now,
+            )
+            data = {"from": row.due_on.isoformat(), "to": longer.due.isoformat(), "reason": reason.strip()}
+            self._event(s, tenant, row.id, now, actor, "extended", data)
+
+        return self._change(tenant, request_id, change)
+
+    def assign(self, tenant: str, request_id: str, *, actor: str, assignee: str | None) -> RequestView:
+        def change(s: Session, row: PrivacyRequest, now: datetime) -> None:
+            repo.set_fields(s, row.id, assignee=assignee or None, updated_at=now)
+            self._event(s, tenant, row.id, now, actor, "assigned", {"assignee": assignee or None})
+
+        return self._change(tenant, request_id, change)
+
+    def comment(self, tenant: str, request_id: str, *, actor: str, text: str) -> RequestView:
+        if not text.strip() or len(text) > 4000:
+            raise InvalidInput("a comment is 1 to 4,000 characters")
+
+        def change(s: Session, row: PrivacyRequest, now: datetime) -> None:
+            repo.set_fields(s, row.id, updated_at=now)
+            self._event(s, tenant, row.id, now, actor, "commented", {"text": text.strip()})
+
+        return self._change(tenant, request_id, change)
+
+    def cancel(self, tenant: str, request_id: str, *, actor: str, reason: str = "") -> RequestView:
+        def change(s: Session, row: PrivacyRequest, now: datetime) -> None:
+            self._must_be(row, {RECEIVED, IN_PROGRESS}, "canceled")
+            repo.set_fields(s, row.id, status=CANCELED, purge_after=self._purge_after(now), updated_at=now)
+            self._event(s, tenant, row.id, now, actor, "canceled", _drop_none({"reason": reason or None}))
+
+        return self._change(tenant, request_id, change)
+
+    def complete(self, tenant: str, request_id: str, *, actor: str, note: str = "") -> RequestView:
+        """The answer was given (for types with no engine task, e.g. an objection recorded as a preference)."""
+
+        def change(s: Session, row: PrivacyRequest, now: datetime) -> None:
+            self._must_be(row, {IN_PROGRESS}, "completed")
+            self._respond(s, row, now, actor, COMPLETED, _drop_none({"note": note or None}))
+
+        return self._change(tenant, request_id, change)
+
+    # -- tasks --------------------------------------------------------------------------------------------------
+
+    def link_task_in(self, s: Session, tenant: str, request_id: str, task_id: str, *, actor: str) -> None:
+        repo.link_task(s, request_id, task_id)
+        self._event(s, tenant, request_id, self.clock.now(), actor, "task_started", {"task_id": task_id})
+
+    def task_ended_in(self, s: Session, task_id: str, status: str, error_code: str | None = None) -> None:
+        """In the transaction that ends an engine task: the case follows (called through the task-end hook)."""
+        row = repo.request_of_task(s, task_id)
+        if row is None or row.status in ENDED:
+            return
+        now = self.clock.now()
+        data = _drop_none({"task_id": task_id, "status": status, "error": error_code})
+        self._event(s, row.tenant, row.id, now, "engine", "task_ended", data)
+        if status == "COMPLETED":
+            if repo.task_done(s, row.id, task_id):  # the last of its tasks
+                self._respond(s, row, now, "engine", COMPLETED, None)
+        elif error_code == "DATA_SUBJECT_NOT_FOUND":  # nothing held: answered by saying so
+            repo.set_fields(
+                s,
+                row.id,
+                status=DENIED,
+                decision="denied",
+                decision_basis="no_data_held",
+                decided_by="engine",
+                decided_at=now,
+                responded_at=now,
+                purge_after=self._purge_after(now),
+                updated_at=now,
+            )
+            self._event(s, row.tenant, row.id, now, "engine", "denied", {"basis": "no_data_held"})
+        # Any other failure leaves the case open for the team (the timeline shows it; the deadline still runs).
+
+    # -- the record ---------------------------------------------------------------------------------------------
+
+    def record(self, tenant: str | None, start: date, end: date) -> Iterator[dict[str, Any]]:
+        """Rows of the request record (CCPA regs §7101(a)) received in [start, end), in the company's time zone."""
+        lo, hi = self._span(start, end)
+        with self.db.session(write=False) as s:
+            for r in repo.record(s, tenant, lo, hi):
+                yield {
+                    "request_id": r.id,
+                    "received_at": r.received_at.isoformat(),
+                    "type": r.type,
+                    "channel": r.channel,
+                    "jurisdiction": r.jurisdiction or "",
+                    "rule": r.rule,
+                    "subject": r.subject_masked,
+                    "subject_ref": r.subject_ref,
+                    "status": r.status,
+                    "due_on": r.due_on.isoformat(),
+                    "extended_on": r.extended_on.isoformat() if r.extended_on else "",
+                    "extension_reason": r.extension_reason or "",
+                    "decision": r.decision or "",
+                    "decision_basis": r.decision_basis or "",
+                    "decision_law": r.decision_law or "",
+                    "decided_by": r.decided_by or "",
+                    "responded_at": r.responded_at.isoformat() if r.responded_at else "",
+                    "withheld": ";".join(w["collection"] for w in (r.withheld or [])),
+                }
+
+    def metrics(self, tenant: str | None, start: date, end: date) -> Metrics:
+        """Per request type, in the shape of CCPA regs §7102(a)(1): received, complied with in whole or in part,
+        denied (by basis), and the median and mean days to a substantive response."""
+        lo, hi = self._span(start, end)
+        counts: dict[str, dict[str, Any]] = {}
+        with self.db.session(write=False) as s:
+            for rtype, status, decision, basis, n in repo.metric_rows(s, tenant, lo, hi):
+                c = counts.setdefault(
+                    rtype, {"received": 0, "whole": 0, "part": 0, "denied": 0, "open": 0, "bases": {}}
+                )
+                c["received"] += n
+                if status == COMPLETED:
+                    c["part" if decision == "partial" else "whole"] += n
+                elif status == DENIED:
+                    c["denied"] += n
+                    c["bases"][basis or "unspecified"] = c["bases"].get(basis or "unspecified", 0) + n
+                elif status != CANCELED:
+                    c["open"] += n
+            days = {
+                t: [(at.astimezone(self.zone).date() - on).days for on, at in repo.responses(s, tenant, lo, hi, t)]
+                for t in counts
+            }
+        by_type = {
+            t: TypeMetrics(
+                received=c["received"],
+                complied_whole=c["whole"],
+                complied_part=c["part"],
+                denied=c["denied"],
+                denied_by_basis=dict(sorted(c["bases"].items())),
+                open=c["open"],
+                median_days=float(statistics.median(days[t])) if days[t] else None,
+                mean_days=round(statistics.fmean(days[t]), 2) if days[t] else None,
+            )
+            for t, c in sorted(counts.items())
+        }
+        return Metrics(start, end, by_type)
+
+    def purge_expired(self) -> int:
+        """Delete records past their retention (a periodic job); returns how many went."""
+        with self.db.session() as s:
+            return repo.purge(s, self.today())
+
+    # -- internals ----------------------------------------------------------------------------------------------
+
+    def _row(self, s: Session, tenant: str, request_id: str, *, lock: bool = False) -> PrivacyRequest:
+        row = repo.get(s, tenant, request_id, lock=lock) if is_uuid(request_id) else None
+        if row is None:  # unknown and foreign ids answer alike
+            raise NotFound(f"no privacy request {request_id}")
+        return row
+
+    def _change(
+        self, tenant: str, request_id: str, change: Callable[[Session, PrivacyRequest, datetime], None]
+    ) -> RequestView:
+        with self.db.session() as s:
+            row = self._row(s, tenant, request_id, lock=True)
+            change(s, row, self.clock.now())
+        return self.get(tenant, request_id)
+
+    def _must_be(self, row: PrivacyRequest, allowed: set[str], what: str) -> None:
+        if row.status not in allowed:
+            raise Conflict(f"a request that is {row.status} cannot be {what}", code="InvalidRequestState")
+
+    def _respond(
+        self, s: Session, row: PrivacyRequest, now: datetime, actor: str, status: str, data: dict[str, Any] | None
+    ) -> None:
+        repo.set_fields(s, row.id, status=status, responded_at=now, purge_after=self._purge_after(now), updated_at=now)
+        self._event(s, row.tenant, row.id, now, actor, "responded", data)
+
+    def _purge_after(self, now: datetime) -> date:
+        end = now.astimezone(self.zone).date()
+        month0 = end.month - 1 + self.retention_months
+        year, month = end.year + month0 // 12, month0 % 12 + 1
+        return _clamp(year, month, end.day)
+
+    def _event(
+        self, s: Session, tenant: str, request_id: str, at: datetime, actor: str, kind: str, data: dict[str, Any] | None
+    ) -> None:
+        repo.add_event(s, request_id, at, actor, kind, data)
+        if self.on_event is not None:
+            self.on_event(tenant, request_id, kind, data or {})
+
+    def _span(self, start: date, end: date) -> tuple[datetime, datetime]:
+        if end <= start:
+            raise InvalidInput("the end date must be after the start date")
+        lo = datetime(start.year, start.month, start.day, tzinfo=self.zone).astimezone(UTC)
+        hi = datetime(end.year, end.month, end.day, tzinfo=self.zone).astimezone(UTC)
+        return lo, hi
+
+    def _view(self, r: PrivacyRequest, task_ids: list[str] | None = None, events: Iterable[Any] = ()) -> RequestView:
+        today = self.today()
+        left = (r.due_on - today).days
+        return RequestView(
+            id=r.id,
+            type=r.type,
+            channel=r.channel,
+            jurisdiction=r.jurisdiction,
+            rule=r.rule,
+            subject=r.subject_masked,
+            status=r.status,
+            received_at=r.received_at,
+            due_on=r.due_on,
+            days_left=left,
+            overdue=r.status not in ENDED and left < 0,
+            extendable_until=r.extendable_until,
+            extended_on=r.extended_on,
+            extension_reason=r.extension_reason,
+            confirm_by=r.confirm_by,
+            assignee=r.assignee,
+            decision=r.decision,
+            decision_basis=r.decision_basis,
+            decision_law=r.decision_law,
+            decided_by=r.decided_by,
+            decided_at=r.decided_at,
+            withheld=list(r.withheld or []),
+            responded_at=r.responded_at,
+            task_ids=task_ids or [],
+            timeline=[TimelineEntry(e.at, e.actor, e.kind, e.data) for e in events],
+        )
+
+
+def _clamp(year: int, month: int, day: int) -> date:
+    return date(year, month, min(day, calendar.monthrange(year, month)[1]))
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v not in (None, "")}
+
+
+def _encode_cursor(at: datetime, rid: str) -> str:
+    return base64.urlsafe_b64encode(f"{at.isoformat()}|{rid}".encode()).decode("ascii").rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("utf-8")
+        at, rid = raw.split("|", 1)
+        parsed = datetime.fromisoformat(at)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidInput("after is not a cursor this API returned") from None
+    if parsed.tzinfo is None or not is_uuid(rid):
+        raise InvalidInput("after is not a cursor this API returned")
+    return parsed, rid
