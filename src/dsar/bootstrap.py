@@ -36,6 +36,8 @@ from dsar.odr.service import OdrConfig, OdrRequests
 from dsar.portability.jobs import DataQueryJob
 from dsar.portability.models import CHANNEL as ADP_CHANNEL
 from dsar.portability.service import Portability, check_notify_url
+from dsar.requests.rules import load_rules
+from dsar.requests.service import PrivacyRequests
 from dsar.storage.base import Storage, storage_from_url
 from dsar.tasks.jobs import TaskWorker
 from dsar.tasks.models import RETRIEVAL
@@ -199,6 +201,18 @@ class Container:
     def tasks(self) -> PrivacyTasks:
         return PrivacyTasks(
             self.db, self.clock, self.key("subject-pseudonyms"), self._notify, on_end=self.webhooks.on_task_end
+        )
+
+    @cached_property
+    def requests(self) -> PrivacyRequests:
+        r = self.settings.requests
+        return PrivacyRequests(
+            db=self.db,
+            clock=self.clock,
+            rules=load_rules(r.rules),
+            subject_key=self.key("subject-pseudonyms"),  # the tasks' key: a subject's requests and tasks match
+            timezone=r.timezone,
+            retention_months=r.retention_months,
         )
 
     @cached_property

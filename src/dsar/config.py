@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dsar.odr.settings import OdrSettings
@@ -52,6 +53,25 @@ class IdpSettings(BaseModel):
     email_claim: str = Field("email", description="the claim that holds the person's e-mail")
 
 
+class RequestSettings(BaseModel):
+    timezone: str = Field("UTC", description="the company's time zone: the day a request is received and due")
+    rules: list[Path] = Field(
+        default_factory=list, description="YAML files of deadline rules added to the shipped ones (docs/requests.md)"
+    )
+    retention_months: int = Field(
+        24, ge=1, le=240, description="how long the record of a request is kept after it ended (CCPA regs §7101)"
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/Paris") from None
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DSAR_", env_nested_delimiter="__", extra="ignore")
 
@@ -80,6 +100,7 @@ class Settings(BaseSettings):
     uploads: UploadSettings = Field(default_factory=UploadSettings)
     portability: PortabilitySettings = Field(default_factory=PortabilitySettings)
     odr: OdrSettings = Field(default_factory=OdrSettings)
+    requests: RequestSettings = Field(default_factory=RequestSettings)
 
     def state_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'dsar.sqlite3').resolve()}"

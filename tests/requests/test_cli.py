@@ -1,0 +1,102 @@
+"""`dsar requests ...` and `dsar report ...` through the real CLI on a SQLite state directory."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dsar.bootstrap import Container
+from dsar.cli.app import app
+from dsar.config import Settings
+from dsar.db.migrate import upgrade
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    values = {"DSAR_DATA_DIR": str(tmp_path / "state"), "DSAR_SECRET_KEY": "k" * 40, "DSAR_REQUESTS__TIMEZONE": "UTC"}
+    for k, v in values.items():
+        monkeypatch.setenv(k, v)
+    return values
+
+
+def _open(n: int) -> list[str]:
+    c = Container(Settings(), with_workers=False)
+    try:
+        upgrade(c.db.engine)
+        return [
+            c.requests.open(
+                tenant="default",
+                type="access",
+                channel="bwp",
+                email=f"person{i}@example.com",
+                actor="client:x",
+                jurisdiction="US-CA",
+            )
+            for i in range(n)
+        ]
+    finally:
+        c.close()
+
+
+def out_line(request_id: str) -> str:
+    return run("requests", "list")[1].split(request_id, 1)[1].splitlines()[0]
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_list_show_decide_extend_and_report(env: dict[str, str]) -> None:
+    ids = _open(3)
+    code, out = run("requests", "list")
+    assert code == 0 and all(i in out for i in ids) and "p***@example.com" in out and "person0" not in out
+    code, out = run("requests", "list", "--json", "--first", "2")
+    doc = json.loads(out)
+    assert code == 0 and len(doc["items"]) == 2 and doc["hasNextPage"]
+    code, out = run("requests", "list", "--json", "--after", doc["endCursor"])
+    assert [v["id"] for v in json.loads(out)["items"]] == [ids[0]]
+
+    code, out = run("requests", "approve", ids[0], "--as", "alice")
+    assert code == 0 and "in_progress" in out
+    code, out = run("requests", "deny", ids[1], "--basis", "identity_not_verified", "--note", "no reply")
+    assert code == 0 and "denied" in out
+    code, out = run("requests", "extend", ids[2], "--reason", "three systems to search")
+    assert (code == 0 and "2026" not in out) or "due" in out
+    code, out = run("requests", "show", ids[2], "--json")
+    shown = json.loads(out)
+    assert shown["extension_reason"] == "three systems to search" and shown["timeline"][-1]["kind"] == "extended"
+    assert shown["due_on"] == shown["extendable_until"] and shown["due_on"] in out_line(ids[2])
+    code, out = run("requests", "show", ids[0])
+    assert code == 0 and "cli:alice" in out and "approved" in out
+
+    code, out = run("report", "metrics", "--from", "2000-01-01", "--to", "2100-01-01", "--json")
+    m = json.loads(out)["by_type"]["access"]
+    assert (m["received"], m["denied"], m["open"]) == (3, 1, 2)
+    assert m["denied_by_basis"] == {"identity_not_verified": 1}
+    code, out = run("report", "record", "--from", "2000-01-01", "--to", "2100-01-01")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and {r["request_id"] for r in rows} == set(ids) and all("person" not in r["subject"] for r in rows)
+    code, out = run("report", "record", "--from", "2000-01-01", "--to", "2100-01-01", "--format", "json")
+    assert len(out.splitlines()) == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("requests", "show", "00000000-0000-4000-8000-000000000000"), "no privacy request"),
+        (("requests", "deny", "00000000-0000-4000-8000-000000000000", "--basis", "x"), "unknown basis"),
+        (("report", "metrics", "--from", "yesterday", "--to", "2026-01-01"), "is not a date"),
+        (("report", "metrics", "--from", "2026-02-01", "--to", "2026-01-01"), "end date must be after"),
+        (("report", "record", "--from", "2026-01-01", "--to", "2026-02-01", "--format", "xml"), "csv or json"),
+    ],
+)
+def test_errors_are_one_line_without_a_traceback(env: dict[str, str], args: tuple[str, ...], message: str) -> None:
+    _open(1)
+    code, out = run(*args)
+    assert code != 0 and message in out and "Traceback" not in out and len(out.strip().splitlines()) <= 2
