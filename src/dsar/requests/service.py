@@ -324,6 +324,7 @@ class PrivacyRequests:
             today = now.astimezone(self.zone).date()
             deadline = Deadline(row.rule, row.received_on, row.due_on, row.extendable_until, row.confirm_by)
             longer = deadline.extend(today, self.rules.rule(row.rule), reason=reason)
+            before = row.due_on  # read before the update (it refreshes the row in this session)
             repo.set_fields(
                 s,
                 row.id,
@@ -332,7 +333,7 @@ class PrivacyRequests:
                 extension_reason=reason.strip(),
                 updated_at=now,
             )
-            data = {"from": row.due_on.isoformat(), "to": longer.due.isoformat(), "reason": reason.strip()}
+            data = {"from": before.isoformat(), "to": longer.due.isoformat(), "reason": reason.strip()}
             self._event(s, tenant, row.id, now, actor, "extended", data)
 
         return self._change(tenant, request_id, change)

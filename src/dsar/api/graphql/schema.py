@@ -19,6 +19,7 @@ from strawberry.types import ExecutionContext
 from dsar.api.graphql.batches import BatchMutation, BatchQuery
 from dsar.api.graphql.deletion import DeletionMutation, DeletionQuery
 from dsar.api.graphql.privacy import PrivacyMutation, PrivacyQuery
+from dsar.api.graphql.requests import RequestMutation, RequestQuery
 from dsar.api.graphql.uploads import CreateUploadLinkMutation, UploadLinkMutation, UploadQuery
 
 V2024_04_01 = "2024-04-01"
@@ -28,17 +29,17 @@ _VERSION = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 @strawberry.type
-class Query(PrivacyQuery, DeletionQuery, UploadQuery, BatchQuery):
+class Query(PrivacyQuery, DeletionQuery, UploadQuery, BatchQuery, RequestQuery):
     pass
 
 
 @strawberry.type
-class Mutation(PrivacyMutation, DeletionMutation, UploadLinkMutation, BatchMutation):
+class Mutation(PrivacyMutation, DeletionMutation, UploadLinkMutation, BatchMutation, RequestMutation):
     pass
 
 
 @strawberry.type(name="Mutation")
-class Mutation20240401(PrivacyMutation, DeletionMutation, CreateUploadLinkMutation, BatchMutation):
+class Mutation20240401(PrivacyMutation, DeletionMutation, CreateUploadLinkMutation, BatchMutation, RequestMutation):
     pass
 
 
