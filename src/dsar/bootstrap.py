@@ -43,7 +43,7 @@ from dsar.tasks.jobs import TaskWorker
 from dsar.tasks.models import RETRIEVAL
 from dsar.tasks.service import PrivacyTasks
 from dsar.uploads.batches import RetrievalBatches
-from dsar.uploads.links import LocalUploadLinks, PresignedUploadLinks, PresignsPut, UploadLinks
+from dsar.uploads.links import LocalUploadLinks, PresignedUploadLinks, UploadLinks
 from dsar.uploads.service import Uploads
 
 
@@ -217,7 +217,7 @@ class Container:
 
     @cached_property
     def upload_links(self) -> UploadLinks:
-        if isinstance(self.storage, PresignsPut):  # an object store checks the signed size and type itself
+        if self.storage.capabilities.presigned_put:  # an object store checks the signed size and type itself
             return PresignedUploadLinks(self.storage)
         return LocalUploadLinks(self.settings.public_url, self.key("upload-links"), self.clock)
 

@@ -16,8 +16,8 @@ import pytest
 from fastapi import FastAPI
 from tests.live import loopback_server
 
+from dsar.api.rest.files import _DownloadResponse, files_router
 from dsar.kit.clock import FrozenClock
-from dsar.storage.http import _DownloadResponse, files_router
 from dsar.storage.local import LocalStorage
 
 KEY = "privacyRequest/0b7e1f7c-98a4-4d55-8a55-2a4d0f3c9e11/result/data_retrieval.zip"

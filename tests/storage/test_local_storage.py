@@ -1,37 +1,26 @@
-"""Local storage adapter and the signed `/files/` route, against real files and real HTTP."""
+"""The local-files adapter's own behaviour: files under the root, temp files, modes, `file://` URLs.
+
+The port's contract (writes, reads, deletes, keys, links) is tests/contract/test_storage.py, run over every
+adapter; the `/files/` route is tests/storage/test_files_route.py.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import os
 import sys
-import time
-import warnings
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
-import httpx
 import pytest
-from fastapi import FastAPI
-from tests.live import loopback_server
 
-from dsar.errors import NotFound
 from dsar.kit.clock import FrozenClock
-from dsar.storage.base import S3_EXTRA_HINT, Storage, StoredObject, storage_from_url
-from dsar.storage.http import files_router
-from dsar.storage.local import LinkCheck, LocalStorage
-
-with warnings.catch_warnings():
-    # Starlette 1.x warns when its TestClient runs on `httpx` instead of `httpx2`; the API is the same.
-    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-    from fastapi.testclient import TestClient
+from dsar.storage.base import S3_EXTRA_HINT, StoredObject, storage_from_url
+from dsar.storage.local import LocalStorage
 
 KEY = "privacyRequest/6f1c2a9e-3a43-4a8e-9c1e-0d6f4f1b2c3d/result/data_retrieval.zip"
 PUBLIC_URL = "https://dsar.example.test"
 SIGNING_KEY = b"k" * 32
-CONTENT = bytes(range(256)) * 16  # 4096 bytes, every offset is recognisable
+CONTENT = bytes(range(256)) * 16
 
 
 def _chunks(data: bytes, size: int = 1000) -> Iterator[bytes]:
@@ -42,24 +31,6 @@ def _chunks(data: bytes, size: int = 1000) -> Iterator[bytes]:
 def _read(storage: LocalStorage, key: str) -> bytes:
     with storage.open(key) as handle:
         return handle.read()
-
-
-def _relative(url: str) -> str:
-    parts = urlsplit(url)
-    assert f"{parts.scheme}://{parts.netloc}" == PUBLIC_URL
-    return f"{parts.path}?{parts.query}"
-
-
-def _with_param(url: str, name: str, value: str) -> str:
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query))
-    query[name] = value
-    return f"{parts.path}?{urlencode(query)}"
-
-
-def _tweak(text: str) -> str:
-    """The same text with its first character changed."""
-    return ("B" if text[0] == "A" else "A") + text[1:]
 
 
 @pytest.fixture
@@ -73,41 +44,18 @@ def storage(tmp_path: Path, clock: FrozenClock) -> LocalStorage:
 
 
 @pytest.fixture
-def client(storage: LocalStorage) -> TestClient:
-    app = FastAPI()
-    app.include_router(files_router(storage))
-    return TestClient(app)
-
-
-@pytest.fixture
 def stored(storage: LocalStorage) -> StoredObject:
     return storage.put_stream(KEY, _chunks(CONTENT), content_type="application/zip")
 
 
-# -- the adapter ---------------------------------------------------------------------------------------
-
-
-def test_local_storage_implements_the_port(storage: LocalStorage) -> None:
-    assert isinstance(storage, Storage)
-
-
-def test_put_stream_writes_the_chunks_and_reports_size_and_sha256(storage: LocalStorage, stored: StoredObject) -> None:
-    assert stored == StoredObject(KEY, len(CONTENT), hashlib.sha256(CONTENT).hexdigest())
-    assert storage.exists(KEY)
-    assert storage.size(KEY) == len(CONTENT)
-    assert _read(storage, KEY) == CONTENT
+def test_an_object_is_a_file_under_the_root_by_its_key(storage: LocalStorage, stored: StoredObject) -> None:
     assert storage.path(KEY) == storage.root / "privacyRequest" / KEY.split("/")[1] / "result" / "data_retrieval.zip"
+    file = storage.local_file(KEY)
+    assert file.path == storage.path(KEY)
+    assert file.stat.st_size == len(CONTENT)
 
 
-def test_put_stream_of_nothing_is_an_empty_object(storage: LocalStorage) -> None:
-    stored = storage.put_stream("a/empty.bin", iter([b"", b""]))
-    assert stored.size == 0
-    assert stored.sha256 == hashlib.sha256(b"").hexdigest()
-    assert storage.exists("a/empty.bin")
-    assert _read(storage, "a/empty.bin") == b""
-
-
-def test_a_failing_stream_leaves_no_object_and_no_temp_file(storage: LocalStorage) -> None:
+def test_a_failing_stream_leaves_no_temp_file(storage: LocalStorage) -> None:
     def broken() -> Iterator[bytes]:
         yield b"x" * 10_000
         yield b"y" * 10_000
@@ -115,13 +63,10 @@ def test_a_failing_stream_leaves_no_object_and_no_temp_file(storage: LocalStorag
 
     with pytest.raises(RuntimeError, match="went away"):
         storage.put_stream(KEY, broken())
-    assert not storage.exists(KEY)
-    with pytest.raises(NotFound):
-        storage.open(KEY)
     assert [p for p in storage.root.rglob("*") if p.is_file()] == []
 
 
-def test_a_failing_overwrite_keeps_the_previous_object_whole(storage: LocalStorage, stored: StoredObject) -> None:
+def test_a_failing_overwrite_leaves_only_the_previous_file(storage: LocalStorage, stored: StoredObject) -> None:
     def broken() -> Iterator[bytes]:
         yield b"new" * 1000
         raise KeyboardInterrupt
@@ -132,11 +77,9 @@ def test_a_failing_overwrite_keeps_the_previous_object_whole(storage: LocalStora
     assert [p.name for p in storage.path(KEY).parent.iterdir()] == ["data_retrieval.zip"]
 
 
-def test_writing_a_key_again_replaces_the_object(storage: LocalStorage, stored: StoredObject) -> None:
-    again = storage.put_stream(KEY, [b"second ", b"version"])
-    assert again.size == len(b"second version")
+def test_writing_a_key_again_leaves_one_file(storage: LocalStorage, stored: StoredObject) -> None:
+    storage.put_stream(KEY, [b"second ", b"version"])
     assert _read(storage, KEY) == b"second version"
-    assert storage.size(KEY) == len(b"second version")
     assert [p.name for p in storage.path(KEY).parent.iterdir()] == ["data_retrieval.zip"]
 
 
@@ -144,94 +87,37 @@ def test_stored_files_are_private_to_the_service_user(storage: LocalStorage, sto
     assert storage.path(KEY).stat().st_mode & 0o077 == 0
 
 
-def test_delete_removes_and_tolerates_missing_objects(storage: LocalStorage, stored: StoredObject) -> None:
-    storage.delete(KEY)
-    assert not storage.exists(KEY)
-    storage.delete(KEY)
-    storage.delete("never/written.zip")
-    storage.delete("privacyRequest")  # a directory is not an object
-    with pytest.raises(NotFound):
-        storage.size(KEY)
-    with pytest.raises(NotFound):
-        storage.open(KEY)
+def test_discard_partial_removes_a_dead_writers_temp_files(storage: LocalStorage, stored: StoredObject) -> None:
+    leftover = storage.path(KEY).parent / ".dsar-data_retrieval.zip.abc123.tmp"
+    leftover.write_bytes(b"half an archive")
+    assert storage.discard_partial(KEY) == 1
+    assert not leftover.exists()
+    assert storage.discard_partial(KEY) == 0
+    assert _read(storage, KEY) == CONTENT
 
 
-def test_directories_are_not_objects(storage: LocalStorage, stored: StoredObject) -> None:
-    assert not storage.exists("privacyRequest")
-    with pytest.raises(NotFound):
-        storage.open("privacyRequest")
-    with pytest.raises(NotFound):
-        storage.size("privacyRequest")
-    with pytest.raises(NotFound):
-        storage.size(f"{KEY}/below-a-file")
-
-
-@pytest.mark.parametrize(
-    "key",
-    [
-        "",
-        "/etc/passwd",
-        "../outside.zip",
-        "a/../../outside.zip",
-        "a/..",
-        "a/./b.zip",
-        ".hidden",
-        "a/.dsar-x.tmp",
-        "a//b.zip",
-        "a/b/",
-        "a\\b.zip",
-        "a b.zip",
-        "a/b?.zip",
-        "caf\u00e9.zip",
-        "a/b\n.zip",
-        "x" * 256,
-        "a/" * 600 + "b",
-    ],
-)
-def test_invalid_keys_are_refused(storage: LocalStorage, key: str) -> None:
+@pytest.mark.parametrize("key", ["", "/etc/passwd", "../outside.zip", "a/../../outside.zip", ".hidden", "a b.zip"])
+def test_invalid_keys_touch_no_file(storage: LocalStorage, key: str) -> None:
+    with pytest.raises(ValueError, match="key"):
+        storage.path(key)
     with pytest.raises(ValueError, match="key"):
         storage.put_stream(key, [b"data"])
-    for call in (storage.exists, storage.delete, storage.open, storage.size, storage.path):
-        with pytest.raises(ValueError, match="key"):
-            call(key)
-    with pytest.raises(ValueError, match="key"):
-        storage.signed_url(key, 60)
     assert not storage.root.exists() or [p for p in storage.root.rglob("*")] == []
 
 
-def test_valid_keys_use_the_allowed_alphabet(storage: LocalStorage) -> None:
-    key = "A-Z_a-z/0.9/file.name-with_parts.tar.gz"
-    storage.put_stream(key, [b"ok"])
-    assert storage.exists(key)
-
-
-def test_link_parameters_are_checked(storage: LocalStorage) -> None:
-    with pytest.raises(ValueError, match="ttl"):
-        storage.signed_url(KEY, 0)
-    for bad in ("", "a/b.zip", "a\\b.zip", "line\nbreak.zip", "x" * 256):
-        with pytest.raises(ValueError, match="file name"):
-            storage.signed_url(KEY, 60, filename=bad)
-
-
-def test_verify_checks_signature_and_expiry(storage: LocalStorage, clock: FrozenClock) -> None:
-    url = storage.signed_url(KEY, 60, filename="my-data.zip")
-    parts = urlsplit(url)
-    assert url.startswith(f"{PUBLIC_URL}/files/{KEY}?expires=")
-    query = dict(parse_qsl(parts.query))
-    assert int(query["expires"]) == int(clock.now().timestamp()) + 60
+def test_verify_is_check_link_saying_valid(storage: LocalStorage) -> None:
+    query = dict(parse_qsl(urlsplit(storage.signed_url(KEY, 60, filename="my-data.zip")).query))
     assert storage.verify(KEY, query["expires"], query["signature"], "my-data.zip")
     assert storage.verify(KEY, int(query["expires"]), query["signature"], "my-data.zip")
     assert not storage.verify(KEY, query["expires"], query["signature"], None)
-    assert not storage.verify(KEY, query["expires"], query["signature"], "other.zip")
-    assert not storage.verify(KEY, int(query["expires"]) + 1, query["signature"], "my-data.zip")
-    assert not storage.verify(KEY, query["expires"], "\u00e9" * 43, "my-data.zip")
-    other = LocalStorage(storage.root, PUBLIC_URL, b"another key", clock)
-    assert not other.verify(KEY, query["expires"], query["signature"], "my-data.zip")
-    clock.advance(timedelta(seconds=60))
-    assert storage.verify(KEY, query["expires"], query["signature"], "my-data.zip")
-    clock.advance(timedelta(seconds=1))
-    assert storage.check_link(KEY, query["expires"], query["signature"], "my-data.zip") is LinkCheck.EXPIRED
-    assert not storage.verify(KEY, query["expires"], query["signature"], "my-data.zip")
+    assert not LocalStorage(storage.root, PUBLIC_URL, b"another key", FrozenClock()).verify(
+        KEY, query["expires"], query["signature"], "my-data.zip"
+    )
+
+
+def test_local_storage_declares_its_own_routes() -> None:
+    assert LocalStorage.capabilities.own_download_route
+    assert not LocalStorage.capabilities.presigned_put
 
 
 def test_storage_from_url(tmp_path: Path, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -249,218 +135,3 @@ def test_storage_from_url(tmp_path: Path, clock: FrozenClock, monkeypatch: pytes
     for bad in ("file://relative/path", "file:relative", "ftp://host/x", "/just/a/path", "file:///x?y=1"):
         with pytest.raises(ValueError, match="Storage URL"):
             storage_from_url(bad, public_url=PUBLIC_URL, signing_key=SIGNING_KEY, clock=clock)
-
-
-# -- the route -----------------------------------------------------------------------------------------
-
-ACCESS_EXPIRED = {"error": "AccessDenied", "message": "The link has expired."}
-ACCESS_INVALID = {"error": "AccessDenied", "message": "The link signature is not valid."}
-
-
-def test_a_valid_link_downloads_the_exact_bytes(
-    storage: LocalStorage, client: TestClient, stored: StoredObject
-) -> None:
-    response = client.get(_relative(storage.signed_url(KEY, 60)))
-    assert response.status_code == 200
-    assert response.content == CONTENT
-    assert response.headers["content-type"] == "application/zip"
-    assert response.headers["content-length"] == str(len(CONTENT))
-    assert response.headers["content-disposition"] == 'attachment; filename="data_retrieval.zip"'
-    assert response.headers["cache-control"] == "private, no-store"
-    assert response.headers["accept-ranges"] == "bytes"
-    assert response.headers["x-content-type-options"] == "nosniff"
-    assert response.headers["etag"].startswith('"')
-    assert "last-modified" in response.headers
-
-
-def test_the_link_filename_names_the_download(storage: LocalStorage, client: TestClient) -> None:
-    storage.put_stream("exports/x.json", [b'{"a": 1}'])
-    response = client.get(_relative(storage.signed_url("exports/x.json", 60, filename="my data.json")))
-    assert response.status_code == 200
-    assert response.headers["content-type"] == "application/json"
-    assert response.headers["content-disposition"] == 'attachment; filename="my data.json"'
-    unicode_url = storage.signed_url("exports/x.json", 60, filename="Daten-\u00fcber-mich.json")
-    response = client.get(_relative(unicode_url))
-    assert response.headers["content-disposition"] == (
-        "attachment; filename=\"Daten-_ber-mich.json\"; filename*=UTF-8''Daten-%C3%BCber-mich.json"
-    )
-    tampered = _with_param(storage.signed_url("exports/x.json", 60, filename="a.json"), "filename", "b.json")
-    assert client.get(tampered).status_code == 403
-
-
-def test_an_expired_link_is_refused(
-    storage: LocalStorage, client: TestClient, clock: FrozenClock, stored: StoredObject
-) -> None:
-    url = _relative(storage.signed_url(KEY, 60))
-    clock.advance(timedelta(seconds=59))
-    assert client.get(url).status_code == 200
-    clock.advance(timedelta(seconds=2))
-    response = client.get(url)
-    assert response.status_code == 403
-    assert response.json() == ACCESS_EXPIRED
-    assert response.headers["cache-control"] == "private, no-store"
-    assert client.head(url).status_code == 403
-
-
-def test_altered_links_are_refused(storage: LocalStorage, client: TestClient, stored: StoredObject) -> None:
-    other_key = "privacyRequest/00000000-0000-4000-8000-000000000000/result/data_retrieval.zip"
-    storage.put_stream(other_key, [b"someone else's archive"])
-    url = storage.signed_url(KEY, 60)
-    query = dict(parse_qsl(urlsplit(url).query))
-    altered = [
-        _with_param(url, "signature", _tweak(query["signature"])),
-        _with_param(url, "signature", query["signature"][:-1]),
-        _with_param(url, "signature", "\u00e9" * len(query["signature"])),
-        _with_param(url, "signature", ""),
-        _with_param(url, "expires", str(int(query["expires"]) + 3600)),
-        _with_param(url, "expires", "0" + query["expires"]),
-        _with_param(url, "expires", "soon"),
-        f"/files/{other_key}?{urlsplit(url).query}",
-        f"/files/{KEY}?expires={query['expires']}",
-        f"/files/{KEY}?signature={query['signature']}",
-        f"/files/{KEY}",
-        f"/files/privacyRequest/%2e%2e/%2e%2e/etc/passwd?{urlsplit(url).query}",
-        f"/files/privacyRequest%2F..%2F..%2Fetc%2Fpasswd?{urlsplit(url).query}",
-    ]
-    for path in altered:
-        response = client.get(path)
-        assert response.status_code == 403, path
-        assert response.json() == ACCESS_INVALID, path
-        assert client.head(path).status_code == 403, path
-
-
-def test_a_valid_link_to_a_missing_object_is_not_found(storage: LocalStorage, client: TestClient) -> None:
-    response = client.get(_relative(storage.signed_url("privacyRequest/gone/result/data_retrieval.zip", 60)))
-    assert response.status_code == 404
-    assert response.json() == {"error": "NotFound", "message": "The requested file does not exist."}
-    storage.put_stream(KEY, [b"short-lived"])
-    url = _relative(storage.signed_url(KEY, 60))
-    storage.delete(KEY)
-    assert client.get(url).status_code == 404
-
-
-def test_a_range_request_gets_206_and_the_right_bytes(
-    storage: LocalStorage, client: TestClient, stored: StoredObject
-) -> None:
-    url = _relative(storage.signed_url(KEY, 60))
-    response = client.get(url, headers={"Range": "bytes=100-199"})
-    assert response.status_code == 206
-    assert response.content == CONTENT[100:200]
-    assert response.headers["content-range"] == f"bytes 100-199/{len(CONTENT)}"
-    assert response.headers["content-length"] == "100"
-    assert response.headers["cache-control"] == "private, no-store"
-
-
-def test_a_resumed_download_gets_the_tail(storage: LocalStorage, client: TestClient, stored: StoredObject) -> None:
-    url = _relative(storage.signed_url(KEY, 60))
-    response = client.get(url, headers={"Range": "bytes=1000-"})
-    assert response.status_code == 206
-    assert response.content == CONTENT[1000:]
-    assert response.headers["content-range"] == f"bytes 1000-{len(CONTENT) - 1}/{len(CONTENT)}"
-    response = client.get(url, headers={"Range": "bytes=-96"})
-    assert response.status_code == 206
-    assert response.content == CONTENT[-96:]
-
-
-def test_an_unsatisfiable_range_is_416(storage: LocalStorage, client: TestClient, stored: StoredObject) -> None:
-    url = _relative(storage.signed_url(KEY, 60))
-    for value in (f"bytes={len(CONTENT)}-", f"bytes={len(CONTENT) + 10}-{len(CONTENT) + 20}", "bytes=-0"):
-        response = client.get(url, headers={"Range": value})
-        assert response.status_code == 416, value
-        assert response.headers["content-range"] == f"bytes */{len(CONTENT)}"
-        assert response.headers["cache-control"] == "private, no-store"
-
-
-def test_invalid_ranges_are_ignored_and_partly_satisfiable_ones_served(
-    storage: LocalStorage, client: TestClient, stored: StoredObject
-) -> None:
-    url = _relative(storage.signed_url(KEY, 60))
-    for value in ("items=0-10", "bytes=200-100", "bytes=abc", "bytes=", "bytes 0-10"):
-        response = client.get(url, headers={"Range": value})
-        assert response.status_code == 200, value
-        assert response.content == CONTENT
-    response = client.get(url, headers={"Range": f"bytes=0-9, {len(CONTENT) + 5}-"})
-    assert response.status_code == 206
-    assert response.content == CONTENT[:10]
-    response = client.get(url, headers={"Range": "bytes=0-9,20-29"})
-    assert response.status_code == 206
-    assert response.headers["content-type"].startswith("multipart/byteranges; boundary=")
-    assert CONTENT[:10] in response.content
-    assert CONTENT[20:30] in response.content
-
-
-def test_etag_and_conditional_requests(storage: LocalStorage, client: TestClient, stored: StoredObject) -> None:
-    url = _relative(storage.signed_url(KEY, 60))
-    first = client.get(url)
-    etag = first.headers["etag"]
-    not_modified = client.get(url, headers={"If-None-Match": etag})
-    assert not_modified.status_code == 304
-    assert not_modified.content == b""
-    assert not_modified.headers["etag"] == etag
-    assert not_modified.headers["cache-control"] == "private, no-store"
-    assert client.get(url, headers={"If-None-Match": f'"other", W/{etag}'}).status_code == 304
-    assert client.get(url, headers={"If-None-Match": "*"}).status_code == 304
-    assert client.get(url, headers={"If-None-Match": '"other"'}).status_code == 200
-    last_modified = first.headers["last-modified"]
-    assert client.get(url, headers={"If-Modified-Since": last_modified}).status_code == 304
-    assert client.get(url, headers={"If-Modified-Since": "Thu, 01 Jan 1970 00:00:00 GMT"}).status_code == 200
-    assert client.get(url, headers={"If-Modified-Since": "not a date"}).status_code == 200
-
-    resumed = client.get(url, headers={"Range": "bytes=1000-", "If-Range": etag})
-    assert resumed.status_code == 206
-    assert resumed.content == CONTENT[1000:]
-    storage.put_stream(KEY, [b"replaced archive"])
-    os.utime(storage.path(KEY), (time.time() + 5, time.time() + 5))
-    stale = client.get(url, headers={"Range": "bytes=1000-", "If-Range": etag})
-    assert stale.status_code == 200
-    assert stale.content == b"replaced archive"
-    assert client.get(url, headers={"If-None-Match": etag}).status_code == 200
-
-
-def test_head_answers_the_headers_only(storage: LocalStorage, client: TestClient, stored: StoredObject) -> None:
-    url = _relative(storage.signed_url(KEY, 60))
-    response = client.head(url)
-    assert response.status_code == 200
-    assert response.content == b""
-    assert response.headers["content-length"] == str(len(CONTENT))
-    assert response.headers["content-type"] == "application/zip"
-    assert response.headers["accept-ranges"] == "bytes"
-    ranged = client.head(url, headers={"Range": "bytes=100-199"})
-    assert ranged.status_code == 206
-    assert ranged.headers["content-range"] == f"bytes 100-199/{len(CONTENT)}"
-
-
-# -- a real socket -------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def live_server(storage: LocalStorage) -> Iterator[str]:
-    app = FastAPI()
-    app.include_router(files_router(storage))
-    with loopback_server(lambda _base: app, lifespan="off", loop="asyncio") as base:
-        yield base
-
-
-def test_a_large_download_in_two_ranges_over_a_real_socket(storage: LocalStorage, live_server: str) -> None:
-    original = os.urandom(5 * 1024 * 1024 + 123)
-    stored = storage.put_stream(KEY, _chunks(original, 256 * 1024))
-    url = live_server + _relative(storage.signed_url(KEY, 60))
-    middle = len(original) // 2 + 7
-    received = hashlib.sha256()
-    with httpx.Client(timeout=30) as http:
-        head = http.head(url)
-        assert head.status_code == 200
-        assert head.headers["content-length"] == str(len(original))
-        first = http.get(url, headers={"Range": f"bytes=0-{middle - 1}"})
-        assert first.status_code == 206
-        assert first.headers["content-range"] == f"bytes 0-{middle - 1}/{len(original)}"
-        received.update(first.content)
-        with http.stream("GET", url, headers={"Range": f"bytes={middle}-", "If-Range": head.headers["etag"]}) as rest:
-            assert rest.status_code == 206
-            assert rest.headers["content-range"] == f"bytes {middle}-{len(original) - 1}/{len(original)}"
-            for chunk in rest.iter_bytes():
-                received.update(chunk)
-        assert received.hexdigest() == stored.sha256 == hashlib.sha256(original).hexdigest()
-        denied = http.get(live_server + _with_param(url, "signature", "x"), headers={"Range": "bytes=0-"})
-        assert denied.status_code == 403
-        assert denied.json() == ACCESS_INVALID

@@ -1,4 +1,7 @@
-"""The S3 adapter against a real S3 HTTP server (moto_server): multipart streaming, atomicity, presigned links."""
+"""The S3 adapter's own behaviour against a real S3 HTTP server (moto_server): prefixes, one PUT or a multipart
+upload, aborting a dead writer's upload, presigned links followed with Range and curl.
+
+The port's contract (writes, reads, deletes, keys, links, presigned PUTs) is tests/contract/test_storage.py."""
 
 from __future__ import annotations
 
@@ -30,18 +33,23 @@ def test_storage_url_gives_the_s3_adapter(s3_bucket: str) -> None:
     assert isinstance(st, S3Storage) and st.prefix == "tenant-a/"
 
 
-def test_multipart_stream_round_trip(s3_bucket: str) -> None:
+def test_s3_storage_declares_presigned_links() -> None:
+    assert S3Storage.capabilities.presigned_put
+    assert not S3Storage.capabilities.own_download_route
+
+
+def test_a_multipart_stream_lands_under_the_prefix_with_its_content_type(s3_bucket: str) -> None:
     st = S3Storage(s3_bucket, "p")
     total = 20 * 1024 * 1024 + 123  # three parts
+    calls = _calls(st)
     stored = st.put_stream(KEY, _chunks(total), content_type="application/zip")
-    expected = b"".join(_chunks(total))
-    assert (stored.size, stored.sha256) == (total, hashlib.sha256(expected).hexdigest())
-    assert st.exists(KEY) and st.size(KEY) == total
-    assert st.open(KEY).read() == expected
+    assert calls[-5:] == ["CreateMultipartUpload"] + ["UploadPart"] * 3 + ["CompleteMultipartUpload"]
+    assert stored.size == total
+    assert st.local_file(KEY) is None
     head = boto3.client("s3").head_object(Bucket=s3_bucket, Key=f"p/{KEY}")
     assert head["ContentType"] == "application/zip"
+    assert head["ContentLength"] == total
     st.delete(KEY)
-    assert not st.exists(KEY)
     with pytest.raises(NotFound):
         st.size(KEY)
 
@@ -128,15 +136,6 @@ def test_presigned_get_with_range_and_curl(s3_bucket: str, tmp_path: Path) -> No
     query = httpx.URL(url).params
     assert query["X-Amz-Algorithm"] == "AWS4-HMAC-SHA256" and query["X-Amz-Expires"] == "60"
     assert len(query["X-Amz-Signature"]) == 64
-
-
-def test_presigned_put_bound_to_size_and_type(s3_bucket: str) -> None:
-    st = S3Storage(s3_bucket)
-    body = b"email\njane.doe@example.com\n"
-    url = st.signed_put_url("uploads/f.csv", 60, size=len(body), content_type="text/csv")
-    ok = httpx.put(url, content=body, headers={"Content-Type": "text/csv"})
-    assert ok.status_code == 200, ok.text
-    assert st.open("uploads/f.csv").read() == body
 
 
 def test_a_retrieval_stores_its_archive_in_s3(s3_bucket: str, s3_endpoint: str, tmp_path: Path, demo_dir: Path) -> None:

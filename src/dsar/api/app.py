@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from dsar import __version__
 from dsar.api.graphql.endpoint import graphql_router
+from dsar.api.rest.files import files_router
 from dsar.api.rest.health import health_router
 from dsar.api.rest.odr import odr_router
 from dsar.api.rest.portability import portability_router
@@ -17,8 +18,6 @@ from dsar.api.rest.token import token_router
 from dsar.api.rest.uploads import uploads_router
 from dsar.bootstrap import Container
 from dsar.db.migrate import upgrade
-from dsar.storage.http import files_router
-from dsar.storage.local import LocalStorage
 
 
 def create_app(container: Container, *, migrate: bool = True, close: bool = False) -> FastAPI:
@@ -47,8 +46,9 @@ def create_app(container: Container, *, migrate: bool = True, close: bool = Fals
     app.include_router(health_router(container))
     app.include_router(odr_router(container))
     app.include_router(portability_router(container))
-    if isinstance(container.storage, LocalStorage):
+    if container.storage.capabilities.own_download_route:
         app.include_router(files_router(container.storage))
+    if not container.storage.capabilities.presigned_put:
         app.include_router(uploads_router(container))
     app.state.container = container
     return app

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import importlib
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, BinaryIO, Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit
 
 from dsar.kit.clock import Clock
+
+if TYPE_CHECKING:
+    from dsar.storage.links import LinkCheck
 
 MAX_KEY_LENGTH = 1024
 MAX_SEGMENT_LENGTH = 255
@@ -30,6 +34,27 @@ class StoredObject:
     key: str
     size: int
     sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What an adapter can do beyond the common port: faces and the composition root branch on these flags,
+    never on the adapter's class."""
+
+    presigned_put: bool = False
+    """`signed_put_url` gives links the object store takes PUTs on itself, checking the signed size and type;
+    without it, uploads go through dsar's own `/uploads/` route."""
+    own_download_route: bool = False
+    """`signed_url` links point at dsar's own `/files/` route, which judges them with `check_link` and serves
+    the object (`local_file`, else `open`); without it, the links go to the object store."""
+
+
+@dataclass(frozen=True, slots=True)
+class LocalFile:
+    """An object kept as a regular file on this machine, and its `os.stat` (size, modification time)."""
+
+    path: Path
+    stat: os.stat_result
 
 
 def validate_key(key: str) -> str:
@@ -67,7 +92,12 @@ def validate_filename(filename: str) -> str:
 
 @runtime_checkable
 class Storage(Protocol):
-    """Where objects (result archives) are kept; adapters: local files, S3 with presigned URLs."""
+    """Where objects (result archives) are kept; adapters: local files, S3 with presigned URLs, memory (the fake)."""
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What this adapter can do beyond the common methods (presigned PUTs, links to dsar's own route)."""
+        ...
 
     def put_stream(
         self, key: str, chunks: Iterable[bytes], content_type: str = "application/octet-stream"
@@ -95,6 +125,21 @@ class Storage(Protocol):
 
     def signed_url(self, key: str, ttl_seconds: int, *, filename: str | None = None) -> str:
         """An absolute GET link valid for ttl_seconds; `filename` is the name the browser saves under."""
+        ...
+
+    def signed_put_url(self, key: str, ttl_seconds: int, *, size: int, content_type: str) -> str:
+        """A presigned PUT bound to this size and content type; `NotImplementedError` unless
+        `capabilities.presigned_put`."""
+        ...
+
+    def check_link(self, key: str, expires: int | str, signature: str, filename: str | None) -> LinkCheck:
+        """The verdict on a `/files/` link's parameters (signature first, then expiry); always INVALID unless
+        `capabilities.own_download_route` (the object store checks its own links)."""
+        ...
+
+    def local_file(self, key: str) -> LocalFile | None:
+        """The regular file holding the object when the adapter keeps objects as files on this machine, else None;
+        `dsar.errors.NotFound` if the adapter keeps files and this object does not exist."""
         ...
 
 
@@ -126,6 +171,8 @@ def storage_from_url(url: str, *, public_url: str, signing_key: bytes, clock: Cl
 
 __all__ = [
     "S3_EXTRA_HINT",
+    "Capabilities",
+    "LocalFile",
     "Storage",
     "StoredObject",
     "storage_from_url",

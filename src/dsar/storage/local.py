@@ -3,35 +3,22 @@
 from __future__ import annotations
 
 import contextlib
-import enum
 import hashlib
-import math
 import os
-import re
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from stat import S_ISREG
 from typing import BinaryIO
-from urllib.parse import quote, urlencode
 
 from dsar.errors import NotFound
-from dsar.kit import signing
 from dsar.kit.clock import Clock
-from dsar.storage.base import StoredObject, validate_filename, validate_key
+from dsar.storage import links
+from dsar.storage.base import Capabilities, LocalFile, StoredObject, validate_key
+from dsar.storage.links import LinkCheck
 
-_EXPIRES = re.compile(r"[0-9]{1,12}")
-_MAX_SIGNATURE_LENGTH = 128
 _TEMP_PREFIX = ".dsar-"
 _TEMP_SUFFIX = ".tmp"
-
-
-class LinkCheck(enum.Enum):
-    """The verdict on a signed link: valid, genuine but expired, or not issued by us."""
-
-    VALID = "valid"
-    EXPIRED = "expired"
-    INVALID = "invalid"
 
 
 def _fsync_dir(path: Path) -> None:
@@ -46,6 +33,8 @@ def _fsync_dir(path: Path) -> None:
 
 class LocalStorage:
     """Objects as files under `root`; links are `{public_url}/files/{key}?expires=..&signature=..`."""
+
+    capabilities = Capabilities(presigned_put=False, own_download_route=True)
 
     def __init__(self, root: Path, public_url: str, signing_key: bytes, clock: Clock) -> None:
         if not signing_key:
@@ -131,44 +120,23 @@ class LocalStorage:
     def size(self, key: str) -> int:
         return self.stat(key).st_size
 
-    # -- signed links ------------------------------------------------------------------------------
+    def local_file(self, key: str) -> LocalFile:
+        """The object's file and its stat; `NotFound` unless it is a regular file."""
+        stat = self.stat(key)
+        return LocalFile(self.path(key), stat)
 
-    def _sign(self, key: str, expires: str, filename: str | None) -> str:
-        return signing.sign(self._signing_key, "GET", key, expires, filename or "")
+    # -- signed links ------------------------------------------------------------------------------
 
     def signed_url(self, key: str, ttl_seconds: int, *, filename: str | None = None) -> str:
         """A GET link to `/files/{key}` that expires ttl_seconds from now (by the storage's clock)."""
-        validate_key(key)
-        if ttl_seconds <= 0:
-            raise ValueError("ttl_seconds must be positive.")
-        if filename is not None:
-            validate_filename(filename)
-        expires = str(math.floor(self._clock.now().timestamp()) + ttl_seconds)
-        query = {"expires": expires, "signature": self._sign(key, expires, filename)}
-        if filename:
-            query["filename"] = filename
-        return f"{self.public_url}/files/{key}?{urlencode(query, quote_via=quote)}"
+        return links.signed_link(self.public_url, self._signing_key, self._clock, key, ttl_seconds, filename)
+
+    def signed_put_url(self, key: str, ttl_seconds: int, *, size: int, content_type: str) -> str:
+        raise NotImplementedError("Local storage takes uploads through dsar's own /uploads/ route.")
 
     def check_link(self, key: str, expires: int | str, signature: str, filename: str | None) -> LinkCheck:
         """Check the signature (constant time) first, then the expiry; touches no file."""
-        expires_text = str(expires) if isinstance(expires, int) else expires
-        filename = filename or None
-        if not signature or len(signature) > _MAX_SIGNATURE_LENGTH or not signature.isascii():
-            return LinkCheck.INVALID
-        if not _EXPIRES.fullmatch(expires_text):
-            return LinkCheck.INVALID
-        try:
-            validate_key(key)
-            if filename is not None:
-                validate_filename(filename)
-        except ValueError:
-            return LinkCheck.INVALID
-        parts = ("GET", key, expires_text, filename or "")
-        if not signing.verify(self._signing_key, signature, *parts):
-            return LinkCheck.INVALID
-        if self._clock.now().timestamp() > int(expires_text):
-            return LinkCheck.EXPIRED
-        return LinkCheck.VALID
+        return links.check_link(self._signing_key, self._clock, key, expires, signature, filename)
 
     def verify(self, key: str, expires: int | str, signature: str, filename: str | None = None) -> bool:
         """True if the link was signed by us for exactly these values and has not expired."""

@@ -29,7 +29,8 @@ from botocore.exceptions import (
 
 from dsar.errors import NotFound
 from dsar.kit.clock import Clock
-from dsar.storage.base import StoredObject, validate_filename, validate_key
+from dsar.storage.base import Capabilities, StoredObject, validate_filename, validate_key
+from dsar.storage.links import LinkCheck
 
 PART_SIZE = 8 * 1024 * 1024  # S3's minimum part is 5 MiB (except the last)
 _NETWORK = (EndpointConnectionError, ConnectionClosedError, ConnectTimeoutError, ReadTimeoutError)
@@ -55,6 +56,9 @@ def _unavailable_as_connection_error() -> Iterator[None]:
 
 
 class S3Storage:
+    # Presigned links are S3's own: S3 checks the signed size and type of a PUT and serves GETs (Range included).
+    capabilities = Capabilities(presigned_put=True, own_download_route=False)
+
     def __init__(self, bucket: str, prefix: str = "", client: Any = None) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
@@ -148,7 +152,9 @@ class S3Storage:
 
     def signed_url(self, key: str, ttl_seconds: int, *, filename: str | None = None) -> str:
         params: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key)}
-        if filename:
+        if ttl_seconds <= 0:
+            raise ValueError("ttl_seconds must be positive.")
+        if filename is not None:
             name = validate_filename(filename)
             params["ResponseContentDisposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
         return str(self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=ttl_seconds))
@@ -157,6 +163,15 @@ class S3Storage:
         """A presigned PUT bound to this exact size and content type (S3 checks both signed headers)."""
         params = {"Bucket": self.bucket, "Key": self._key(key), "ContentLength": size, "ContentType": content_type}
         return str(self.client.generate_presigned_url("put_object", Params=params, ExpiresIn=ttl_seconds))
+
+    def check_link(self, key: str, expires: int | str, signature: str, filename: str | None) -> LinkCheck:
+        """Always INVALID: this adapter's links go to S3, which checks them; dsar's `/files/` route has none."""
+        return LinkCheck.INVALID
+
+    def local_file(self, key: str) -> None:
+        """None: objects live in the object store, not in files on this machine."""
+        validate_key(key)
+        return None
 
 
 class _Body(io.RawIOBase):

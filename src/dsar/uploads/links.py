@@ -1,8 +1,9 @@
 """Signed PUT links for uploads: bound to one file id, its declared size and content type, and an expiry.
 
-Local storage: `{public_url}/uploads/{fileId}?expires=..&signature=..`, an HMAC-SHA256 over
-("PUT", file id, expires, size, content type) with a key of its own; dsar's `/uploads/` route checks it.
-An object store (the S3 adapter) answers with a presigned PUT whose signed headers carry the same bounds.
+Storage without presigned PUTs (local files, memory): `{public_url}/uploads/{fileId}?expires=..&signature=..`,
+an HMAC-SHA256 over ("PUT", file id, expires, size, content type) with a key of its own; dsar's `/uploads/`
+route checks it. A storage adapter with `capabilities.presigned_put` (S3) answers with a presigned PUT whose
+signed headers carry the same bounds, and the object store checks them.
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from __future__ import annotations
 import enum
 import math
 import re
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 from urllib.parse import quote, urlencode
 
 from dsar.kit import signing
 from dsar.kit.clock import Clock
 from dsar.kit.ids import is_uuid
+from dsar.storage.base import Storage
 
 _EXPIRES = re.compile(r"[0-9]{1,12}")
 _MAX_SIGNATURE_LENGTH = 128
@@ -28,20 +30,25 @@ class PutCheck(enum.Enum):
 
 
 class UploadLinks(Protocol):
+    @property
+    def checked_here(self) -> bool:
+        """True: the links point at dsar's `/uploads/` route, which asks `check`; False: the object store takes
+        the PUT and checks the link itself (dsar notices the file when it is there)."""
+        ...
+
     def put_url(self, key: str, file_id: str, size: int, content_type: str, ttl_seconds: int) -> str:
         """An absolute URL to PUT exactly `size` bytes of `content_type` to, valid `ttl_seconds`."""
         ...
 
-
-@runtime_checkable
-class PresignsPut(Protocol):
-    """A storage adapter that hands out presigned PUT URLs itself (S3: Content-Length and Content-Type signed)."""
-
-    def signed_put_url(self, key: str, ttl_seconds: int, *, size: int, content_type: str) -> str: ...
+    def check(self, file_id: str, expires: str, signature: str, size: int, content_type: str) -> PutCheck:
+        """The verdict on a PUT to dsar's `/uploads/` route (always INVALID unless `checked_here`)."""
+        ...
 
 
 class LocalUploadLinks:
-    """Links to dsar's own `/uploads/{fileId}` route (local storage)."""
+    """Links to dsar's own `/uploads/{fileId}` route (storage without presigned PUTs)."""
+
+    checked_here = True
 
     def __init__(self, public_url: str, key: bytes, clock: Clock) -> None:
         if not key:
@@ -73,13 +80,21 @@ class LocalUploadLinks:
 
 
 class PresignedUploadLinks:
-    """Links from a storage adapter that presigns PUTs (the object store checks size and type itself)."""
+    """Links from a storage adapter with `capabilities.presigned_put` (the object store checks size and type)."""
 
-    def __init__(self, storage: PresignsPut) -> None:
+    checked_here = False
+
+    def __init__(self, storage: Storage) -> None:
+        if not storage.capabilities.presigned_put:
+            raise ValueError(f"{storage!r} does not presign PUTs; use LocalUploadLinks.")
         self._storage = storage
 
     def put_url(self, key: str, file_id: str, size: int, content_type: str, ttl_seconds: int) -> str:
         return self._storage.signed_put_url(key, ttl_seconds, size=size, content_type=content_type)
 
+    def check(self, file_id: str, expires: str, signature: str, size: int, content_type: str) -> PutCheck:
+        """INVALID: these links go to the object store; a PUT to dsar's `/uploads/` route is not one of them."""
+        return PutCheck.INVALID
 
-__all__ = ["LocalUploadLinks", "PresignedUploadLinks", "PresignsPut", "PutCheck", "UploadLinks"]
+
+__all__ = ["LocalUploadLinks", "PresignedUploadLinks", "PutCheck", "UploadLinks"]

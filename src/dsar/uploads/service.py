@@ -18,7 +18,7 @@ from dsar.storage.base import Storage
 from dsar.uploads import repository as repo
 from dsar.uploads.csvreader import TextCheck
 from dsar.uploads.errors import FileNotUploaded
-from dsar.uploads.links import LocalUploadLinks, PutCheck, UploadLinks
+from dsar.uploads.links import PutCheck, UploadLinks
 from dsar.uploads.models import PENDING, RECEIVING, UPLOADED, Upload
 
 _log = log.get("dsar.uploads")
@@ -129,7 +129,7 @@ class Uploads:
         view = self.get(tenant, file_id)
         if view.status == UPLOADED:
             return view
-        if not isinstance(self.links, LocalUploadLinks) and self._adopt(view):
+        if not self.links.checked_here and self._adopt(view):
             return self.get(tenant, file_id)
         if missing_is_unknown:
             raise NotFound(NOT_FOUND)
@@ -150,7 +150,7 @@ class Uploads:
     def authorize_put(self, file_id: str, expires: str, signature: str) -> UploadView:
         """The upload a local PUT link names, if its signature and expiry hold; reads no body."""
         links = self.links
-        if not isinstance(links, LocalUploadLinks) or not is_uuid(file_id):
+        if not links.checked_here or not is_uuid(file_id):
             raise AccessDenied("The link signature is not valid.")
         with self.db.session(write=False) as s:
             u = repo.get_upload_for_put(s, file_id)

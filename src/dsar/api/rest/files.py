@@ -1,4 +1,10 @@
-"""The `/files/{key}` route: serves local-storage objects behind signed, expiring links."""
+"""The `/files/{key}` route: serves stored objects behind dsar's own signed, expiring links.
+
+Mounted when the storage adapter declares `capabilities.own_download_route`. The route parses the request,
+asks the adapter for its verdict on the link (`check_link`, in `dsar.storage.links`) and for the object,
+and translates: a local file is sent with Range, ETag and conditional requests (Starlette's FileResponse);
+an object that is not a file here (the memory adapter) is sent whole.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,8 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
 from dsar.errors import NotFound
-from dsar.storage.local import LinkCheck, LocalStorage
+from dsar.storage.base import Storage
+from dsar.storage.links import LinkCheck
 
 # Sent with every answer of this route, errors included: downloads are personal data.
 _PRIVATE_HEADERS = {"cache-control": "private, no-store", "x-content-type-options": "nosniff"}
@@ -131,7 +138,12 @@ class _DownloadResponse(FileResponse):
         await super().__call__({**scope, "headers": raw}, receive, send_private)
 
 
-def files_router(storage: LocalStorage) -> APIRouter:
+def _read_whole(storage: Storage, key: str) -> bytes:
+    with storage.open(key) as handle:
+        return handle.read()
+
+
+def files_router(storage: Storage) -> APIRouter:
     """`GET`/`HEAD /files/{key}`: 403 for a bad or expired link, 404 for a missing object, else the file."""
     router = APIRouter()
 
@@ -145,16 +157,21 @@ def files_router(storage: LocalStorage) -> APIRouter:
         if verdict is not LinkCheck.VALID:
             return _error(403, "AccessDenied", "The link signature is not valid.")
         try:
-            stat_result = storage.stat(key)
+            file = storage.local_file(key)
+            body = _read_whole(storage, key) if file is None else b""
         except NotFound:
             return _error(404, "NotFound", "The requested file does not exist.")
-        headers = {
-            **_PRIVATE_HEADERS,
-            "content-disposition": _content_disposition(filename or key.rsplit("/", 1)[-1]),
-            "accept-ranges": "bytes",
-        }
+        disposition = _content_disposition(filename or key.rsplit("/", 1)[-1])
+        if file is None:
+            return Response(
+                body,
+                headers={**_PRIVATE_HEADERS, "content-disposition": disposition},
+                media_type=_media_type(key),
+            )
+        stat_result = file.stat
+        headers = {**_PRIVATE_HEADERS, "content-disposition": disposition, "accept-ranges": "bytes"}
         response = _DownloadResponse(
-            storage.path(key),
+            file.path,
             range_header=_normalise_range(request.headers.get("range"), stat_result.st_size),
             headers=headers,
             media_type=_media_type(key),
