@@ -27,12 +27,12 @@ from dsar.notifications.webhooks import Webhooks
 from dsar.odr.jobs import odr_handler
 from dsar.odr.wiring import Odr, build_odr
 from dsar.portability.jobs import DataQueryJob
-from dsar.portability.models import CHANNEL as ADP_CHANNEL
+from dsar.portability.service import CHANNEL as ADP_CHANNEL
 from dsar.portability.service import Portability, check_notify_url
 from dsar.storage.base import Storage, storage_from_url
 from dsar.tasks.jobs import TaskWorker
-from dsar.tasks.models import RETRIEVAL
 from dsar.tasks.service import PrivacyTasks
+from dsar.tasks.states import RETRIEVAL
 from dsar.uploads.batches import RetrievalBatches
 from dsar.uploads.links import LocalUploadLinks, PresignedUploadLinks, PresignsPut, UploadLinks
 from dsar.uploads.service import Uploads
