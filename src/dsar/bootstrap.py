@@ -34,14 +34,14 @@ from dsar.odr.oauth import OdrAuth
 from dsar.odr.oidc import OidcClient
 from dsar.odr.service import OdrConfig, OdrRequests
 from dsar.portability.jobs import DataQueryJob
-from dsar.portability.models import CHANNEL as ADP_CHANNEL
+from dsar.portability.service import CHANNEL as ADP_CHANNEL
 from dsar.portability.service import Portability, check_notify_url
 from dsar.requests.rules import load_rules
 from dsar.requests.service import PrivacyRequests
 from dsar.storage.base import Storage, storage_from_url
 from dsar.tasks.jobs import TaskWorker
-from dsar.tasks.models import RETRIEVAL
 from dsar.tasks.service import PrivacyTasks
+from dsar.tasks.states import RETRIEVAL
 from dsar.uploads.batches import RetrievalBatches
 from dsar.uploads.links import LocalUploadLinks, PresignedUploadLinks, UploadLinks
 from dsar.uploads.service import Uploads

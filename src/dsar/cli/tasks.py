@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from sqlalchemy import select
 
 from dsar.cli.common import container
 from dsar.engine.archive import mask_email
 from dsar.engine.erase import locate, preview
 from dsar.kit.clock import iso_z
 from dsar.kit.ids import is_uuid
-from dsar.tasks.models import PrivacyTask
+from dsar.tasks import repository as tasks_repo
+from dsar.tasks.records import TaskRecord
 from dsar.tasks.validation import email_issues
 
 app = typer.Typer(help="Privacy tasks.", no_args_is_help=True)
@@ -45,7 +45,7 @@ def preview_deletion(email: str = typer.Option(..., "--email", help="the data su
         typer.echo(f"{ep.found} row(s) found; {verdict}. Nothing was changed.")
 
 
-def _doc(t: PrivacyTask) -> dict[str, Any]:
+def _doc(t: TaskRecord) -> dict[str, Any]:
     def when(v: Any) -> str | None:
         return iso_z(v) if v is not None else None
 
@@ -85,14 +85,10 @@ def list_tasks(
 ) -> None:
     """The latest tasks, newest first: id, kind, channel, status, submitted, masked subject."""
     with container() as c, c.db.session(write=False) as s:
-        q = select(PrivacyTask).order_by(PrivacyTask.submitted_at.desc()).limit(limit)
-        if status:
-            q = q.where(PrivacyTask.status == status.upper())
-        if kind:
-            q = q.where(PrivacyTask.kind == kind.lower())
-        if tenant:
-            q = q.where(PrivacyTask.tenant == tenant)
-        for t in s.scalars(q):
+        found = tasks_repo.latest_records(
+            s, limit, status=status.upper() if status else None, kind=kind.lower() if kind else None, tenant=tenant
+        )
+        for t in found:
             typer.echo(
                 f"{t.id}  {t.kind:9} {t.channel:4} {t.status:11} {iso_z(t.submitted_at)}  {mask_email(t.subject_email)}"
             )
@@ -105,7 +101,7 @@ def show(
 ) -> None:
     """One task and what it did: records per collection and the archive, or the erasure record."""
     with container() as c, c.db.session(write=False) as s:
-        t = s.get(PrivacyTask, task_id) if is_uuid(task_id) else None
+        t = tasks_repo.record(s, task_id) if is_uuid(task_id) else None
         if t is None:
             typer.echo(f"error: no task {task_id}", err=True)
             raise typer.Exit(1)

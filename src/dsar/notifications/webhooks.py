@@ -29,7 +29,8 @@ from dsar.kit.clock import Clock
 from dsar.kit.ids import new_id
 from dsar.notifications.models import PENDING, OutboxMessage, WebhookEvent, WebhookSubscription
 from dsar.notifications.service import WEBHOOK
-from dsar.tasks.models import COMPLETED, DELETION, FAILED, RETRIEVAL, PrivacyTask
+from dsar.tasks.repository import TASKS_FOR_JOINS as _T
+from dsar.tasks.states import COMPLETED, DELETION, FAILED, RETRIEVAL
 
 EVENTS = (
     "PERSONAL_DATA_RETRIEVAL_TASK_COMPLETED",
@@ -43,7 +44,7 @@ _KIND = {
 }
 
 
-_T = PrivacyTask.__table__
+# The task (its owner's table, read only) and its tenant's subscriptions, in one query.
 _SUBSCRIBED = (
     select(WebhookSubscription.id, _T.c.kind, _T.c.status, _T.c.tenant, _T.c.finished_at)
     .join(_T, WebhookSubscription.tenant == _T.c.tenant)

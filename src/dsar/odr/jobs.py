@@ -18,8 +18,9 @@ from dsar.engine.execute import Selection
 from dsar.engine.results import ArchiveMeta, CollectionResult
 from dsar.odr import repository as repo
 from dsar.odr.service import OdrRequests
+from dsar.tasks import repository as tasks_repo
 from dsar.tasks.jobs import Handler, TaskRef, TaskWorker, result_key
-from dsar.tasks.models import FAILED, PrivacyTask
+from dsar.tasks.states import FAILED
 
 _log = log.get("dsar.odr.jobs")
 _JSON = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
@@ -115,7 +116,7 @@ def odr_handler(requests: OdrRequests) -> Handler:
 def _no_data_archive(worker: TaskWorker, requests: OdrRequests, ref: TaskRef, types: list[str]) -> None:
     """A person without data still gets an archive (README and the ODR folder): ODR has no 'not found' state."""
     with worker.db.session(write=False) as s:
-        task = s.get(PrivacyTask, ref.id)
+        task = tasks_repo.record(s, ref.id)
         if task is None or task.status != FAILED or not task.errors:
             return
         if task.errors[0].get("code") != "DATA_SUBJECT_NOT_FOUND":

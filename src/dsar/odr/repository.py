@@ -10,7 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dsar.odr.models import OdrAccount, OdrRefreshToken, OdrRequest, OdrSignIn
-from dsar.tasks.models import COMPLETED, FAILED, IN_PROGRESS, RETRIEVAL, PrivacyTask
+from dsar.tasks import repository as tasks_repo
+from dsar.tasks.repository import TASKS_FOR_JOINS as _T
+from dsar.tasks.states import COMPLETED, FAILED, IN_PROGRESS, RETRIEVAL
 
 CHANNEL = "odr"
 
@@ -24,17 +26,21 @@ class RequestRow:
     archive_key: str | None  # where the archive is, once completed
 
 
-def _row(req: OdrRequest, task: PrivacyTask) -> RequestRow:
-    if task.status == COMPLETED and task.result_key:
-        return RequestRow(req.id, list(req.data_types), req.created_at, task.finished_at, task.result_key)
-    if task.status == FAILED and req.archive_key:
-        return RequestRow(req.id, list(req.data_types), req.created_at, task.finished_at, req.archive_key)
+# The columns of its task that a request shows (selected with the request, in one query).
+_TASK_STATE = (_T.c.status, _T.c.finished_at, _T.c.result_key)
+
+
+def _row(req: OdrRequest, status: str, finished_at: datetime | None, result_key: str | None) -> RequestRow:
+    if status == COMPLETED and result_key:
+        return RequestRow(req.id, list(req.data_types), req.created_at, finished_at, result_key)
+    if status == FAILED and req.archive_key:
+        return RequestRow(req.id, list(req.data_types), req.created_at, finished_at, req.archive_key)
     return RequestRow(req.id, list(req.data_types), req.created_at, None, None)
 
 
 def _alive(now: datetime, retention: timedelta) -> object:
     """Not expired: in progress, or finished less than `retention` ago."""
-    return or_(PrivacyTask.finished_at.is_(None), PrivacyTask.finished_at > now - retention)
+    return or_(_T.c.finished_at.is_(None), _T.c.finished_at > now - retention)
 
 
 def lock_account(s: Session, subject_ref: str) -> OdrAccount:
@@ -54,8 +60,8 @@ def in_progress(s: Session, subject_ref: str) -> int:
     q = (
         select(func.count())
         .select_from(OdrRequest)
-        .join(PrivacyTask, PrivacyTask.id == OdrRequest.id)
-        .where(OdrRequest.subject_ref == subject_ref, PrivacyTask.status == IN_PROGRESS)
+        .join(_T, _T.c.id == OdrRequest.id)
+        .where(OdrRequest.subject_ref == subject_ref, _T.c.status == IN_PROGRESS)
     )
     return int(s.scalar(q) or 0)
 
@@ -63,22 +69,18 @@ def in_progress(s: Session, subject_ref: str) -> int:
 def create_request(
     s: Session, *, task_id: str, email: str, subject_ref: str, client_id: str, data_types: list[str], now: datetime
 ) -> None:
-    s.add(
-        PrivacyTask(
-            id=task_id,
-            tenant=f"odr:{subject_ref}",  # no back-office client's tenant: BwP lookups never see it
-            kind=RETRIEVAL,
-            channel=CHANNEL,
-            subject_type="USER",
-            subject_email=email,
-            subject_ref=subject_ref,
-            status=IN_PROGRESS,
-            errors=[],
-            submitted_at=now,
-            updated_at=now,
-            due_at=now,
-            attempts=0,
-        )
+    tasks_repo.add_task(
+        s,
+        task_id=task_id,
+        tenant=f"odr:{subject_ref}",  # no back-office client's tenant: BwP lookups never see it
+        kind=RETRIEVAL,
+        channel=CHANNEL,
+        subject_type="USER",
+        subject_email=email,
+        subject_ref=subject_ref,
+        status=IN_PROGRESS,
+        now=now,
+        due_at=now,
     )
     s.flush()  # the task first: PostgreSQL checks nothing here, but the order reads as the life of the request
     s.add(OdrRequest(id=task_id, subject_ref=subject_ref, client_id=client_id, data_types=data_types, created_at=now))
@@ -86,20 +88,20 @@ def create_request(
 
 def list_requests(s: Session, subject_ref: str, now: datetime, retention: timedelta) -> list[RequestRow]:
     q = (
-        select(OdrRequest, PrivacyTask)
-        .join(PrivacyTask, PrivacyTask.id == OdrRequest.id)
+        select(OdrRequest, *_TASK_STATE)
+        .join(_T, _T.c.id == OdrRequest.id)
         .where(OdrRequest.subject_ref == subject_ref, _alive(now, retention))  # type: ignore[arg-type]
         .order_by(OdrRequest.created_at, OdrRequest.id)
     )
-    return [_row(req, task) for req, task in s.execute(q).all()]
+    return [_row(*r) for r in s.execute(q).all()]
 
 
 def get_request(
     s: Session, subject_ref: str, request_id: str, now: datetime, retention: timedelta
 ) -> RequestRow | None:
     q = (
-        select(OdrRequest, PrivacyTask)
-        .join(PrivacyTask, PrivacyTask.id == OdrRequest.id)
+        select(OdrRequest, *_TASK_STATE)
+        .join(_T, _T.c.id == OdrRequest.id)
         .where(OdrRequest.id == request_id, OdrRequest.subject_ref == subject_ref, _alive(now, retention))  # type: ignore[arg-type]
     )
     found = s.execute(q).first()
@@ -121,18 +123,18 @@ def delete_requests(s: Session, ids: list[str]) -> list[str]:
     """Delete the requests and their tasks; the storage keys of what they gathered."""
     if not ids:
         return []
-    keys = [k for k in s.scalars(select(PrivacyTask.result_key).where(PrivacyTask.id.in_(ids))) if k]
+    keys = tasks_repo.result_keys(s, ids)
     keys += [k for k in s.scalars(select(OdrRequest.archive_key).where(OdrRequest.id.in_(ids))) if k]
     s.execute(delete(OdrRequest).where(OdrRequest.id.in_(ids)))
-    s.execute(delete(PrivacyTask).where(PrivacyTask.id.in_(ids), PrivacyTask.channel == CHANNEL))
+    tasks_repo.delete_tasks(s, ids, CHANNEL)
     return keys
 
 
 def expired_ids(s: Session, now: datetime, retention: timedelta, limit: int = 500) -> list[str]:
     q = (
         select(OdrRequest.id)
-        .join(PrivacyTask, PrivacyTask.id == OdrRequest.id)
-        .where(and_(PrivacyTask.finished_at.is_not(None), PrivacyTask.finished_at <= now - retention))
+        .join(_T, _T.c.id == OdrRequest.id)
+        .where(and_(_T.c.finished_at.is_not(None), _T.c.finished_at <= now - retention))
         .limit(limit)
     )
     return list(s.scalars(q))

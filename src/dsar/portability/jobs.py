@@ -27,8 +27,8 @@ from dsar.portability import repository as repo
 from dsar.portability.models import CANCELED, COMPLETED, DataQuery
 from dsar.tasks import repository as tasks_repo
 from dsar.tasks.jobs import TaskRef, TaskWorker
-from dsar.tasks.models import COMPLETED as TASK_COMPLETED
-from dsar.tasks.models import FAILED
+from dsar.tasks.states import COMPLETED as TASK_COMPLETED
+from dsar.tasks.states import FAILED
 
 _log = log.get("dsar.portability")
 SUBJECT = "Data Portability Notification 1.0"
@@ -103,7 +103,7 @@ class DataQueryJob:
             if q is None:
                 return
             scope_id, since, created = q.scope_id, q.since, q.created_at
-            deleted = repo.deleted_since(s, q.subject_ref, created)
+            deleted = tasks_repo.deletion_completed_since(s, q.subject_ref, created)
             revoked = _revoked(s, q)
         scope = self.scopes().get(scope_id)
         if scope is None:

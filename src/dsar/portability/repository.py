@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from dsar.kit.ids import new_id
 from dsar.portability.models import App, DailyCount, DataQuery, GrantUse, RateCounter, Revocation, StoredResponse
-from dsar.tasks.models import COMPLETED, DELETION, PrivacyTask
 
 
 def get_app(s: Session, app_id: str) -> App | None:
@@ -74,27 +73,6 @@ def query_of(s: Session, query_id: str, app_id: str, subject_ref: str, scope_id:
             DataQuery.subject_ref == subject_ref,
             DataQuery.scope_id == scope_id,
         )
-    )
-
-
-def task(s: Session, task_id: str) -> PrivacyTask | None:
-    return s.get(PrivacyTask, task_id)
-
-
-def deleted_since(s: Session, subject_ref: str, since: datetime) -> bool:
-    """Did a deletion of the subject complete after `since`?"""
-    return (
-        s.scalar(
-            select(PrivacyTask.id)
-            .where(
-                PrivacyTask.subject_ref == subject_ref,
-                PrivacyTask.kind == DELETION,
-                PrivacyTask.status == COMPLETED,
-                PrivacyTask.finished_at >= since,
-            )
-            .limit(1)
-        )
-        is not None
     )
 
 

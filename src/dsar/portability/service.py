@@ -33,10 +33,12 @@ from dsar.kit.signing import sign, verify
 from dsar.notifications.service import Notifications
 from dsar.portability import repository as repo
 from dsar.portability.errors import Throttled
-from dsar.portability.models import CANCELED, CHANNEL, App, DataQuery, GrantUse
+from dsar.portability.models import CANCELED, App, DataQuery, GrantUse
+from dsar.portability.models import CHANNEL as CHANNEL  # the face's tasks' channel (the composition root routes it)
 from dsar.portability.settings import PortabilitySettings
 from dsar.storage.base import Storage
-from dsar.tasks.models import IN_PROGRESS, RETRIEVAL, PrivacyTask
+from dsar.tasks import repository as tasks_repo
+from dsar.tasks.states import IN_PROGRESS, RETRIEVAL
 
 _log = log.get("dsar.portability")
 MAX_RESULTS, DEFAULT_RESULTS = 250, 100
@@ -250,22 +252,18 @@ class Portability:
                 )
             if repo.active_query(s, active) is not None:
                 raise Conflict("There is a conflicting request in progress", code="REQUEST_CONFLICT")
-            s.add(
-                PrivacyTask(
-                    id=query_id,
-                    tenant=f"adp:{caller.app_id}",
-                    kind=RETRIEVAL,
-                    channel=CHANNEL,
-                    subject_type="SHOPPER",
-                    subject_email=user.subject,
-                    subject_ref=caller.subject_ref,
-                    status=IN_PROGRESS,
-                    errors=[],
-                    submitted_at=now,
-                    updated_at=now,
-                    due_at=now,
-                    attempts=0,
-                )
+            tasks_repo.add_task(
+                s,
+                task_id=query_id,
+                tenant=f"adp:{caller.app_id}",
+                kind=RETRIEVAL,
+                channel=CHANNEL,
+                subject_type="SHOPPER",
+                subject_email=user.subject,
+                subject_ref=caller.subject_ref,
+                status=IN_PROGRESS,
+                now=now,
+                due_at=now,
             )
             s.add(
                 DataQuery(

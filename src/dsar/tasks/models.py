@@ -9,15 +9,7 @@ from sqlalchemy import JSON, BigInteger, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dsar.db.base import Base, UtcDateTime
-
-RETRIEVAL = "retrieval"
-DELETION = "deletion"
-
-IN_PROGRESS = "IN_PROGRESS"
-COMPLETED = "COMPLETED"
-FAILED = "FAILED"
-ON_HOLD = "ON_HOLD"
-FINAL = frozenset({COMPLETED, FAILED})
+from dsar.tasks.states import COMPLETED, DELETION, FAILED, FINAL, IN_PROGRESS, ON_HOLD, RETRIEVAL
 
 
 class PrivacyTask(Base):
@@ -49,7 +41,7 @@ class PrivacyTask(Base):
     holding_period_days: Mapped[int | None] = mapped_column(Integer, default=None)
     reason: Mapped[str | None] = mapped_column(Text, default=None)
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
-    # The batch (an uploaded CSV) that started the task; indexed with `id` in dsar.uploads.models.
+    # The batch (an uploaded CSV) that started the task; indexed with `id` (ix_privacy_tasks_batch, below).
     batch_id: Mapped[str | None] = mapped_column(String(36), default=None)
 
 
@@ -64,3 +56,29 @@ class IdempotencyKey(Base):
     task_id: Mapped[str] = mapped_column(String(36))
     fingerprint: Mapped[str] = mapped_column(String(64))  # hash of the input, to refuse reuse with other input
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+# The tasks of a batch, in a stable order for paging and counted by status (dsar.uploads shows them).
+Index("ix_privacy_tasks_batch", PrivacyTask.batch_id, PrivacyTask.id)
+# Claiming prefers due tasks that no batch started, so that a single request is not queued behind a large
+# batch (see repository.claim_next); this partial index finds them without reading the batch's rows.
+_SINGLE = PrivacyTask.batch_id.is_(None)
+Index(
+    "ix_privacy_tasks_due_single",
+    PrivacyTask.status,
+    PrivacyTask.due_at,
+    sqlite_where=_SINGLE,
+    postgresql_where=_SINGLE,
+)
+
+__all__ = [
+    "COMPLETED",
+    "DELETION",
+    "FAILED",
+    "FINAL",
+    "IN_PROGRESS",
+    "ON_HOLD",
+    "RETRIEVAL",
+    "IdempotencyKey",
+    "PrivacyTask",
+]

@@ -1,17 +1,37 @@
-"""All SQL on privacy tasks: creation with idempotency keys, lookups scoped to a tenant, leases."""
+"""All SQL on privacy tasks and idempotency keys: creation, lookups scoped to a tenant, leases, and the reads and
+writes of the other packages (they call these functions and get plain values; none imports the model)."""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, Update, and_, bindparam, case, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dsar.db.base import UtcDateTime
-from dsar.tasks.models import FAILED, FINAL, IN_PROGRESS, ON_HOLD, IdempotencyKey, PrivacyTask
+from dsar.kit.ids import new_id
+from dsar.tasks.models import IdempotencyKey, PrivacyTask
+from dsar.tasks.records import TaskRecord, TaskView
+from dsar.tasks.states import COMPLETED, DELETION, FAILED, FINAL, IN_PROGRESS, ON_HOLD, RETRIEVAL
 
 IDEMPOTENCY_WINDOW = timedelta(hours=8)
 
@@ -20,9 +40,17 @@ class IdempotencyMismatch(Exception):
     """The client token was used for different input within its window."""
 
 
-def find_by_token(s: Session, tenant: str, operation: str, token: str, now: datetime) -> IdempotencyKey | None:
+@dataclass(frozen=True)
+class TokenUse:
+    """What a client token started within its window, and the hash of the input it came with."""
+
+    task_id: str
+    fingerprint: str
+
+
+def find_by_token(s: Session, tenant: str, operation: str, token: str, now: datetime) -> TokenUse | None:
     key = s.get(IdempotencyKey, (tenant, operation, token))
-    return key if key is not None and key.expires_at > now else None
+    return TokenUse(key.task_id, key.fingerprint) if key is not None and key.expires_at > now else None
 
 
 def remember_token(
@@ -230,3 +258,171 @@ def forget_archive(s: Session, task_id: str) -> None:
         .where(PrivacyTask.id == task_id)
         .values(result_key=None, result_size=None, result_sha256=None)
     )
+
+
+# -- what other packages read and write through (they never import the model) -------------------------------
+
+# `privacy_tasks` for another table's owner to join in one of its own read queries, so that the query stays one
+# statement (an ODR request and its task; a finished task and its tenant's webhook subscriptions). Selected,
+# filtered and joined on only: every write goes through a function of this module (tests/unit/test_table_owners.py
+# refuses an INSERT, UPDATE or DELETE on it elsewhere).
+TASKS_FOR_JOINS: Table = PrivacyTask.__table__  # type: ignore[assignment]
+
+
+def add_task(
+    s: Session,
+    *,
+    task_id: str,
+    tenant: str,
+    kind: str,
+    channel: str,
+    subject_type: str,
+    subject_email: str,
+    subject_ref: str,
+    status: str,
+    now: datetime,
+    due_at: datetime,
+    holding_period_days: int | None = None,
+    reason: str | None = None,
+) -> None:
+    """Add one new task to the session; the caller flushes or commits it with the rest of its transaction."""
+    s.add(
+        PrivacyTask(
+            id=task_id,
+            tenant=tenant,
+            kind=kind,
+            channel=channel,
+            subject_type=subject_type,
+            subject_email=subject_email,
+            subject_ref=subject_ref,
+            status=status,
+            errors=[],
+            submitted_at=now,
+            updated_at=now,
+            due_at=due_at,
+            attempts=0,
+            holding_period_days=holding_period_days,
+            reason=reason,
+        )
+    )
+
+
+def insert_retrieval_tasks(
+    s: Session, tenant: str, batch_id: str, subjects: Sequence[tuple[str, str]], now: datetime, channel: str = "bwp"
+) -> list[str]:
+    """One IN_PROGRESS retrieval task of a batch, due now, per (trimmed e-mail, subject ref), many per statement;
+    their ids, in order. The caller commits, then wakes the runner."""
+    if not subjects:
+        return []
+    ids = [new_id() for _ in subjects]
+    s.execute(
+        insert(PrivacyTask),
+        [
+            {
+                "id": task_id,
+                "tenant": tenant,
+                "kind": RETRIEVAL,
+                "channel": channel,
+                "subject_type": "SHOPPER",
+                "subject_email": email,
+                "subject_ref": ref,
+                "status": IN_PROGRESS,
+                "errors": [],
+                "submitted_at": now,
+                "updated_at": now,
+                "due_at": now,
+                "attempts": 0,
+                "holding_period_days": None,
+                "reason": None,
+                "batch_id": batch_id,
+            }
+            for task_id, (email, ref) in zip(ids, subjects, strict=True)
+        ],
+    )
+    return ids
+
+
+def record(s: Session, task_id: str) -> TaskRecord | None:
+    """Any task by id (any tenant, any face): for operators and for the job that ran it."""
+    t = s.get(PrivacyTask, task_id)
+    return None if t is None else TaskRecord.of(t)
+
+
+def latest_records(
+    s: Session, limit: int, *, status: str | None = None, kind: str | None = None, tenant: str | None = None
+) -> list[TaskRecord]:
+    """The latest tasks, newest first, of a status, kind and tenant when given."""
+    q = select(PrivacyTask).order_by(PrivacyTask.submitted_at.desc()).limit(limit)
+    if status:
+        q = q.where(PrivacyTask.status == status)
+    if kind:
+        q = q.where(PrivacyTask.kind == kind)
+    if tenant:
+        q = q.where(PrivacyTask.tenant == tenant)
+    return [TaskRecord.of(t) for t in s.scalars(q)]
+
+
+def count_by_kind_and_status(s: Session) -> list[tuple[str, str, int]]:
+    """(kind, status, number of tasks) of every pair that has tasks."""
+    rows = s.execute(
+        select(PrivacyTask.kind, PrivacyTask.status, func.count()).group_by(PrivacyTask.kind, PrivacyTask.status)
+    ).all()
+    return [(str(kind), str(status), int(n)) for kind, status, n in rows]
+
+
+def refs_in_batch(s: Session, batch_id: str, refs: Iterable[str]) -> set[str]:
+    """Which of these subject refs already have a task in the batch.
+
+    Filtered on `subject_ref` only (its index) and then on the batch in Python, so every database picks the
+    selective index whatever its statistics say.
+    """
+    refs = list(refs)
+    if not refs:
+        return set()
+    rows = s.execute(select(PrivacyTask.subject_ref, PrivacyTask.batch_id).where(PrivacyTask.subject_ref.in_(refs)))
+    return {ref for ref, batch in rows if batch == batch_id}
+
+
+def count_by_status_of_batch(s: Session, batch_id: str) -> dict[str, int]:
+    rows = s.execute(
+        select(PrivacyTask.status, func.count()).where(PrivacyTask.batch_id == batch_id).group_by(PrivacyTask.status)
+    )
+    return {status: int(n) for status, n in rows}
+
+
+def tasks_of_batch(s: Session, batch_id: str, after_id: str, limit: int) -> list[TaskView]:
+    """A page of the batch's tasks, by id."""
+    rows = s.execute(
+        select(*_VIEW.selected_columns)
+        .where(PrivacyTask.batch_id == batch_id, PrivacyTask.id > after_id)
+        .order_by(PrivacyTask.id)
+        .limit(limit)
+    )
+    return [TaskView.of(r) for r in rows]
+
+
+def deletion_completed_since(s: Session, subject_ref: str, since: datetime) -> bool:
+    """Did a deletion of the subject complete after `since` (any tenant, any face)?"""
+    return (
+        s.scalar(
+            select(PrivacyTask.id)
+            .where(
+                PrivacyTask.subject_ref == subject_ref,
+                PrivacyTask.kind == DELETION,
+                PrivacyTask.status == COMPLETED,
+                PrivacyTask.finished_at >= since,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def result_keys(s: Session, ids: Sequence[str]) -> list[str]:
+    """The storage keys of the stored results of these tasks."""
+    return [k for k in s.scalars(select(PrivacyTask.result_key).where(PrivacyTask.id.in_(ids))) if k]
+
+
+def delete_tasks(s: Session, ids: Sequence[str], channel: str) -> None:
+    """Delete these tasks of a channel (a face that forgets its requests, with their tasks)."""
+    s.execute(delete(PrivacyTask).where(PrivacyTask.id.in_(ids), PrivacyTask.channel == channel))

@@ -6,7 +6,6 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -17,41 +16,10 @@ from dsar.kit.clock import Clock, iso_z
 from dsar.kit.ids import is_uuid, new_id
 from dsar.kit.signing import keyed_hash
 from dsar.tasks import repository as repo
-from dsar.tasks.models import DELETION, IN_PROGRESS, ON_HOLD, RETRIEVAL, PrivacyTask
+from dsar.tasks.records import TaskView
+from dsar.tasks.states import DELETION, IN_PROGRESS, ON_HOLD, RETRIEVAL
 
 _log = log.get("dsar.tasks")
-
-
-@dataclass(frozen=True)
-class TaskView:
-    """A task as the API faces show it (detached from the session)."""
-
-    id: str
-    kind: str
-    status: str
-    subject_type: str
-    subject_email: str
-    submitted_at: str
-    updated_at: str
-    errors: list[dict[str, str]]
-    result_key: str | None
-    holding_period_days: int | None
-
-    @classmethod
-    def of(cls, t: PrivacyTask | Any) -> TaskView:
-        """From a task, or from a row of the same columns (`repository.view_row`)."""
-        return cls(
-            id=t.id,
-            kind=t.kind,
-            status=t.status,
-            subject_type=t.subject_type,
-            subject_email=t.subject_email,
-            submitted_at=iso_z(t.submitted_at),
-            updated_at=iso_z(t.updated_at),
-            errors=list(t.errors or []),
-            result_key=t.result_key,
-            holding_period_days=t.holding_period_days,
-        )
 
 
 class _Raced(Exception):
@@ -162,24 +130,20 @@ class PrivacyTasks:
                             code="IdempotencyMismatch",
                         )
                     return hit.task_id
-            s.add(
-                PrivacyTask(
-                    id=task_id,
-                    tenant=req.tenant,
-                    kind=req.kind,
-                    channel=req.channel,
-                    subject_type="SHOPPER",
-                    subject_email=email,
-                    subject_ref=self.subject_ref(email),
-                    status=ON_HOLD if on_hold else IN_PROGRESS,
-                    errors=[],
-                    submitted_at=now,
-                    updated_at=now,
-                    due_at=now + timedelta(days=req.holding_days),
-                    attempts=0,
-                    holding_period_days=req.holding_days if req.kind == DELETION else None,
-                    reason=req.reason,
-                )
+            repo.add_task(
+                s,
+                task_id=task_id,
+                tenant=req.tenant,
+                kind=req.kind,
+                channel=req.channel,
+                subject_type="SHOPPER",
+                subject_email=email,
+                subject_ref=self.subject_ref(email),
+                status=ON_HOLD if on_hold else IN_PROGRESS,
+                now=now,
+                due_at=now + timedelta(days=req.holding_days),
+                holding_period_days=req.holding_days if req.kind == DELETION else None,
+                reason=req.reason,
             )
             s.flush()
             if req.client_token and not repo.remember_token(
@@ -200,3 +164,6 @@ class PrivacyTasks:
         if row is None:
             raise NotFound("Request references a resource which does not exist.")
         return TaskView.of(row)
+
+
+__all__ = ["CannotCancel", "PrivacyTasks", "TaskView"]

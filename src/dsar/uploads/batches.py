@@ -25,11 +25,10 @@ from dsar.errors import Conflict, NotFound
 from dsar.kit.clock import Clock, iso_z
 from dsar.kit.ids import is_uuid, new_id
 from dsar.tasks import repository as task_repo
-from dsar.tasks.models import FAILED, IN_PROGRESS, ON_HOLD
-from dsar.tasks.service import TaskView
+from dsar.tasks.records import TaskView
+from dsar.tasks.states import FAILED, IN_PROGRESS, ON_HOLD
 from dsar.tasks.validation import EMAIL_MAX, EMAIL_PATTERN
 from dsar.uploads import repository as repo
-from dsar.uploads.bulk import insert_retrieval_tasks
 from dsar.uploads.csvreader import CsvRows, Row
 from dsar.uploads.errors import FileNotUploaded, FileProblem
 from dsar.uploads.models import BATCH_FAILED, READ, READING, RetrievalBatch
@@ -256,9 +255,10 @@ class RetrievalBatches:
                 rejected.append((row.line, problem))
         now = self.clock.now()
         with self.db.session() as s:
-            for ref in repo.refs_in_batch(s, batch_id, fresh):
+            for ref in task_repo.refs_in_batch(s, batch_id, fresh):
                 rejected.append((fresh.pop(ref)[0], "DUPLICATE_EMAIL"))
-            ids = insert_retrieval_tasks(s, tenant, batch_id, [(email, ref) for ref, (_, email) in fresh.items()], now)
+            subjects = [(email, ref) for ref, (_, email) in fresh.items()]
+            ids = task_repo.insert_retrieval_tasks(s, tenant, batch_id, subjects, now)
             repo.add_rejections(s, batch_id, sorted(rejected))
             if not repo.advance_batch(s, batch_id, owner, now, now + self.lease, len(chunk), len(fresh), len(rejected)):
                 raise _LeaseLost()
@@ -280,7 +280,7 @@ class RetrievalBatches:
             b = repo.get_batch(s, tenant, batch_id)
             if b is None:
                 raise NotFound(NOT_FOUND)
-            counts = repo.task_counts(s, batch_id)
+            counts = task_repo.count_by_status_of_batch(s, batch_id)
             reading = b.status == READING
             running = counts.get(IN_PROGRESS, 0) + counts.get(ON_HOLD, 0)
             if b.status == BATCH_FAILED:
@@ -314,7 +314,7 @@ class RetrievalBatches:
         with self.db.session(write=False) as s:
             if repo.get_batch(s, tenant, batch_id) is None:
                 raise NotFound(NOT_FOUND)
-            return [TaskView.of(t) for t in repo.batch_tasks(s, batch_id, after_id, limit)]
+            return task_repo.tasks_of_batch(s, batch_id, after_id, limit)
 
 
 __all__ = ["REJECTIONS", "BatchView", "Rejection", "RetrievalBatches"]

@@ -8,7 +8,6 @@ from sqlalchemy import JSON, BigInteger, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dsar.db.base import Base, UtcDateTime
-from dsar.tasks.models import PrivacyTask
 
 # Upload.status: a link was handed out; a PUT is streaming the body; the file is stored (the link is spent).
 PENDING = "pending"
@@ -71,18 +70,3 @@ class BatchRejection(Base):
     batch_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     line: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(32))
-
-
-# The tasks of a batch, in a stable order for paging and counted by status; declared here, beside the
-# batches that need it, so that the tasks feature's model stays as its owners wrote it.
-Index("ix_privacy_tasks_batch", PrivacyTask.batch_id, PrivacyTask.id)
-# Claiming prefers due tasks that no batch started, so that a single request is not queued behind a large
-# batch (see tasks.repository.claim_next); this partial index finds them without reading the batch's rows.
-_SINGLE = PrivacyTask.batch_id.is_(None)
-Index(
-    "ix_privacy_tasks_due_single",
-    PrivacyTask.status,
-    PrivacyTask.due_at,
-    sqlite_where=_SINGLE,
-    postgresql_where=_SINGLE,
-)

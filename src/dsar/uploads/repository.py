@@ -1,14 +1,15 @@
-"""All SQL on uploads, retrieval batches and their rejected rows. Lookups are scoped to a tenant."""
+"""All SQL on uploads, retrieval batches and their rejected rows. Lookups are scoped to a tenant.
+
+The tasks a batch started are the task repository's (`dsar.tasks.repository`): rows in, counts and pages out."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from dsar.tasks.models import PrivacyTask
 from dsar.uploads.models import PENDING, READING, RECEIVING, UPLOADED, BatchRejection, RetrievalBatch, Upload
 
 # -- uploads -----------------------------------------------------------------------------------------
@@ -140,19 +141,6 @@ def release_batch(s: Session, batch_id: str, owner: str, retry_at: datetime) -> 
     )
 
 
-def refs_in_batch(s: Session, batch_id: str, refs: Iterable[str]) -> set[str]:
-    """Which of these subject refs already have a task in the batch.
-
-    Filtered on `subject_ref` only (its index) and then on the batch in Python, so every database picks the
-    selective index whatever its statistics say.
-    """
-    refs = list(refs)
-    if not refs:
-        return set()
-    rows = s.execute(select(PrivacyTask.subject_ref, PrivacyTask.batch_id).where(PrivacyTask.subject_ref.in_(refs)))
-    return {ref for ref, batch in rows if batch == batch_id}
-
-
 def add_rejections(s: Session, batch_id: str, rows: Sequence[tuple[int, str]]) -> None:
     if rows:
         s.execute(insert(BatchRejection), [{"batch_id": batch_id, "line": line, "code": code} for line, code in rows])
@@ -168,29 +156,10 @@ def rejections(s: Session, batch_id: str, after_line: int, limit: int) -> list[t
     return [(r[0], r[1]) for r in rows]
 
 
-def task_counts(s: Session, batch_id: str) -> dict[str, int]:
-    rows = s.execute(
-        select(PrivacyTask.status, func.count()).where(PrivacyTask.batch_id == batch_id).group_by(PrivacyTask.status)
-    )
-    return {status: int(n) for status, n in rows}
-
-
-def batch_tasks(s: Session, batch_id: str, after_id: str, limit: int) -> list[PrivacyTask]:
-    return list(
-        s.scalars(
-            select(PrivacyTask)
-            .where(PrivacyTask.batch_id == batch_id, PrivacyTask.id > after_id)
-            .order_by(PrivacyTask.id)
-            .limit(limit)
-        )
-    )
-
-
 __all__ = [
     "add_rejections",
     "advance_batch",
     "batch_due",
-    "batch_tasks",
     "claim_batch",
     "claim_upload",
     "complete_upload",
@@ -200,10 +169,8 @@ __all__ = [
     "get_batch",
     "get_upload",
     "get_upload_for_put",
-    "refs_in_batch",
     "rejections",
     "release_batch",
     "release_upload",
     "renew_batch_leases",
-    "task_counts",
 ]

@@ -23,7 +23,7 @@ from dsar.api.graphql.privacy import (
     client_token,
 )
 from dsar.kit.ids import is_uuid
-from dsar.tasks.models import COMPLETED, FAILED, IN_PROGRESS
+from dsar.tasks.states import COMPLETED, FAILED, IN_PROGRESS
 from dsar.uploads.batches import BatchView
 
 QUERY = "personalDataRetrievalTaskBatch"

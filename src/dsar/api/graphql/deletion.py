@@ -17,8 +17,8 @@ from dsar.api.graphql.privacy import (
     subject_email,
     task_id_arg,
 )
-from dsar.tasks.models import DELETION
 from dsar.tasks.service import TaskView
+from dsar.tasks.states import DELETION
 from dsar.tasks.validation import int_range_issues
 
 DEFAULT_HOLDING_DAYS = 10

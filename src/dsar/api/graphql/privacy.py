@@ -10,8 +10,8 @@ from strawberry.types import Info
 from dsar.api.graphql.context import Context
 from dsar.api.graphql.errors import invalid_input, validation
 from dsar.kit.ids import is_uuid
-from dsar.tasks.models import COMPLETED, RETRIEVAL
 from dsar.tasks.service import TaskView
+from dsar.tasks.states import COMPLETED, RETRIEVAL
 from dsar.tasks.validation import client_token_issues, email_issues
 
 SCOPE = "privacy:manage"

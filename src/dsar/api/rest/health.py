@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from dsar.bootstrap import Container
-from dsar.tasks.models import PrivacyTask
+from dsar.tasks import repository as tasks_repo
 
 
 def health_router(container: Container) -> APIRouter:
@@ -44,11 +44,7 @@ def health_router(container: Container) -> APIRouter:
         registry = CollectorRegistry()
         gauge = Gauge("dsar_tasks", "Privacy tasks by kind and status", ["kind", "status"], registry=registry)
         with container.db.session(write=False) as s:
-            rows = s.execute(
-                select(PrivacyTask.kind, PrivacyTask.status, func.count()).group_by(
-                    PrivacyTask.kind, PrivacyTask.status
-                )
-            ).all()
+            rows = tasks_repo.count_by_kind_and_status(s)
         for kind, status, count in rows:
             gauge.labels(kind, status).set(count)
         return bytes(generate_latest(registry))
