@@ -24,6 +24,7 @@ from dsar.jobs.base import JobRunner, NoRunner
 from dsar.jobs.inprocess import InProcessRunner, Loop
 from dsar.jobs.periodic import PeriodicJobs, Schedule
 from dsar.kit.clock import Clock, SystemClock
+from dsar.kit.jws import SigningKey
 from dsar.kit.signing import derive_key
 from dsar.notifications.service import Notifications, http_transport
 from dsar.notifications.webhooks import Webhooks
@@ -36,6 +37,7 @@ from dsar.odr.service import OdrConfig, OdrRequests
 from dsar.portability.jobs import DataQueryJob
 from dsar.portability.models import CHANNEL as ADP_CHANNEL
 from dsar.portability.service import Portability, check_notify_url
+from dsar.signing.keys import KeyStore
 from dsar.storage.base import Storage, storage_from_url
 from dsar.tasks.jobs import TaskWorker
 from dsar.tasks.models import RETRIEVAL
@@ -63,6 +65,19 @@ def master_key(secret: str | None, data_dir: Path) -> bytes:
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_urlsafe(48))
     return path.read_text().strip().encode("utf-8")
+
+
+def archive_keys(settings: Settings) -> KeyStore:
+    """The archive signing keys: a PEM key from the settings, or keys generated into the keys directory."""
+    a = settings.archive_signing
+    configured = SigningKey.from_pem(a.private_key, a.not_before, a.not_after) if a.private_key else None
+    return KeyStore(
+        (a.keys_dir or settings.data_dir / "signing-keys").resolve(),
+        lifetime=timedelta(days=a.key_lifetime_days),
+        grace=timedelta(days=a.grace_days),
+        generate=a.enabled and configured is None,
+        configured=configured,
+    )
 
 
 @dataclass
@@ -188,12 +203,18 @@ class Container:
             company=s.company_name,
             contact=s.privacy_contact,
             erase_key=self.key("erasure-pseudonyms"),
+            public_url=s.public_url.rstrip("/"),
+            signer=self.archive_keys.signer if s.archive_signing.enabled else lambda _now: None,
             on_end=self.webhooks.on_task_end,
             handlers={
                 (ADP_CHANNEL, RETRIEVAL): self.data_query_job,
                 ("odr", RETRIEVAL): odr_handler(self.odr.requests),
             },
         )
+
+    @cached_property
+    def archive_keys(self) -> KeyStore:
+        return archive_keys(self.settings)
 
     @cached_property
     def tasks(self) -> PrivacyTasks:
