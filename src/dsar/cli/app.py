@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from dsar.cli import apps, clients, datamap, db, notifications, serve, tasks, tokens, webhooks
+from dsar.cli import apps, archive, clients, datamap, db, notifications, serve, tasks, tokens, webhooks
 
 app = typer.Typer(
     help="dsar: answers personal-data access and deletion requests.",
@@ -23,6 +23,7 @@ app.add_typer(tokens.app, name="tokens")
 app.add_typer(apps.app, name="apps")
 app.add_typer(notifications.app, name="notifications")
 app.add_typer(webhooks.app, name="webhooks")
+app.add_typer(archive.app, name="archive")
 
 
 def main() -> None:

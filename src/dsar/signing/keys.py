@@ -68,7 +68,7 @@ class KeyStore:
 
     def published(self, now: datetime) -> list[PublicKey]:
         """The public keys to publish at `now`: every key whose window ended less than `grace` ago."""
-        if self.generate or self.configured is not None:
+        if self.generate:  # the first key exists before anything is signed with it
             self.signer(now)
         keys = [k for k in self._public() if k.not_after is None or now < k.not_after + self.grace]
         if self.configured is not None and all(k.kid != self.configured.kid for k in keys):
