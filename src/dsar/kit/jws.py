@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -142,7 +142,7 @@ class ManifestSigner(Protocol):
 class SigningKey:
     """An Ed25519 private key with its id and validity window; a `ManifestSigner`."""
 
-    private: Ed25519PrivateKey
+    private: Ed25519PrivateKey = field(compare=False)  # the kid is its public key's thumbprint
     kid: str
     not_before: datetime | None = None
     not_after: datetime | None = None
