@@ -47,8 +47,13 @@ class KeyStore:
             if not self.configured.public.valid_at(now):
                 raise SigningKeyError(f"the configured archive signing key {self.configured.kid} is not valid now")
             return self.configured
-        key = self._current(self._private(), now)
-        if key is not None and (key.not_after is None or now < key.not_after - self.prepublish):
+        keys = self._private()
+        key = self._current(keys, now)
+        if key is not None and (
+            key.not_after is None
+            or now < key.not_after - self.prepublish
+            or any(k.not_before == key.not_after for k in keys)  # its successor is already published
+        ):
             return key
         if not self.generate:
             if key is None:
