@@ -125,7 +125,8 @@ def _verify(zf: zipfile.ZipFile, keys: Sequence[PublicKey]) -> Verified:
     for f in files:
         if f["path"] not in seen:
             raise ArchiveInvalid(f"the member {f['path']} listed in {MANIFEST} is missing")
-    extra = [n for n in names if n not in set(listed) | {MANIFEST, SIGNATURE}]
+    expected = {*listed, MANIFEST, SIGNATURE}
+    extra = [n for n in names if n not in expected]
     if extra:
         raise ArchiveInvalid(f"the member {extra[0]} is not listed in {MANIFEST}")
     for f in files:
