@@ -24,7 +24,7 @@ from dsar.jobs.base import JobRunner, NoRunner
 from dsar.jobs.inprocess import InProcessRunner, Loop
 from dsar.jobs.periodic import PeriodicJobs, Schedule
 from dsar.kit.clock import Clock, SystemClock
-from dsar.kit.jws import SigningKey
+from dsar.kit.jws import JwsError, SigningKey
 from dsar.kit.signing import derive_key
 from dsar.notifications.service import Notifications, http_transport
 from dsar.notifications.webhooks import Webhooks
@@ -37,7 +37,7 @@ from dsar.odr.service import OdrConfig, OdrRequests
 from dsar.portability.jobs import DataQueryJob
 from dsar.portability.models import CHANNEL as ADP_CHANNEL
 from dsar.portability.service import Portability, check_notify_url
-from dsar.signing.keys import KeyStore
+from dsar.signing.keys import KeyStore, SigningKeyError
 from dsar.storage.base import Storage, storage_from_url
 from dsar.tasks.jobs import TaskWorker
 from dsar.tasks.models import RETRIEVAL
@@ -70,7 +70,12 @@ def master_key(secret: str | None, data_dir: Path) -> bytes:
 def archive_keys(settings: Settings) -> KeyStore:
     """The archive signing keys: a PEM key from the settings, or keys generated into the keys directory."""
     a = settings.archive_signing
-    configured = SigningKey.from_pem(a.private_key, a.not_before, a.not_after) if a.private_key else None
+    try:
+        configured = SigningKey.from_pem(a.private_key, a.not_before, a.not_after) if a.private_key else None
+    except JwsError as exc:
+        raise SigningKeyError(
+            f"the configured signing key is invalid (DSAR_ARCHIVE_SIGNING__PRIVATE_KEY): {exc}"
+        ) from None
     return KeyStore(
         (a.keys_dir or settings.data_dir / "signing-keys").resolve(),
         lifetime=timedelta(days=a.key_lifetime_days),
