@@ -24,6 +24,7 @@ from dsar.jobs.base import JobRunner, NoRunner
 from dsar.jobs.inprocess import InProcessRunner, Loop
 from dsar.jobs.periodic import PeriodicJobs, Schedule
 from dsar.kit.clock import Clock, SystemClock
+from dsar.kit.jws import JwsError, SigningKey
 from dsar.kit.signing import derive_key
 from dsar.notifications.service import Notifications, http_transport
 from dsar.notifications.webhooks import Webhooks
@@ -38,6 +39,7 @@ from dsar.portability.service import CHANNEL as ADP_CHANNEL
 from dsar.portability.service import Portability, check_notify_url
 from dsar.requests.rules import load_rules
 from dsar.requests.service import PrivacyRequests
+from dsar.signing.keys import KeyStore, SigningKeyError
 from dsar.storage.base import Storage, storage_from_url
 from dsar.tasks.jobs import TaskWorker
 from dsar.tasks.service import PrivacyTasks
@@ -65,6 +67,24 @@ def master_key(secret: str | None, data_dir: Path) -> bytes:
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_urlsafe(48))
     return path.read_text().strip().encode("utf-8")
+
+
+def archive_keys(settings: Settings) -> KeyStore:
+    """The archive signing keys: a PEM key from the settings, or keys generated into the keys directory."""
+    a = settings.archive_signing
+    try:
+        configured = SigningKey.from_pem(a.private_key, a.not_before, a.not_after) if a.private_key else None
+    except JwsError as exc:
+        raise SigningKeyError(
+            f"the configured signing key is invalid (DSAR_ARCHIVE_SIGNING__PRIVATE_KEY): {exc}"
+        ) from None
+    return KeyStore(
+        (a.keys_dir or settings.data_dir / "signing-keys").resolve(),
+        lifetime=timedelta(days=a.key_lifetime_days),
+        grace=timedelta(days=a.grace_days),
+        generate=a.enabled and configured is None,
+        configured=configured,
+    )
 
 
 @dataclass
@@ -190,12 +210,18 @@ class Container:
             company=s.company_name,
             contact=s.privacy_contact,
             erase_key=self.key("erasure-pseudonyms"),
+            public_url=s.public_url.rstrip("/"),
+            signer=self.archive_keys.signer if s.archive_signing.enabled else lambda _now: None,
             on_end=self.webhooks.on_task_end,
             handlers={
                 (ADP_CHANNEL, RETRIEVAL): self.data_query_job,
                 ("odr", RETRIEVAL): odr_handler(self.odr.requests),
             },
         )
+
+    @cached_property
+    def archive_keys(self) -> KeyStore:
+        return archive_keys(self.settings)
 
     @cached_property
     def tasks(self) -> PrivacyTasks:

@@ -6,6 +6,7 @@ Every setting is listed in docs/settings.md, and a test fails when one is missin
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -72,6 +73,16 @@ class RequestSettings(BaseModel):
         return value
 
 
+class ArchiveSigningSettings(BaseModel):
+    enabled: bool = Field(True, description="sign every archive's manifest (Ed25519, manifest.sig)")
+    keys_dir: Path | None = Field(None, description="directory of the signing keys (JWK files); data_dir/signing-keys")
+    private_key: str | None = Field(None, description="an Ed25519 private key (PEM) that signs; nothing is generated")
+    not_before: datetime | None = Field(None, description="start of private_key's validity window")
+    not_after: datetime | None = Field(None, description="end of private_key's validity window")
+    key_lifetime_days: int = Field(90, ge=1, le=3650, description="how long a generated key signs before the next")
+    grace_days: int = Field(365, ge=0, le=36500, description="a key stays published this long after its window")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DSAR_", env_nested_delimiter="__", extra="ignore")
 
@@ -101,6 +112,7 @@ class Settings(BaseSettings):
     portability: PortabilitySettings = Field(default_factory=PortabilitySettings)
     odr: OdrSettings = Field(default_factory=OdrSettings)
     requests: RequestSettings = Field(default_factory=RequestSettings)
+    archive_signing: ArchiveSigningSettings = Field(default_factory=ArchiveSigningSettings)
 
     def state_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'dsar.sqlite3').resolve()}"

@@ -11,21 +11,26 @@ import hashlib
 import io
 import json
 import re
+import threading
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
+import jwt
 import pytest
 import sqlalchemy as sa
 import yaml
 from jsonschema import Draft202012Validator
+from typer.testing import CliRunner
 
+from dsar.cli.app import app as cli
 from dsar.demo.load import copy_sources, datamap_for
 from dsar.kit.clock import FrozenClock, SystemClock
 from tests.api.harness import Api, running_api, settings_for
@@ -376,7 +381,8 @@ def test_archive_layout_manifest_and_schemas(sqlite_retrieval: Retrieval) -> Non
     assert SUBJECT not in members["manifest.json"].decode("utf-8").lower(), "the manifest holds her e-mail"
     entries = {e["path"]: e for e in manifest["files"]}
     assert len(entries) == len(manifest["files"]), "a path listed twice in the manifest"
-    assert set(entries) == set(names) - {"manifest.json"}, "the manifest lists every other member"
+    # Every other member but the manifest's own signature, which cannot list itself (format 1.1).
+    assert set(entries) == set(names) - {"manifest.json", "manifest.sig"}, "the manifest lists every other member"
     for path, entry in entries.items():
         content = members[path]
         assert entry["size"] == len(content), path
@@ -406,6 +412,109 @@ def test_archive_layout_manifest_and_schemas(sqlite_retrieval: Retrieval) -> Non
     processing = json.loads(members["about/processing.json"])
     assert sorted(p["collection"] for p in processing) == sorted(EXPECTED)
     assert all(p["purpose"] and p["legal_basis"] for p in processing)
+
+
+# -- 2b. the archive is signed, and `dsar archive verify` checks it -------------------------------------------------
+
+
+def _serve(body: bytes) -> tuple[ThreadingHTTPServer, str]:
+    """A real HTTP server on loopback that answers every GET with `body` (a published JWKS)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/jwk-set+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
+
+
+def test_archive_is_signed_and_archive_verify_checks_it(
+    sqlite_api: Api, sqlite_retrieval: Retrieval, tmp_path: Path
+) -> None:
+    published = sqlite_api.client.get("/.well-known/jwks.json")
+    assert published.status_code == 200, published.text
+    assert published.headers["content-type"] == "application/jwk-set+json"
+    assert "max-age=" in published.headers["cache-control"] and "public" in published.headers["cache-control"]
+    jwks = published.json()
+    assert jwks["keys"], jwks
+    for jwk in jwks["keys"]:
+        assert {k: jwk[k] for k in ("kty", "crv", "use", "alg")} == {
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "use": "sig",
+            "alg": "EdDSA",
+        }
+        assert "d" not in jwk and jwk["nbf"] < jwk["exp"]
+
+    with zipfile.ZipFile(io.BytesIO(sqlite_retrieval.archive)) as zf:
+        manifest_bytes = zf.read("manifest.json")
+        token = zf.read("manifest.sig").decode()
+        page = zf.read("index.html").decode()
+    manifest = json.loads(manifest_bytes)
+    kid = manifest["signature"]["kid"]
+    assert manifest["format_version"] == "1.1"
+    assert manifest["signature"]["jwks_url"] == "http://testserver/.well-known/jwks.json"
+    assert kid in {k["kid"] for k in jwks["keys"]}
+    assert kid in page and "http://testserver/.well-known/jwks.json" in page and "dsar archive verify" in page
+    # PyJWT verifies it from the published key alone (RFC 7797 detached payload).
+    jwk = next(k for k in jwks["keys"] if k["kid"] == kid)
+    header = jwt.api_jws.decode_complete(
+        token, jwt.PyJWK(jwk).key, algorithms=["EdDSA"], detached_payload=manifest_bytes
+    )["header"]
+    assert header["kid"] == kid
+
+    archive = tmp_path / "data_retrieval.zip"
+    archive.write_bytes(sqlite_retrieval.archive)
+    keys = tmp_path / "jwks.json"
+    keys.write_bytes(published.content)
+    records = sum(
+        f["records"] for f in manifest["files"] if f["path"].startswith("data/") and f["path"].endswith(".json")
+    )
+
+    ok = CliRunner().invoke(cli, ["archive", "verify", str(archive), "--jwks", str(keys)])
+    assert ok.exit_code == 0, ok.output
+    assert ok.output.startswith("OK data_retrieval.zip") and kid in ok.output and f"{records:,} records" in ok.output
+
+    server, url = _serve(published.content)
+    try:
+        ok = CliRunner().invoke(cli, ["archive", "verify", str(archive), "--jwks", url])
+        assert ok.exit_code == 0, ok.output
+        assert jwt.PyJWKClient(url).get_signing_key(kid).key_id == kid
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    # Without --jwks: the keys of this installation (its data dir).
+    env = {"DSAR_DATA_DIR": str(sqlite_api.container.settings.data_dir)}
+    ok = CliRunner().invoke(cli, ["archive", "verify", str(archive)], env=env)
+    assert ok.exit_code == 0, ok.output
+
+    # One edited cell: exit 1, one line naming the member, no traceback.
+    with zipfile.ZipFile(io.BytesIO(sqlite_retrieval.archive)) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    csv_bytes = members["data/shop/customers.csv"]
+    members["data/shop/customers.csv"] = csv_bytes.replace(b"example.com", b"example.org", 1)
+    tampered = tmp_path / "tampered.zip"
+    with zipfile.ZipFile(tampered, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, content in members.items():
+            zf.writestr(name, content)
+    bad = CliRunner().invoke(cli, ["archive", "verify", str(tampered), "--jwks", str(keys)])
+    assert bad.exit_code == 1, bad.output
+    assert bad.output.strip().splitlines() == [
+        "FAILED tampered.zip: data/shop/customers.csv does not match its SHA-256 in manifest.json"
+    ]
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"keys": []}))
+    bad = CliRunner().invoke(cli, ["archive", "verify", str(archive), "--jwks", str(other)])
+    assert bad.exit_code == 1 and "unknown key" in bad.output and "Traceback" not in bad.output
 
 
 # -- 3. a subject found nowhere ------------------------------------------------------------------------------------

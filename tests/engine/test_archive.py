@@ -412,3 +412,34 @@ def test_extra_members_of_an_api_face_are_listed_in_the_manifest(tmp_path: Path)
         manifest = json.loads(zf.read("manifest.json"))
         entry = next(f for f in manifest["files"] if f["path"] == "open-data-rights-api/data.json")
         assert entry["sha256"] == hashlib.sha256(b'[{"type": "Person"}]').hexdigest()
+
+
+def test_a_signed_archive_adds_its_signature_after_the_manifest(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from dsar.kit.jws import SigningKey, parse_detached
+
+    key = SigningKey.generate(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
+    results, sources = _inputs(tmp_path)
+    signed_meta = replace(META, signer=key, public_url="https://privacy.example.com")
+    blob = b"".join(build_archive(results, sources, signed_meta))
+    assert blob == b"".join(build_archive(results, sources, signed_meta))  # deterministic with the same key
+    plain = b"".join(build_archive(results, sources, META))
+    with zipfile.ZipFile(io.BytesIO(blob)) as zf, zipfile.ZipFile(io.BytesIO(plain)) as unsigned:
+        data = [f"data/{s}/{c}.{ext}" for s, c in DATA for ext in ("json", "csv")]
+        schemas = [f"schemas/{s}/{c}.schema.json" for s, c in DATA]
+        tail = ["about/sources.json", "about/processing.json", "manifest.json", "manifest.sig", "index.html"]
+        assert zf.namelist() == [*data, *schemas, *tail, "README.txt"]
+        for name in [*data, *schemas, "about/sources.json", "about/processing.json"]:
+            assert zf.read(name) == unsigned.read(name), name  # signing changes no data
+        manifest = zf.read("manifest.json")
+        doc = json.loads(manifest)
+        assert doc["format_version"] == "1.1" and doc["signature"]["kid"] == key.kid
+        assert [f["path"] for f in doc["files"]] == [*data, *schemas, *tail[:2], "index.html", "README.txt"]
+        jws = parse_detached(zf.read("manifest.sig").decode())
+        assert jws.kid == key.kid and jws.signed_at == META.generated_at
+        assert key.public.verify(jws, manifest) and not key.public.verify(jws, manifest + b"\n")
+        page = zf.read("index.html").decode()
+        assert key.kid in page and "https://privacy.example.com/.well-known/jwks.json" in page
+        assert not re.search(r"(src|href)=\"(https?:)?//", page)  # the key address is text, not a link
+        assert "Check that this file is genuine" not in unsigned.read("index.html").decode()

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from dsar.cli import apps, clients, datamap, db, notifications, report, requests, serve, tasks, tokens, webhooks
+from dsar.cli import (
+    apps,
+    archive,
+    clients,
+    datamap,
+    db,
+    notifications,
+    report,
+    requests,
+    serve,
+    tasks,
+    tokens,
+    webhooks,
+)
 
 app = typer.Typer(
     help="dsar: answers personal-data access and deletion requests.",
@@ -25,6 +38,7 @@ app.add_typer(notifications.app, name="notifications")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(requests.app, name="requests")
 app.add_typer(report.app, name="report")
+app.add_typer(archive.app, name="archive")
 
 
 def main() -> None:

@@ -2,8 +2,10 @@
 
 Members (in this order): `data/<source>/<collection>.json|.csv` per collection with rows,
 `schemas/<source>/<collection>.schema.json`, `about/sources.json`, `about/processing.json`,
-`manifest.json` (size, sha256 and records of every other member), `index.html`, `README.txt`.
-The same inputs give byte-identical archives: fixed member order and modification time, no randomness.
+`manifest.json` (size, sha256 and records of every other member), `manifest.sig` (signed archives only:
+a detached JWS over the exact bytes of manifest.json), `index.html`, `README.txt`.
+The same inputs give byte-identical archives: fixed member order and modification time, no randomness
+(Ed25519 signatures are deterministic). The format is specified in docs/archive-format.md.
 """
 
 from __future__ import annotations
@@ -27,10 +29,24 @@ from stream_zip import ZIP_64, stream_zip
 from dsar.engine.html import render_index
 from dsar.engine.results import ArchiveMeta, CollectionResult, ColumnInfo, SourceReport
 
-__all__ = ["ARCHIVE_NAME", "FORMAT_VERSION", "build_archive", "mask_email", "member_base"]
+__all__ = [
+    "ARCHIVE_NAME",
+    "FORMAT_VERSION",
+    "MANIFEST",
+    "SIGNATURE",
+    "SIGNED_FORMAT_VERSION",
+    "build_archive",
+    "jwks_url",
+    "mask_email",
+    "member_base",
+]
 
 ARCHIVE_NAME = "data_retrieval.zip"
-FORMAT_VERSION = "1.0"
+FORMAT_VERSION = "1.0"  # unsigned
+SIGNED_FORMAT_VERSION = "1.1"  # with manifest.sig
+MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"
+JWKS_PATH = "/.well-known/jwks.json"
 CHUNK = 64 * 1024
 _MODE = stat.S_IFREG | 0o644
 _RISKY = frozenset("=+-@\t\r")  # a spreadsheet would read these as a formula (CSV injection)
@@ -60,6 +76,11 @@ def mask_email(email: str) -> str:
 def member_base(source: str, collection: str) -> str:
     """The archive path of a collection's data files, without the extension."""
     return f"data/{_safe(source)}/{_safe(collection)}"
+
+
+def jwks_url(public_url: str) -> str:
+    """Where the service publishes its archive signing keys."""
+    return public_url.rstrip("/") + JWKS_PATH if public_url else ""
 
 
 def build_archive(
@@ -102,6 +123,7 @@ def build_archive(
     ]
     done: list[dict[str, Any]] = []
     rendered: dict[str, IO[bytes]] = {}
+    signed: list[bytes] = []  # the manifest's bytes, for its signature
 
     def manifest() -> Chunks:
         # Members after the manifest are small: render them once into a spooled buffer (memory up to
@@ -115,7 +137,14 @@ def build_archive(
             buf.seek(0)
             rendered[m.path] = buf
             files.extend(out)
-        yield orjson.dumps(_manifest_doc(meta, files), option=_JSON_OPTS)
+        body = orjson.dumps(_manifest_doc(meta, files), option=_JSON_OPTS)
+        signed.append(body)
+        yield body
+        return None
+
+    def signature() -> Chunks:
+        assert meta.signer is not None
+        yield meta.signer.sign(signed[0], _utc(meta.generated_at)).encode("ascii")
         return None
 
     def _replay(path: str) -> Chunks:
@@ -126,7 +155,8 @@ def build_archive(
 
     added = [_Member(path, _extra(chunks)) for path, chunks in extra]
     replayed = [_Member(m.path, _bind(_replay, m.path)) for m in after]
-    members = [*data, *schemas, *about, *added, _Member("manifest.json", manifest), *replayed]
+    sig = [_Member(SIGNATURE, signature)] if meta.signer is not None else []
+    members = [*data, *schemas, *about, *added, _Member(MANIFEST, manifest), *sig, *replayed]
     files = ((m.path, when, _MODE, ZIP_64, _tracked(m, done)) for m in members)
     yield from stream_zip(files, chunk_size=CHUNK, get_compressobj=_deflate)
 
@@ -285,15 +315,23 @@ def _processing_doc(results: list[CollectionResult]) -> bytes:
 
 
 def _manifest_doc(meta: ArchiveMeta, files: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "format_version": FORMAT_VERSION,
+    doc: dict[str, Any] = {
+        "format_version": FORMAT_VERSION if meta.signer is None else SIGNED_FORMAT_VERSION,
         "generator": meta.generator,
         "task_id": meta.task_id,
         "subject": meta.subject_masked,
         "generated_at": _iso(meta.generated_at),
         "data_as_of": _iso(meta.data_as_of),
-        "files": files,
     }
+    if meta.signer is not None:
+        doc["signature"] = {
+            "member": SIGNATURE,
+            "alg": "EdDSA",
+            "kid": meta.signer.kid,
+            "jwks_url": jwks_url(meta.public_url) or None,
+        }
+    doc["files"] = files
+    return doc
 
 
 def _html(
@@ -311,6 +349,16 @@ def _readme(meta: ArchiveMeta, has_data: bool) -> str:
     contact = meta.contact or "the contact given in the message that brought you this file"
     data_note = "" if has_data else "\nNo personal data about you was found in the systems searched.\n"
     title = f"Your personal data held by {meta.company}"
+    sig_line = verify = ""
+    if meta.signer is not None:
+        sig_line = "manifest.sig                      The signature of manifest.json by " + meta.company + ".\n"
+        keys = jwks_url(meta.public_url) or "the address of the service that sent you this file + " + JWKS_PATH
+        verify = (
+            f"\n- manifest.sig proves that manifest.json comes from {meta.company} unchanged: it is an Ed25519\n"
+            f"  signature by key {meta.signer.kid},\n"
+            f"  whose public key is published at {keys}.\n"
+            f"  Check everything at once with: dsar archive verify {ARCHIVE_NAME} --jwks {keys}"
+        )
     return f"""\
 {title}
 {"=" * len(title)}
@@ -331,7 +379,7 @@ schemas/<source>/<collection>.schema.json   What each field means (JSON Schema).
 about/sources.json                Every system searched, and whether data was found there.
 about/processing.json             Purpose, legal basis, retention, recipients and origin of each dataset.
 manifest.json                     Every file with its size, record count and SHA-256 checksum.
-
+{sig_line}
 How to open it
 --------------
 - Unzip the archive, then open index.html in any web browser. It works offline.
@@ -339,7 +387,7 @@ How to open it
   = + - @ are prefixed with ' so that no spreadsheet runs them as formulas.
 - The .json files are for programs, for example to move your data to another service.
 - To check that nothing was altered, compare each file's SHA-256 with manifest.json
-  (for example: sha256sum data/*/*.csv).
+  (for example: sha256sum data/*/*.csv).{verify}
 
 Questions or corrections
 ------------------------

@@ -12,6 +12,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from dsar.kit.jws import ManifestSigner
+
 Status = Literal["found", "not_found", "failed", "skipped"]
 
 
@@ -56,3 +58,9 @@ class ArchiveMeta:
     generator: str  # "dsar 0.1.0"
     company: str = "the company"
     contact: str = ""
+    public_url: str = ""  # where the service is reached: its public keys are at <public_url>/.well-known/jwks.json
+    signer: ManifestSigner | None = None  # signs manifest.json (format 1.1); None: an unsigned 1.0 archive
+
+    @property
+    def key_id(self) -> str:
+        return self.signer.kid if self.signer is not None else ""

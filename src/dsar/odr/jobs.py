@@ -121,14 +121,17 @@ def _no_data_archive(worker: TaskWorker, requests: OdrRequests, ref: TaskRef, ty
             return
         if task.errors[0].get("code") != "DATA_SUBJECT_NOT_FOUND":
             return
+    now = worker.clock.now()
     meta = ArchiveMeta(
         task_id=ref.id,
         subject_masked=mask_email(ref.email),
-        generated_at=worker.clock.now(),
-        data_as_of=worker.clock.now(),
+        generated_at=now,
+        data_as_of=now,
         generator=f"dsar {__version__}",
         company=worker.company,
         contact=worker.contact,
+        public_url=worker.public_url,
+        signer=worker.signer(now),
     )
     key = result_key(ref.id)
     extra = odr_members(requests, worker.datamap, ref.email, types, [])

@@ -6,7 +6,7 @@ import shutil
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import bindparam, select
@@ -23,6 +23,7 @@ from dsar.engine.plan import Plan
 from dsar.engine.results import ArchiveMeta, CollectionResult
 from dsar.errors import SourceError
 from dsar.kit.clock import Clock
+from dsar.kit.jws import ManifestSigner
 from dsar.storage.base import Storage
 from dsar.tasks import repository as repo
 from dsar.tasks.models import COMPLETED, FAILED, RETRIEVAL, PrivacyTask
@@ -75,6 +76,8 @@ class TaskWorker:
     company: str = "the company"
     contact: str = ""
     erase_key: bytes = b""  # keyed hashes that replace erased values
+    public_url: str = ""  # named in the archive: where its signing keys are published
+    signer: Callable[[datetime], ManifestSigner | None] = lambda _now: None  # the key that signs at that time
     # (channel, kind) -> handler, for API faces with their own kind of result (Data Portability, ODR).
     handlers: dict[tuple[str, str], Handler] = field(default_factory=dict)
     # Called in the transaction that ends a task (session, task id): events written there exist iff it ended.
@@ -194,14 +197,17 @@ class TaskWorker:
                     f"The shopper email for request {task_id} does not exist",
                 )
                 return False
+            generated = self.clock.now()
             meta = ArchiveMeta(
                 task_id=task_id,
                 subject_masked=mask_email(email),
-                generated_at=self.clock.now(),
+                generated_at=generated,
                 data_as_of=started,
                 generator=f"dsar {__version__}",
                 company=self.company,
                 contact=self.contact,
+                public_url=self.public_url,
+                signer=self.signer(generated),
             )
             key = result_key(task_id)
             if ref.attempts > 1:  # an earlier attempt may have been killed mid-write (a first one has nothing)

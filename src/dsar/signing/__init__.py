@@ -1,0 +1,1 @@
+"""Archive signing: the key store (keys/) and the archive verifier (verify/)."""
