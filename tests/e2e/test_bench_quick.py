@@ -59,7 +59,7 @@ def test_the_benchmarks_smoke_run_measures_every_scenario(smoke_run: str) -> Non
         for name, label, v in figures
         if name != "B6" and ("throughput" in label or "download" in label)
     ]
-    assert len(rates) >= 5 and all(r > 0 for r in rates), smoke_run  # B0, B2 x 3, B7 measured something
+    assert len(rates) >= 4 and all(r > 0 for r in rates), smoke_run  # B2 x 3 and B7 measured something
     # B2: every task of the embedded (1 and 2 processes) and distributed runs completed
     done = re.findall(r"^\| B2 tasks COMPLETED / FAILED over all runs \| ([0-9,]+) / ([0-9,]+) \|", smoke_run, re.M)
     assert [(c, f) for c, f in done] == [("50", "0")] * 3, smoke_run
