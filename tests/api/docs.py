@@ -1,24 +1,18 @@
-"""The request/response examples of the API documents in ../shared/api-docs, parsed for replay."""
+"""The request/response examples of the API documents, kept as the suite's own fixtures for replay.
+
+`tests/api/fixtures/<NNN>-<operation>/` holds one document's examples: `examples.json` lists them in the
+document's order (title, request file, response file); each request is a `.graphql` file and each
+response a `.json` file (tests/api/fixtures/README.md says where they come from and what was normalised).
+"""
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def docs_dir() -> Path:
-    env = os.environ.get("DSAR_API_DOCS")
-    path = Path(env) if env else ROOT.parent / "shared" / "api-docs"
-    if not path.is_dir():
-        pytest.fail(f"the API documents are not at {path}; set DSAR_API_DOCS to the api-docs folder")
-    return path
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 @dataclass(frozen=True)
@@ -30,30 +24,11 @@ class Example:
 
 
 def examples(prefix: str) -> list[Example]:
-    """Every Request/Response pair of the document whose file name starts with `prefix`."""
-    [path] = sorted(docs_dir().glob(f"{prefix}_*.txt"))
-    lines = [line.rstrip() for line in path.read_text(encoding="utf-8").splitlines()]
+    """Every Request/Response pair of the document numbered `prefix` (e.g. "000"), in the document's order."""
+    [folder] = sorted(FIXTURES.glob(f"{prefix}-*"))
     out: list[Example] = []
-    i = 0
-    while i < len(lines):
-        if lines[i].strip() != "Request":
-            i += 1
-            continue
-        title = next(t for t in reversed(lines[:i]) if t.strip())
-        j = i + 1
-        while lines[j].strip() != "Response":
-            j += 1
-        request = "\n".join(lines[i + 1 : j]).strip()
-        k = j + 1
-        while not lines[k].strip().startswith("{"):
-            k += 1
-        depth, buf = 0, []
-        while True:
-            buf.append(lines[k])
-            depth += lines[k].count("{") - lines[k].count("}")
-            k += 1
-            if depth == 0:
-                break
-        out.append(Example(path.name, title.strip(), request, json.loads("\n".join(buf))))
-        i = k
+    for entry in json.loads((folder / "examples.json").read_text(encoding="utf-8")):
+        request = (folder / entry["request"]).read_text(encoding="utf-8").strip()
+        response = json.loads((folder / entry["response"]).read_text(encoding="utf-8"))
+        out.append(Example(folder.name, entry["title"], request, response))
     return out

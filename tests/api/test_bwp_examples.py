@@ -1,8 +1,8 @@
-"""Every example of api-docs 000 and 001, replayed against a running dsar and compared field by field.
+"""Every example of api-docs 000 and 001 (tests/api/fixtures/), replayed against a running dsar and compared
+field by field.
 
-The copies of the documents lost the requests' indentation, so a request is replayed in the canonical
-GraphQL printing of the same document (two-space indent), which is what the documented error
-`locations` (line 2, column 3) refer to. Ids and dates compare by format, everything else by value.
+A request is replayed in the canonical GraphQL printing of its document (two-space indent), which is what
+the documented error `locations` (line 2, column 3) refer to. Ids and dates compare by format, everything else by value.
 A field the document leaves out of an answer must be null in ours (GraphQL answers every selected field).
 """
 
