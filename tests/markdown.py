@@ -60,11 +60,16 @@ def commands(program: str) -> list[Command]:
         fenced: set[int] = set()
         for b in blocks(path):
             fenced.update(range(b.line, b.line + b.text.count("\n") + 2))
-            text = b.text.replace("\\\n", " ")
-            for n, line in enumerate(text.splitlines(), b.line + 1):
-                code = line.split(" #", 1)[0].strip()
+            start, joined = 0, ""
+            for n, raw in enumerate(b.text.splitlines(), b.line + 1):  # a `\` continuation keeps its first line
+                if not joined:
+                    start = n
+                joined += raw[:-1] + " " if raw.endswith("\\") else raw
+                if raw.endswith("\\"):
+                    continue
+                code, joined = joined.split(" #", 1)[0].strip(), ""
                 if code.startswith(program + " "):
-                    out.append(Command(f"{where}:{n}", code, fenced=True))
+                    out.append(Command(f"{where}:{start}", code, fenced=True))
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if n in fenced:
                 continue
