@@ -40,8 +40,8 @@ class Read:
     """Rows of `table` matching any of `conditions` (and, with `since`, `column >= bound`).
 
     `columns` come back in this order; `key` (among `columns`) identifies a row and orders the rows of
-    each statement. Statements carry at most `chunk` values: more values are read in several statements
-    and a row matching several of them is returned once.
+    each statement; batches hold at most `batch` rows. Statements carry at most `chunk` values: more
+    values are read in several statements and a row matching several of them is returned once.
     """
 
     table: str
@@ -50,6 +50,7 @@ class Read:
     conditions: Sequence[Condition]
     since: tuple[str, datetime] | None = None  # (column, bound); a naive bound is UTC
     chunk: int = 500
+    batch: int = 2000
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,6 @@ from dsar.connectors.base import (
     unavailable,
 )
 
-_BATCH = 2000  # rows per batch, as the SQL adapter streams them
 _SCHEMAS: dict[type, dict[str, Any]] = {
     bool: {"type": "boolean"},
     int: {"type": "integer"},
@@ -154,8 +153,8 @@ class MemoryConnector:
                 ]
             at = [list(read.columns).index(c) for c in read.key]
             found.sort(key=lambda r: tuple(r[i] for i in at))
-            for i in range(0, len(found), _BATCH):
-                yield found[i : i + _BATCH]
+            for i in range(0, len(found), read.batch):
+                yield found[i : i + read.batch]
 
     def explain(self, read: Read) -> str:
         self._table(read.table)

@@ -198,7 +198,9 @@ class SqlConnector:
                     params["since"] = since_value(read.since[1], self.kind)
                 shape = (read.table, tuple((c.column, c.how) for c in part), since_column)
                 where = partial(_where, table, shape[1], since_column, self.kind)
-                yield from self._stream(read.columns, table, where, read.key, params=params, shape=shape)
+                yield from self._stream(
+                    read.columns, table, where, read.key, params=params, shape=shape, batch=read.batch
+                )
         except SQLAlchemyError as exc:
             raise unavailable(self.name, exc) from exc
 
@@ -211,7 +213,7 @@ class SqlConnector:
         *,
         params: Mapping[str, Any],
         shape: Hashable,
-        batch: int = 2000,
+        batch: int,
     ) -> Iterator[list[Row]]:
         """Rows in batches, ordered by `order_by` (columns among `columns`).
 
