@@ -84,7 +84,7 @@ def columns_of(dm: DataMap, key: str, table: TableSpec) -> list[ColumnInfo]:
         out.append(
             ColumnInfo(
                 col.name,
-                col.schema,
+                {k: list(v) if isinstance(v, list) else v for k, v in col.schema.items()},  # the source's is shared
                 tuple(spec.categories) if spec else (),
                 spec.description if spec else "",
             )
