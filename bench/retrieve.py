@@ -18,6 +18,7 @@ from pathlib import Path
 
 import orjson
 
+from dsar.connectors.registry import connect
 from dsar.datamap.loader import load
 from dsar.engine.archive import build_archive, mask_email
 from dsar.engine.execute import EngineOptions, Sources, normalize_email, run_retrieval
@@ -28,7 +29,7 @@ from dsar.engine.results import ArchiveMeta
 def retrieve(datamap: Path, email: str, runs: int = 1, profile: str | None = None) -> dict[str, object]:
     dm = load(datamap)
     plan = build_plan(dm)
-    sources = Sources(dm)
+    sources = Sources(dm, connect)
     opts = EngineOptions()
     work = Path(tempfile.mkdtemp(prefix="dsar-bench-retrieve-"))
     times: list[float] = []

@@ -14,6 +14,7 @@ from typing import Any
 from dsar.auth.endusers import EndUserTokens, IdentityProvider
 from dsar.auth.service import AuthService
 from dsar.config import Settings
+from dsar.connectors.registry import connect
 from dsar.datamap.loader import load as load_datamap
 from dsar.datamap.model import DataMap
 from dsar.db.engine import Database, make_engine
@@ -127,7 +128,7 @@ class Container:
 
     @cached_property
     def sources(self) -> Sources:
-        return Sources(self.datamap)
+        return Sources(self.datamap, connect)
 
     @cached_property
     def auth(self) -> AuthService:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import re
 import sqlite3
+import sys
 import tracemalloc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
@@ -18,7 +20,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 from structlog.testing import capture_logs
 
-from dsar.connectors.sql import SqlSource
+from dsar.connectors.base import Condition, Connector, Read, Row, groups, unavailable
+from dsar.connectors.registry import connect
+from dsar.connectors.sql import SqlConnector
 from dsar.datamap.model import DataMap
 from dsar.engine.execute import EngineOptions, Sources, run_retrieval
 from dsar.engine.plan import build_plan
@@ -79,7 +83,7 @@ def retrieve(
 ) -> tuple[dict[str, CollectionResult], list[SourceReport]]:
     spool_dir.mkdir(parents=True, exist_ok=True)
     own = sources is None
-    srcs = Sources(dm) if sources is None else sources
+    srcs = Sources(dm, connect) if sources is None else sources
     try:
         results, reports = run_retrieval(dm, build_plan(dm), srcs, {"email": email}, spool_dir, opts)
     finally:
@@ -327,7 +331,7 @@ def test_a_walk_in_the_calling_thread_finds_the_same_rows(
         plain(self, unit)
 
     monkeypatch.setattr(execute._Run, "run_unit", recording)
-    srcs = Sources(dm)
+    srcs = Sources(dm, connect)
     try:
         found = {}
         for parallel in (True, False):
@@ -349,7 +353,7 @@ def test_connections_cut_by_the_database_are_replaced(pg_url: str, tmp_path: Pat
     the server closed meanwhile fails the read, the pool drops it, and the retry reads on a new one."""
     build_shop(pg_url)
     dm = shop_datamap(pg_url)
-    sources = Sources(dm)
+    sources = Sources(dm, connect)
     try:
         first, _ = retrieve(dm, tmp_path / "a", sources=sources)
         admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
@@ -421,14 +425,23 @@ def chunk_shop(tmp_path: Path) -> str:
 
 
 def count_streams(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """The SELECT statements each table is read with, counted as the database receives them."""
     calls: dict[str, int] = {}
-    original = SqlSource.stream
 
-    def stream(self: SqlSource, columns: Sequence[str], table: sa.Table, *a: Any, **kw: Any) -> Iterator[Any]:
-        calls[table.name] = calls.get(table.name, 0) + 1
-        return original(self, columns, table, *a, **kw)
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        m = re.match(r"\s*SELECT\b.*?\bFROM (\w+)", statement, re.IGNORECASE | re.DOTALL)
+        if m:
+            calls[m[1]] = calls.get(m[1], 0) + 1
 
-    monkeypatch.setattr(SqlSource, "stream", stream)
+    plain = connect
+
+    def counting(name: str, url: str) -> Connector:
+        src = plain(name, url)
+        assert isinstance(src, SqlConnector)
+        sa.event.listen(src.engine, "before_cursor_execute", seen)
+        return src
+
+    monkeypatch.setattr(sys.modules[__name__], "connect", counting)
     return calls
 
 
@@ -579,7 +592,7 @@ def test_a_table_dropped_mid_run_fails_with_a_source_error_without_personal_data
     url = f"sqlite:///{tmp_path / 'shop.sqlite'}"
     build_shop(url)
     dm = shop_datamap(url)
-    sources = Sources(dm)  # shared by tasks, as in a worker: tables are reflected once
+    sources = Sources(dm, connect)  # shared by tasks, as in a worker: tables are reflected once
     try:
         retrieve(dm, tmp_path / "first", sources=sources)
         with closing(sqlite3.connect(tmp_path / "shop.sqlite")) as conn:
@@ -601,24 +614,27 @@ def test_a_table_dropped_mid_run_fails_with_a_source_error_without_personal_data
 def flaky_stream(
     monkeypatch: pytest.MonkeyPatch, table: str, fails: Callable[[int], bool], after_rows: int = 1
 ) -> dict[str, int]:
-    """SqlSource.stream for `table`: on the calls where fails(n) (counted from 1), yield some rows, then fail."""
+    """SqlConnector.read of `table`: on the statements where fails(n) (counted from 1), yield some rows, then
+    fail as the adapter does when its connection breaks."""
     state = {"calls": 0}
-    original = SqlSource.stream
+    original = SqlConnector.read
 
-    def stream(self: SqlSource, columns: Sequence[str], tbl: sa.Table, *a: Any, **kw: Any) -> Iterator[Any]:
-        if tbl.name != table:
-            yield from original(self, columns, tbl, *a, **kw)
+    def read(self: SqlConnector, q: Read) -> Iterator[list[Row]]:
+        if q.table != table:
+            yield from original(self, q)
             return
-        state["calls"] += 1
-        if not fails(state["calls"]):
-            yield from original(self, columns, tbl, *a, **kw)
+        first = state["calls"] + 1
+        state["calls"] += len(groups(q)[0])  # the read's statements (chunks of its keys)
+        if not any(fails(n) for n in range(first, state["calls"] + 1)):
+            yield from original(self, q)
             return
-        for batch in original(self, columns, tbl, *a, **kw):
+        for batch in original(self, q):
             yield batch[:after_rows]  # these rows reach the spool before the failure
             break
-        raise OperationalError("SELECT ...", {}, Exception("server closed the connection unexpectedly"))
+        cause = OperationalError("SELECT ...", {}, Exception("server closed the connection unexpectedly"))
+        raise unavailable(self.name, cause) from cause
 
-    monkeypatch.setattr(SqlSource, "stream", stream)
+    monkeypatch.setattr(SqlConnector, "read", read)
     return state
 
 
@@ -719,20 +735,12 @@ def test_a_statement_is_built_once_per_shape_and_bound_afresh_each_read(tmp_path
         conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, owner INTEGER, v TEXT)")
         conn.executemany("INSERT INTO t VALUES (?, ?, ?)", [(i, i % 3, f"v{i}") for i in range(30)])
         conn.commit()
-    src = SqlSource("s", f"sqlite:///{db}")
+    src = SqlConnector("s", f"sqlite:///{db}")
     try:
-        table = src.table("t")
-
-        def where() -> sa.ColumnElement[bool]:
-            return table.c.owner.in_(sa.bindparam("p0", expanding=True))
 
         def read(owners: list[int], batch: int = 2000) -> list[int]:
-            shape = ("t", "owner-in", batch)
-            return [
-                r[0]
-                for part in src.stream(["id"], table, where, ["id"], params={"p0": owners}, shape=shape, batch=batch)
-                for r in part
-            ]
+            q = Read("t", ["id"], ["id"], [Condition("owner", "in", owners)], batch=batch)
+            return [r[0] for part in src.read(q) for r in part]
 
         assert read([1]) == [i for i in range(30) if i % 3 == 1]
         assert read([0, 2]) == [i for i in range(30) if i % 3 != 1]
@@ -740,4 +748,4 @@ def test_a_statement_is_built_once_per_shape_and_bound_afresh_each_read(tmp_path
         assert read([0, 1], batch=4) == [i for i in range(30) if i % 3 != 2]  # past one batch: ordered, streamed
         assert len(src._statements) == 2  # one entry per (shape, batch), not per read
     finally:
-        src.dispose()
+        src.close()

@@ -44,13 +44,14 @@ SCRIPT = textwrap.dedent(
     from pathlib import Path
     from dsar.datamap.loader import load
     from dsar.engine.archive import build_archive
+    from dsar.connectors.registry import connect
     from dsar.engine.execute import EngineOptions, Sources, run_retrieval
     from dsar.engine.plan import build_plan
     from dsar.engine.results import ArchiveMeta
 
     dm = load(sys.argv[1])
     work = Path(sys.argv[2])
-    sources = Sources(dm)
+    sources = Sources(dm, connect)
     results, reports = run_retrieval(dm, build_plan(dm), sources, {"email": "jane.doe@example.com"}, work,
                                      EngineOptions())
     now = datetime(2026, 1, 1, tzinfo=UTC)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import orjson
 
+from dsar.connectors.registry import connect
 from dsar.datamap.loader import load
 from dsar.engine.execute import EngineOptions, Selection, Sources, run_retrieval
 from dsar.engine.plan import build_plan
@@ -20,7 +21,7 @@ def _rows(path: Path | None) -> list[dict[str, object]]:
 
 def test_only_the_selection_is_exported_but_parents_are_walked(demo_dir: Path, tmp_path: Path) -> None:
     dm = load(demo_dir / "datamap.yaml")
-    sources = Sources(dm)
+    sources = Sources(dm, connect)
     try:
         sel = Selection(frozenset({"shop.order_items", "shop.payments"}))
         results, reports = run_retrieval(
@@ -54,7 +55,7 @@ def test_a_time_window_filters_a_collection_and_what_hangs_below_it(demo_dir: Pa
             recent,
         ).fetchone()[0]
     assert 0 < len(recent) < len(dates)
-    sources = Sources(dm)
+    sources = Sources(dm, connect)
     try:
         sel = Selection(frozenset({"shop.orders", "shop.order_items"}), {"shop.orders": ("placed_at", since)})
         results, _ = run_retrieval(

@@ -11,8 +11,9 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from dsar.cli.app import app
-from dsar.datamap.check import CheckReport, check
+from dsar.connectors.registry import connect
 from dsar.datamap.loader import load
+from dsar.engine.check import CheckReport, check
 from dsar.engine.execute import Sources
 
 MAP = """\
@@ -54,7 +55,7 @@ def write(tmp_path: Path, sql: str, match: str = "lower_trim", parent_column: st
 
 def run_check(path: Path) -> CheckReport:
     dm = load(path, env={})
-    sources = Sources(dm)
+    sources = Sources(dm, connect)
     try:
         return check(dm, sources)
     finally:

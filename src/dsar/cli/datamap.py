@@ -7,9 +7,10 @@ from pathlib import Path
 import typer
 
 from dsar.config import Settings
-from dsar.datamap.check import check as run_check
+from dsar.connectors.registry import connect
 from dsar.datamap.loader import load
-from dsar.engine.execute import Sources
+from dsar.engine.check import check as run_check
+from dsar.engine.sources import Sources
 from dsar.errors import DataMapError
 
 app = typer.Typer(help="The data map.", no_args_is_help=True)
@@ -27,7 +28,7 @@ def check(file: Path | None = typer.Argument(None, help="the data map; DSAR_DATA
     except DataMapError as exc:
         typer.echo(exc.message, err=True)
         raise typer.Exit(1) from None
-    sources = Sources(dm)
+    sources = Sources(dm, connect)
     try:
         report = run_check(dm, sources)
     finally:

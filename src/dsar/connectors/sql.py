@@ -1,20 +1,27 @@
-"""SQL data sources through SQLAlchemy Core: reflection, bound parameters, streamed results."""
+"""The SQL adapter of the connector port: SQLite, PostgreSQL and MariaDB through SQLAlchemy Core.
+
+Tables are reflected once; reads bind their values to statements built once per shape; erasure runs
+one UPDATE or DELETE per chunk of keys in one transaction.
+"""
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BindParameter,
     Boolean,
     Column,
     ColumnElement,
     Connection,
     Date,
     DateTime,
+    Delete,
     Engine,
     Float,
     Integer,
@@ -22,14 +29,40 @@ from sqlalchemy import (
     MetaData,
     Numeric,
     Select,
+    String,
     Table,
     Time,
+    Update,
+    and_,
+    bindparam,
     create_engine,
+    delete,
+    func,
     inspect,
+    or_,
     select,
+    tuple_,
+    update,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 from sqlalchemy.types import TypeEngine
+
+from dsar.connectors.base import (
+    Capabilities,
+    Change,
+    ColumnSpec,
+    Condition,
+    Index,
+    NoSuchTable,
+    Read,
+    Row,
+    TableSpec,
+    groups,
+    once,
+    unavailable,
+)
+from dsar.connectors.sql_catalog import read_indexes
 
 _DRIVER_HINTS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}
 _STATEMENTS = 4096  # statements kept per source (by shape); past that the cache starts afresh
@@ -63,12 +96,17 @@ def json_schema_for(type_: TypeEngine[Any], nullable: bool) -> dict[str, Any]:
     return schema
 
 
-class SqlSource:
-    """One data source: an engine with a small pool, and the tables reflected once."""
+class SqlConnector:
+    """One SQL source: an engine with a small pool, and the tables reflected once."""
+
+    capabilities = Capabilities(erase=True, explain=True)
 
     def __init__(self, name: str, url: str, *, pool_size: int = 5) -> None:
         self.name = name
-        backend = make_url(url).get_backend_name()
+        try:
+            backend = make_url(url).get_backend_name()
+        except SQLAlchemyError as exc:
+            raise unavailable(name, exc) from exc
         kwargs: dict[str, Any] = {"pool_pre_ping": False}
         if backend == "sqlite":
             kwargs["connect_args"] = {"check_same_thread": False}
@@ -79,20 +117,48 @@ class SqlSource:
         except ModuleNotFoundError as exc:
             extra = _DRIVER_HINTS.get(backend, backend)
             raise RuntimeError(f'source {name!r} needs a database driver: pip install "dsar[{extra}]"') from exc
-        self.dialect = self.engine.dialect.name
+        except SQLAlchemyError as exc:
+            raise unavailable(name, exc) from exc
+        self.kind = self.engine.dialect.name
         self._meta = MetaData()
         self._lock = threading.Lock()
+        self._specs: dict[str, TableSpec] = {}
         self._statements: dict[Hashable, tuple[Select[Any], Select[Any]]] = {}
         self._statements_lock = threading.Lock()
+        self._closed = False
 
-    def table(self, name: str) -> Table:
+    # --- describe ------------------------------------------------------------------------------------
+
+    def ping(self) -> None:
+        self._open()
+        try:
+            with self.engine.connect():
+                pass
+        except SQLAlchemyError as exc:
+            raise unavailable(self.name, exc) from exc
+
+    def describe(self, table: str) -> TableSpec:
+        spec = self._specs.get(table)
+        if spec is None:
+            t = self._table(table)
+            spec = TableSpec(table, tuple(_column_spec(c) for c in t.columns))
+            self._specs[table] = spec
+        return spec
+
+    def _table(self, name: str) -> Table:
         """The table's columns (reflected once); indexes are not needed to query it."""
+        self._open()
         with self._lock:
             if name in self._meta.tables:
                 return self._meta.tables[name]
-            insp = inspect(self.engine)
-            cols = insp.get_columns(name)
-            pk = set(insp.get_pk_constraint(name).get("constrained_columns") or [])
+            try:
+                insp = inspect(self.engine)
+                cols = insp.get_columns(name)
+                pk = set(insp.get_pk_constraint(name).get("constrained_columns") or [])
+            except NoSuchTableError as exc:
+                raise NoSuchTable(self.name, f"The table {name!r} is not in the data source '{self.name}'.") from exc
+            except SQLAlchemyError as exc:
+                raise unavailable(self.name, exc) from exc
             return Table(
                 name,
                 self._meta,
@@ -102,70 +168,61 @@ class SqlSource:
                 ),
             )
 
-    def indexes(self, table: str) -> list[tuple[str, ...]]:
-        """Leading column lists of every index, primary key and unique constraint of a table.
+    def indexes(self, table: str) -> list[Index]:
+        """Expression index elements appear as their SQL text, lower-cased without spaces."""
+        self._open()
+        try:
+            return read_indexes(self.engine, table)
+        except SQLAlchemyError as exc:
+            raise unavailable(self.name, exc) from exc
 
-        Expression index elements appear as their SQL text, lower-cased without spaces.
-        """
-        insp = inspect(self.engine)
-        out: list[tuple[str, ...]] = []
-        pk = insp.get_pk_constraint(table).get("constrained_columns") or []
-        if pk:
-            out.append(tuple(c.lower() for c in pk))
-        if self.dialect == "sqlite":  # SQLAlchemy warns on (and skips) SQLite expression indexes
-            return out + self._sqlite_indexes(table)
-        for uc in insp.get_unique_constraints(table):
-            out.append(tuple(_norm_sql(c) for c in uc["column_names"]))
-        for ix in insp.get_indexes(table):
-            cols = list(ix.get("column_names") or [])
-            exprs = list(ix.get("expressions") or [])
-            names = [c if c is not None else (exprs[i] if i < len(exprs) else "") for i, c in enumerate(cols)]
-            if not names and exprs:
-                names = exprs
-            out.append(tuple(_norm_sql(n) for n in names))
-        return out
+    # --- read ----------------------------------------------------------------------------------------
 
-    def _sqlite_indexes(self, table: str) -> list[tuple[str, ...]]:
-        """SQLite indexes read from the catalogue: UNIQUE constraints' automatic indexes and every
-        CREATE INDEX (plain or expression) parsed from its SQL text."""
-        quote = self.engine.dialect.identifier_preparer.quote
-        out: list[tuple[str, ...]] = []
-        with self.engine.connect() as conn:
-            for ix in conn.exec_driver_sql(f"PRAGMA index_list({quote(table)})").mappings().all():
-                if ix["origin"] == "c":  # created by CREATE INDEX: parsed from its SQL below
-                    continue
-                info = conn.exec_driver_sql(f"PRAGMA index_info({quote(ix['name'])})").mappings().all()
-                out.append(tuple(str(r["name"]).lower() for r in sorted(info, key=lambda r: r["seqno"])))
-            rows = conn.exec_driver_sql(
-                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
-                (table,),
-            ).all()
-        for (sql,) in rows:
-            cols = _index_columns(str(sql))
-            if cols:
-                out.append(tuple(_norm_sql(part) for part in _split_top(cols)))
-        return out
+    def read(self, read: Read) -> Iterator[list[Row]]:
+        table = self._table(read.table)
+        parts, repeats = groups(read)
+        batches = self._read(table, read, parts)
+        if repeats:
+            at = [list(read.columns).index(c) for c in read.key]
+            return once(batches, at)
+        return batches
 
-    def stream(
+    def _read(self, table: Table, read: Read, parts: list[list[Condition]]) -> Iterator[list[Row]]:
+        # Each statement is built once per shape (columns, conditions, window) and executed with its
+        # values bound: building and caching a statement per read cost more than the read.
+        since_column = read.since[0] if read.since else None
+        try:
+            for part in parts:
+                params = {f"p{j}": c.values if c.how == "in" else c.values[0] for j, c in enumerate(part)}
+                if read.since is not None:
+                    params["since"] = since_value(read.since[1], self.kind)
+                shape = (read.table, tuple((c.column, c.how) for c in part), since_column)
+                where = partial(_where, table, shape[1], since_column, self.kind)
+                yield from self._stream(
+                    read.columns, table, where, read.key, params=params, shape=shape, batch=read.batch
+                )
+        except SQLAlchemyError as exc:
+            raise unavailable(self.name, exc) from exc
+
+    def _stream(
         self,
         columns: Sequence[str],
         table: Table,
-        where: ColumnElement[bool] | Callable[[], ColumnElement[bool]],
+        where: Callable[[], ColumnElement[bool]],
         order_by: Sequence[str],
         *,
-        params: Mapping[str, Any] | None = None,
-        shape: Hashable | None = None,
-        batch: int = 2000,
-    ) -> Iterator[list[tuple[Any, ...]]]:
+        params: Mapping[str, Any],
+        shape: Hashable,
+        batch: int,
+    ) -> Iterator[list[Row]]:
         """Rows in batches, ordered by `order_by` (columns among `columns`).
 
         Most subjects have few rows per collection, and a server-side cursor costs round trips (BEGIN,
         DECLARE, FETCH, CLOSE, ROLLBACK): first one plain query for at most `batch + 1` rows, with no ORDER
         BY so the database stops early, sorted here. Only when that finds more than `batch` rows is the
         query run again through a server-side cursor (where the driver has one), streamed in its order.
-        `where` may have bound parameters (`params`); with a `shape` (a key that names the statement's
-        columns and conditions, not their values) the statements are built once and kept for every later
-        read of that shape, and `where` may then be a function that builds the condition.
+        The statements of a `shape` (a key that names the statement's columns and conditions, not their
+        values) are built once, by `where`, and kept for every later read of that shape.
         """
         first, ordered = self._selects(columns, table, where, order_by, batch, shape)
         with self._probe_connection() as conn:
@@ -186,77 +243,147 @@ class SqlSource:
         self,
         columns: Sequence[str],
         table: Table,
-        where: ColumnElement[bool] | Callable[[], ColumnElement[bool]],
+        where: Callable[[], ColumnElement[bool]],
         order_by: Sequence[str],
         batch: int,
-        shape: Hashable | None,
+        shape: Hashable,
     ) -> tuple[Select[Any], Select[Any]]:
         key = (shape, tuple(columns), tuple(order_by), batch)
-        if shape is not None and (hit := self._statements.get(key)) is not None:
+        if (hit := self._statements.get(key)) is not None:
             return hit
-        cond = where() if callable(where) else where
+        cond = where()
         cols = [table.c[c] for c in columns]
         made = (
             select(*cols).where(cond).limit(batch + 1),
             select(*cols).where(cond).order_by(*(table.c[c] for c in order_by)),
         )
-        if shape is not None:
-            with self._statements_lock:
-                if len(self._statements) >= _STATEMENTS:  # bounded: shapes are few (per collection and condition set)
-                    self._statements.clear()
-                self._statements[key] = made
+        with self._statements_lock:
+            if len(self._statements) >= _STATEMENTS:  # bounded: shapes are few (per collection and condition set)
+                self._statements.clear()
+            self._statements[key] = made
         return made
 
     def _probe_connection(self) -> Connection:
         """A connection for one read: on PostgreSQL in autocommit (no BEGIN and ROLLBACK round trips;
         psycopg switches it locally); elsewhere as it is (MySQL drivers would send SET autocommit)."""
+        self._open()
         conn = self.engine.connect()
-        if self.dialect == "postgresql":
+        if self.kind == "postgresql":
             return conn.execution_options(isolation_level="AUTOCOMMIT")
         return conn
 
-    def explain(self, table: Table, columns: Sequence[str], where: ColumnElement[bool], order_by: Sequence[str]) -> str:
-        stmt = select(*(table.c[c] for c in columns)).where(where).order_by(*(table.c[c] for c in order_by))
+    def explain(self, read: Read) -> str:
+        """The statement with its values as placeholders (`datamap check` prints it)."""
+        table = self._table(read.table)
+        cond = or_(*(where_clause(table, c) for c in read.conditions))
+        if read.since is not None:
+            cond = and_(cond, since_clause(table, read.since[0], self.kind))
+        stmt = select(*(table.c[c] for c in read.columns)).where(cond).order_by(*(table.c[c] for c in read.key))
         return str(stmt.compile(self.engine, compile_kwargs={"render_postcompile": True}))
 
-    def dispose(self) -> None:
+    # --- erase ---------------------------------------------------------------------------------------
+
+    def erase(self, changes: Sequence[Change], *, chunk: int) -> None:
+        statements = list(self._changes(changes, chunk))
+        try:
+            with self.engine.begin() as conn:
+                for stmt in statements:
+                    conn.execute(stmt)
+        except SQLAlchemyError as exc:
+            raise unavailable(self.name, exc) from exc
+
+    def explain_erase(self, changes: Sequence[Change], *, chunk: int) -> Iterator[str]:
+        for stmt in self._changes(changes, chunk):
+            yield str(stmt.compile(self.engine, compile_kwargs={"render_postcompile": True}))
+
+    def _changes(self, changes: Sequence[Change], chunk: int) -> Iterator[Update | Delete]:
+        """One UPDATE or DELETE per change and chunk of keys."""
+        for c in changes:
+            table = self._table(c.table)
+            for i in range(0, len(c.keys), chunk):
+                where = _keys_in(table, c.key, c.keys[i : i + chunk])
+                if c.values is None:
+                    yield delete(table).where(where)
+                else:
+                    yield update(table).where(where).values(dict(c.values))
+
+    def close(self) -> None:
+        self._closed = True
         self.engine.dispose()
 
-
-def _norm_sql(text: str) -> str:
-    t = "".join(text.lower().split()).replace('"', "").replace("`", "")
-    return t.replace("trim(bothfrom", "trim(").replace("::text", "")
-
-
-def _index_columns(sql: str) -> str:
-    """The text between the parentheses after `ON table` of a CREATE INDEX statement."""
-    m = re.search(r"\bon\b[^(]*\(", sql, re.IGNORECASE)
-    if m is None:
-        return ""
-    depth, start = 1, m.end()
-    for i in range(start, len(sql)):
-        if sql[i] == "(":
-            depth += 1
-        elif sql[i] == ")":
-            depth -= 1
-            if depth == 0:
-                return sql[start:i]
-    return ""
+    def _open(self) -> None:
+        if self._closed:
+            raise unavailable(self.name, RuntimeError("the connector is closed"))
 
 
-def _split_top(text: str) -> list[str]:
-    parts: list[str] = []
-    cur: list[str] = []
-    depth = 0
-    for ch in text:
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        if ch == "," and depth == 0:
-            parts.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    parts.append("".join(cur))
-    return [p.strip() for p in parts if p.strip()]
+def _column_spec(col: Column[Any]) -> ColumnSpec:
+    try:
+        temporal = issubclass(col.type.python_type, date)  # datetime is a date too
+    except NotImplementedError:
+        temporal = False
+    try:
+        type_name = str(col.type)
+    except SQLAlchemyError:
+        type_name = type(col.type).__name__
+    nullable = bool(col.nullable)
+    return ColumnSpec(
+        name=str(col.name),
+        schema=json_schema_for(col.type, nullable and not col.primary_key),
+        nullable=nullable,
+        primary_key=bool(col.primary_key),
+        length=getattr(col.type, "length", None),
+        type_name=type_name,
+        temporal=temporal,
+    )
+
+
+def since_clause(table: Table, column: str, dialect: str) -> ColumnElement[bool]:
+    """`column >= :since`, with `since` bound to `since_value(...)`: the form the database stores."""
+    col = table.c[column]
+    if dialect == "sqlite":  # text timestamps: let SQLite normalise both sides ('T', 'Z', fractions)
+        return func.datetime(col) >= func.datetime(bindparam("since", type_=String()))
+    return col >= bindparam("since")
+
+
+def since_value(since: datetime, dialect: str) -> Any:
+    utc = since.astimezone(UTC) if since.tzinfo else since  # naive values are UTC
+    if dialect == "sqlite":
+        return utc.strftime("%Y-%m-%d %H:%M:%S")
+    if dialect == "postgresql":
+        return utc.replace(tzinfo=UTC)
+    return utc.replace(tzinfo=None)
+
+
+def where_clause(table: Table, c: Condition) -> ColumnElement[bool]:
+    """The condition with its values in it (`explain`; reads use `param_clause`, bound at execution)."""
+    col = table.c[c.column]
+    cond: ColumnElement[bool]
+    if c.how == "lower_trim":
+        cond = func.lower(func.trim(col)) == c.values[0]
+    elif c.how == "equal":
+        cond = col == c.values[0]
+    else:
+        cond = col.in_(list(c.values))
+    return cond
+
+
+def param_clause(table: Table, column: str, how: str, name: str) -> ColumnElement[bool]:
+    """`where_clause` with its value bound at execution: `name` is one value (equal) or a list (in)."""
+    col = table.c[column]
+    if how == "in":
+        return col.in_(bindparam(name, expanding=True))
+    value: BindParameter[Any] = bindparam(name)
+    return func.lower(func.trim(col)) == value if how == "lower_trim" else col == value
+
+
+def _where(
+    table: Table, conditions: tuple[tuple[str, str], ...], since_column: str | None, dialect: str
+) -> ColumnElement[bool]:
+    where = or_(*(param_clause(table, column, how, f"p{j}") for j, (column, how) in enumerate(conditions)))
+    return where if since_column is None else and_(where, since_clause(table, since_column, dialect))
+
+
+def _keys_in(table: Table, key: Sequence[str], keys: Sequence[Row]) -> ColumnElement[bool]:
+    if len(key) == 1:
+        return table.c[key[0]].in_([k[0] for k in keys])
+    return tuple_(*(table.c[c] for c in key)).in_(list(keys))

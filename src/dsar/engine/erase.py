@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, Table, delete, tuple_, update
-from sqlalchemy.exc import SQLAlchemyError
 
 from dsar import log
+from dsar.connectors.base import Change, root_cause
 from dsar.datamap.model import DataMap
 from dsar.engine.execute import EngineOptions, Sources, normalize_email, run_retrieval
 from dsar.engine.plan import Plan
@@ -113,7 +112,13 @@ def locate(
             if blocked[b.code]:
                 blocks.append(Block(b.code, b.message, res.key, blocked[b.code]))
         action = coll.erasure_action()
-        table = sources.get(res.source).table(dm.table_of(res.key))
+        src = sources.get(res.source)
+        if action != "keep" and not src.capabilities.erase:
+            raise DataMapError(
+                f"collections.{res.key}: the source {res.source!r} cannot change rows; "
+                "its collections can only be kept (`erasure: keep`)"
+            )
+        table = src.describe(dm.table_of(res.key))
         values: dict[str, Any] = {}
         if action == "mask":
             for col, spec in coll.masks().items():
@@ -122,7 +127,8 @@ def locate(
                 elif spec.erase == "replace":
                     values[col] = spec.replacement
                 else:
-                    length = getattr(table.c[col].type, "length", None)
+                    column = table.column(col)
+                    length = column.length if column is not None else None
                     values[col] = pseudonym(erase_key, res.key, col, email, length)
         out.append(
             CollectionErasure(
@@ -146,30 +152,13 @@ def _rows(spool: Path) -> Iterator[dict[str, Any]]:
                 yield orjson.loads(line)
 
 
-def _where(table: Table, pk: list[str], keys: list[tuple[Any, ...]]) -> ColumnElement[bool]:
-    if len(pk) == 1:
-        return table.c[pk[0]].in_([k[0] for k in keys])
-    return tuple_(*(table.c[c] for c in pk)).in_(keys)
-
-
-def statements(ep: ErasurePlan, sources: Sources, chunk: int) -> Iterator[tuple[str, Any]]:
-    """(source, statement) in execution order: per source, masks first, then deletes children-first."""
-    by_source = ep.by_source()
-    for source in ep.source_order():
-        colls = by_source[source]
-        src = sources.get(source)
-        for c in colls:
-            if c.action == "mask" and c.values:
-                table = src.table(c.table)
-                for i in range(0, c.rows, chunk):
-                    yield (
-                        source,
-                        update(table).where(_where(table, c.primary_key, c.keys[i : i + chunk])).values(c.values),
-                    )
-        for c in sorted((c for c in colls if c.action == "delete"), key=lambda c: -ep.order.index(c.key)):
-            table = src.table(c.table)
-            for i in range(0, c.rows, chunk):
-                yield source, delete(table).where(_where(table, c.primary_key, c.keys[i : i + chunk]))
+def changes(ep: ErasurePlan, source: str) -> list[Change]:
+    """What to change in one source, in order: every mask first, then the deletes, children first."""
+    colls = ep.by_source().get(source, [])
+    out = [Change(c.table, c.primary_key, c.keys, c.values) for c in colls if c.action == "mask" and c.values]
+    deletes = sorted((c for c in colls if c.action == "delete"), key=lambda c: -ep.order.index(c.key))
+    out.extend(Change(c.table, c.primary_key, c.keys) for c in deletes)
+    return out
 
 
 def apply(
@@ -182,21 +171,21 @@ def apply(
     record: dict[str, dict[str, Any]] = {}
     by_source = ep.by_source()
     for source in ep.source_order():
-        stmts = [stmt for src_name, stmt in statements(ep, sources, opts.chunk_size) if src_name == source]
+        todo = changes(ep, source)
         attempt = 0
         while True:
             try:
-                with sources.get(source).engine.begin() as conn:
-                    _execute(conn, stmts)
+                sources.get(source).erase(todo, chunk=opts.chunk_size)
                 break
-            except SQLAlchemyError as exc:
+            except SourceError as exc:
                 attempt += 1
-                _log.warning("erase_failed", source=source, attempt=attempt, error=type(exc).__name__)
+                reason = type(root_cause(exc)).__name__
+                _log.warning("erase_failed", source=source, attempt=attempt, error=reason)
                 if attempt > opts.retries:
                     raise SourceError(
                         source,
-                        f"The data source '{source}' could not be changed ({type(exc).__name__}, {attempt} attempts).",
-                    ) from exc
+                        f"The data source '{source}' could not be changed ({reason}, {attempt} attempts).",
+                    ) from root_cause(exc)
                 opts.sleep(opts.backoff_seconds * 2 ** (attempt - 1))
         done = {
             c.key: {"action": c.action, "rows": c.rows, "fields": sorted(c.values), "reason": c.reason}
@@ -207,11 +196,6 @@ def apply(
     return record
 
 
-def _execute(conn: Connection, stmts: list[Any]) -> None:
-    for stmt in stmts:
-        conn.execute(stmt)
-
-
 def preview(ep: ErasurePlan, sources: Sources, chunk: int) -> Iterator[str]:
     """What a deletion would change, for `dsar tasks preview-deletion`: nothing is executed."""
     for b in ep.blocks:
@@ -220,7 +204,6 @@ def preview(ep: ErasurePlan, sources: Sources, chunk: int) -> Iterator[str]:
         what = {"mask": f"mask {', '.join(sorted(c.values))}", "delete": "delete rows", "keep": "keep"}[c.action]
         reason = f" ({c.reason})" if c.reason else ""
         yield f"{c.key}: {c.rows} row(s): {what}{reason}"
-    for source, stmt in statements(ep, sources, chunk):
-        engine = sources.get(source).engine
-        sql = stmt.compile(engine, compile_kwargs={"render_postcompile": True})
-        yield f"  [{source}] " + " ".join(str(sql).split())
+    for source in ep.source_order():
+        for sql in sources.get(source).explain_erase(changes(ep, source), chunk=chunk):
+            yield f"  [{source}] " + " ".join(sql.split())

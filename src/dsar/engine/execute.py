@@ -8,8 +8,8 @@ from __future__ import annotations
 import base64
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from datetime import time as dtime
@@ -19,14 +19,13 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import orjson
-from sqlalchemy import BindParameter, ColumnElement, String, Table, and_, bindparam, func, or_
-from sqlalchemy.exc import SQLAlchemyError
 
 from dsar import log
-from dsar.connectors.sql import SqlSource, json_schema_for
+from dsar.connectors.base import Condition, Connector, Read, TableSpec, root_cause
 from dsar.datamap.model import DataMap
 from dsar.engine.plan import Match, Plan, Step, Unit
 from dsar.engine.results import CollectionResult, ColumnInfo, SourceReport
+from dsar.engine.sources import Sources as Sources
 from dsar.errors import SourceError
 
 _log = log.get("dsar.engine")
@@ -48,38 +47,6 @@ def _default(value: Any) -> Any:
     if isinstance(value, date | dtime):
         return value.isoformat()
     raise TypeError(type(value).__name__)
-
-
-class Sources:
-    """The data map's sources, connected lazily and shared by all tasks of a process."""
-
-    def __init__(self, dm: DataMap) -> None:
-        self._dm = dm
-        self._lock = threading.Lock()
-        self._sources: dict[str, SqlSource] = {}
-        self._pool: ThreadPoolExecutor | None = None
-
-    def pool(self, parallelism: int) -> ThreadPoolExecutor:
-        """Reader threads shared by all tasks of the process (starting threads per task costs milliseconds)."""
-        with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=max(2 * parallelism, 4), thread_name_prefix="dsar-read")
-            return self._pool
-
-    def get(self, name: str) -> SqlSource:
-        with self._lock:
-            if name not in self._sources:
-                self._sources[name] = SqlSource(name, self._dm.sources[name].url)
-            return self._sources[name]
-
-    def dispose(self) -> None:
-        with self._lock:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True, cancel_futures=True)
-                self._pool = None
-            for src in self._sources.values():
-                src.dispose()
-            self._sources.clear()
 
 
 @dataclass(frozen=True)
@@ -107,7 +74,7 @@ def normalize_email(value: str) -> str:
     return value.strip().lower()
 
 
-def columns_of(dm: DataMap, key: str, table: Table) -> list[ColumnInfo]:
+def columns_of(dm: DataMap, key: str, table: TableSpec) -> list[ColumnInfo]:
     coll = dm.collections[key]
     out = []
     for col in table.columns:
@@ -116,13 +83,20 @@ def columns_of(dm: DataMap, key: str, table: Table) -> list[ColumnInfo]:
         spec = coll.fields.get(col.name)
         out.append(
             ColumnInfo(
-                str(col.name),
-                json_schema_for(col.type, bool(col.nullable) and not col.primary_key),
+                col.name,
+                {k: list(v) if isinstance(v, list) else v for k, v in col.schema.items()},  # the source's is shared
                 tuple(spec.categories) if spec else (),
                 spec.description if spec else "",
             )
         )
     return out
+
+
+def condition(m: Match, values: list[Any]) -> Condition:
+    """The port's form of one match with its values."""
+    if m.kind == "reference":
+        return Condition(m.column, "in", values)
+    return Condition(m.column, "lower_trim" if m.mode == "lower_trim" else "equal", values)
 
 
 class _Run:
@@ -149,7 +123,7 @@ class _Run:
     def exported(self, key: str) -> bool:
         return self.selection is None or key in self.selection.collections
 
-    def result_for(self, step: Step, table: Table) -> CollectionResult:
+    def result_for(self, step: Step, table: TableSpec) -> CollectionResult:
         coll = self.dm.collections[step.key]
         export = self.exported(step.key)
         return CollectionResult(
@@ -212,33 +186,32 @@ class _Run:
         while True:
             try:
                 return fn()
-            except (SQLAlchemyError, OSError) as exc:
+            except (SourceError, OSError) as exc:
                 attempt += 1
+                reason = type(root_cause(exc)).__name__
                 _log.warning(
                     "source_read_failed",
                     source=step.source,
                     collection=step.key,
                     attempt=attempt,
-                    error=type(exc).__name__,
+                    error=reason,
                 )
                 if attempt > self.opts.retries:
                     raise SourceError(
                         step.source,
-                        f"The data source '{step.source}' could not be searched "
-                        f"({type(exc).__name__}, {attempt} attempts).",
-                    ) from exc
+                        f"The data source '{step.source}' could not be searched ({reason}, {attempt} attempts).",
+                    ) from root_cause(exc)
                 self.opts.sleep(self.opts.backoff_seconds * 2 ** (attempt - 1))
 
     def _read_once(
         self,
-        src: SqlSource,
+        src: Connector,
         step: Step,
         res: CollectionResult,
         conds: list[tuple[Match, list[Any]]],
         fh: IO[bytes] | None,
         seen: set[tuple[Any, ...]] | None,
     ) -> tuple[int, dict[str, set[Any]], set[tuple[Any, ...]]]:
-        table = src.table(step.table)
         names = [c.name for c in res.columns]
         fetch = (
             names
@@ -248,56 +221,41 @@ class _Run:
         pos = {c: i for i, c in enumerate(fetch)}
         pk_pos = [pos[c] for c in step.primary_key]
         need_pos = {c: pos[c] for c in step.needed}
-        chunk = self.opts.chunk_size
-        total = sum(len(v) for _, v in conds)
-        dedupe = seen is not None
-        groups: list[list[tuple[Match, list[Any]]]]
-        if total <= chunk:
-            groups = [conds]  # one query: the conditions OR-ed
-        else:
-            groups = [[(m, v[i : i + chunk])] for m, v in conds for i in range(0, len(v), chunk)]
-            dedupe = dedupe or len(conds) > 1
         window = self.selection.since.get(step.key) if self.selection else None
-        # Each query is a statement built once per shape (collection, columns, conditions, window) and
-        # executed with its values bound: building and caching a statement per read cost more than the read.
-        since_column = window[0] if window else None
-        queries: list[tuple[Hashable, Callable[[], ColumnElement[bool]], dict[str, Any]]] = []
-        for group in groups:
-            matches = tuple(m for m, _ in group)
-            params = {f"p{j}": v[0] if m.kind == "identity" else v for j, (m, v) in enumerate(group)}
-            if window is not None:
-                params["since"] = since_value(window[1], src.dialect)
-            shape = (step.key, tuple(fetch), matches, since_column)
-            queries.append((shape, partial(_where, table, matches, since_column, src.dialect), params))
+        read = Read(
+            table=step.table,
+            columns=fetch,
+            key=step.primary_key,
+            conditions=[condition(m, v) for m, v in conds],
+            since=window,
+            chunk=self.opts.chunk_size,
+        )
         local_seen: set[tuple[Any, ...]] = set()
         new_keys: dict[str, set[Any]] = {c: set() for c in step.needed}
         found = 0
         width = len(names)
-        for key, where, params in queries:
-            for batch in src.stream(fetch, table, where, step.primary_key, params=params, shape=key):
-                lines = []
-                for row in batch:
-                    if dedupe:
-                        pk = tuple(row[i] for i in pk_pos)
-                        if pk in local_seen or (seen is not None and pk in seen):
-                            continue
-                        local_seen.add(pk)
-                    for col, i in need_pos.items():
-                        if row[i] is not None:
-                            new_keys[col].add(row[i])
-                    if fh is None:
-                        found += 1
+        for batch in src.read(read):  # a row comes once per read; a cycle's rounds may find it again
+            lines = []
+            for row in batch:
+                if seen is not None:
+                    pk = tuple(row[i] for i in pk_pos)
+                    if pk in local_seen or pk in seen:
                         continue
-                    lines.append(
-                        orjson.dumps(dict(zip(names, row[:width], strict=True)), default=_default, option=_OPTS)
-                    )
-                if lines and fh is not None:
-                    fh.write(b"\n".join(lines) + b"\n")
-                    found += len(lines)
+                    local_seen.add(pk)
+                for col, i in need_pos.items():
+                    if row[i] is not None:
+                        new_keys[col].add(row[i])
+                if fh is None:
+                    found += 1
+                    continue
+                lines.append(orjson.dumps(dict(zip(names, row[:width], strict=True)), default=_default, option=_OPTS))
+            if lines and fh is not None:
+                fh.write(b"\n".join(lines) + b"\n")
+                found += len(lines)
         return found, new_keys, local_seen
 
-    def _table(self, step: Step) -> Table:
-        return self.sources.get(step.source).table(step.table)
+    def _table(self, step: Step) -> TableSpec:
+        return self.sources.get(step.source).describe(step.table)
 
     def run_unit(self, unit: Unit) -> None:
         tables = {s.key: self.retrying(s, partial(self._table, s)) for s in unit.steps}
@@ -334,49 +292,6 @@ def _sorted(values: Iterable[Any]) -> list[Any]:
         return sorted(values)
     except TypeError:
         return sorted(values, key=repr)
-
-
-def since_clause(table: Table, column: str, dialect: str) -> ColumnElement[bool]:
-    """`column >= :since`, with `since` bound to `since_value(...)`: the form the database stores."""
-    col = table.c[column]
-    if dialect == "sqlite":  # text timestamps: let SQLite normalise both sides ('T', 'Z', fractions)
-        return func.datetime(col) >= func.datetime(bindparam("since", type_=String()))
-    return col >= bindparam("since")
-
-
-def since_value(since: datetime, dialect: str) -> Any:
-    utc = since.astimezone(UTC) if since.tzinfo else since  # naive values are UTC
-    if dialect == "sqlite":
-        return utc.strftime("%Y-%m-%d %H:%M:%S")
-    if dialect == "postgresql":
-        return utc.replace(tzinfo=UTC)
-    return utc.replace(tzinfo=None)
-
-
-def where_clause(table: Table, m: Match, values: list[Any]) -> ColumnElement[bool]:
-    """The condition of one match with its values in it (`datamap check` prints it; the engine's reads use
-    `param_clause`, bound at execution)."""
-    col = table.c[m.column]
-    cond: ColumnElement[bool]
-    if m.kind == "identity":
-        cond = func.lower(func.trim(col)) == values[0] if m.mode == "lower_trim" else col == values[0]
-    else:
-        cond = col.in_(values)
-    return cond
-
-
-def _where(table: Table, matches: tuple[Match, ...], since_column: str | None, dialect: str) -> ColumnElement[bool]:
-    where = or_(*(param_clause(table, m, f"p{j}") for j, m in enumerate(matches)))
-    return where if since_column is None else and_(where, since_clause(table, since_column, dialect))
-
-
-def param_clause(table: Table, m: Match, name: str) -> ColumnElement[bool]:
-    """`where_clause` with its value bound at execution: `name` is one value (identity) or a list (IN)."""
-    col = table.c[m.column]
-    if m.kind == "identity":
-        value: BindParameter[Any] = bindparam(name)
-        return func.lower(func.trim(col)) == value if m.mode == "lower_trim" else col == value
-    return col.in_(bindparam(name, expanding=True))
 
 
 def run_retrieval(

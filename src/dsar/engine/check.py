@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 
-from sqlalchemy import Table, or_
-from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
-
+from dsar.connectors.base import NoSuchTable, Read, TableSpec, root_cause
 from dsar.datamap.model import DataMap
-from dsar.engine.execute import Sources, where_clause
+from dsar.engine.execute import condition
 from dsar.engine.plan import Match, build_plan
+from dsar.engine.sources import Sources
+from dsar.errors import SourceError
 
 
 @dataclass
@@ -38,25 +37,24 @@ def check(dm: DataMap, sources: Sources) -> CheckReport:
     for name in sorted(dm.sources):
         try:
             src = sources.get(name)
-            with src.engine.connect():
-                pass
+            src.ping()
             reachable_sources.add(name)
-            rep.lines.append(f"source {name}: connected ({src.dialect})")
-        except (SQLAlchemyError, RuntimeError, OSError) as exc:
-            rep.errors.append(f"source {name}: cannot connect ({type(exc).__name__}); check its url")
-    tables: dict[str, Table] = {}
+            rep.lines.append(f"source {name}: connected ({src.kind})")
+        except (SourceError, RuntimeError, OSError) as exc:
+            rep.errors.append(f"source {name}: cannot connect ({type(root_cause(exc)).__name__}); check its url")
+    tables: dict[str, TableSpec] = {}
     for key in sorted(dm.collections):
         step = plan.steps[key]
         if step.source not in reachable_sources:
             continue
         src = sources.get(step.source)
         try:
-            table = src.table(step.table)
-        except NoSuchTableError:
+            table = src.describe(step.table)
+        except NoSuchTable:
             rep.errors.append(f"{key}: table {step.table!r} does not exist in source {step.source!r}")
             continue
-        except SQLAlchemyError as exc:
-            rep.errors.append(f"{key}: cannot read table {step.table!r} ({type(exc).__name__})")
+        except SourceError as exc:
+            rep.errors.append(f"{key}: cannot read table {step.table!r} ({type(root_cause(exc)).__name__})")
             continue
         coll = dm.collections[key]
         # step.needed: the columns children's references point at (`to: <this collection>.<column>`)
@@ -67,7 +65,8 @@ def check(dm: DataMap, sources: Sources) -> CheckReport:
             | {m.column for m in step.matches}
             | step.needed
         )
-        missing = sorted(c for c in wanted if c not in table.c)
+        have = set(table.names)
+        missing = sorted(c for c in wanted if c not in have)
         if missing:
             rep.errors.append(f"{key}: column(s) {', '.join(missing)} not in table {step.table!r}")
             continue
@@ -84,7 +83,7 @@ def check(dm: DataMap, sources: Sources) -> CheckReport:
                     f"{key}: lookup column {m.column!r} has no usable index; every request scans the table. Add: {how}"
                 )
         status = "reachable" if key not in plan.unreachable else "NOT reachable from any identity"
-        rep.lines.append(f"{key}: {status}; {len(table.c)} columns, {len(coll.exclude)} excluded")
+        rep.lines.append(f"{key}: {status}; {len(table.columns)} columns, {len(coll.exclude)} excluded")
     _check_scopes(dm, tables, rep)
     for key in plan.unreachable:
         rep.warnings.append(f"{key}: not reachable from any identity; add an identity or a reference to it")
@@ -96,19 +95,18 @@ def check(dm: DataMap, sources: Sources) -> CheckReport:
             if step.source not in reachable_sources:
                 continue
             try:
-                table = sources.get(step.source).table(step.table)
-                cols = [c.name for c in table.columns if c.name not in step.exclude]
-                cond = or_(
-                    *(where_clause(table, m, ["k1", "k2"] if m.kind == "reference" else ["v"]) for m in step.matches)
-                )
-                sql = sources.get(step.source).explain(table, cols, cond, step.primary_key)
+                src = sources.get(step.source)
+                table = src.describe(step.table)
+                cols = [c for c in table.names if c not in step.exclude]
+                conds = [condition(m, ["k1", "k2"] if m.kind == "reference" else ["v"]) for m in step.matches]
+                sql = src.explain(Read(step.table, cols, step.primary_key, conds))
                 rep.lines.append(f"  -- {step.key}\n  " + " ".join(sql.split()))
-            except (SQLAlchemyError, KeyError):
+            except (SourceError, KeyError):
                 continue
     return rep
 
 
-def _check_scopes(dm: DataMap, tables: dict[str, Table], rep: CheckReport) -> None:
+def _check_scopes(dm: DataMap, tables: dict[str, TableSpec], rep: CheckReport) -> None:
     """Data Portability scopes: their `timestamp` and `where` columns exist; timestamps hold dates or times."""
     section = dm.portability
     if section is None:
@@ -120,20 +118,16 @@ def _check_scopes(dm: DataMap, tables: dict[str, Table], rep: CheckReport) -> No
                 continue
             at = f"portability.scopes.{scope_id}.collections.{key}"
             for col in sorted(spec.where):
-                if col not in table.c:
+                if table.column(col) is None:
                     rep.errors.append(f"{at}.where: column {col!r} not in table {table.name!r}")
             if spec.timestamp is None:
                 continue
-            column = table.c.get(spec.timestamp)
+            column = table.column(spec.timestamp)
             if column is None:
                 rep.errors.append(f"{at}.timestamp: column {spec.timestamp!r} not in table {table.name!r}")
                 continue
-            try:
-                python_type = column.type.python_type
-            except NotImplementedError:
-                python_type = object
-            if not issubclass(python_type, date):  # datetime is a date too
+            if not column.temporal:
                 rep.warnings.append(
-                    f"{at}.timestamp: column {spec.timestamp!r} is {column.type} in table {table.name!r}, not a "
+                    f"{at}.timestamp: column {spec.timestamp!r} is {column.type_name} in table {table.name!r}, not a "
                     "date or time type; the history window compares it as such (ISO 8601 text works, others do not)"
                 )

@@ -1,0 +1,41 @@
+"""Which adapter serves a data-map source: chosen by the scheme of its URL.
+
+`connect(name, url)` is what the composition root hands to the engine's `Sources`. A new kind of source
+registers its factory here (`register("https", ...)`); the engine does not change. Any scheme nobody
+registered is taken for a SQLAlchemy URL, as data maps have always used them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from dsar.connectors.base import Connector
+
+Factory = Callable[[str, str], Connector]  # (source name, url) -> an open connector
+
+_lock = threading.Lock()
+_factories: dict[str, Factory] = {}
+
+
+def _sql(name: str, url: str) -> Connector:
+    from dsar.connectors.sql import SqlConnector  # SQLAlchemy loads only when a SQL source is used
+
+    return SqlConnector(name, url)
+
+
+def scheme_of(url: str) -> str:
+    """`postgresql+psycopg://...` -> `postgresql`."""
+    return url.split(":", 1)[0].split("+", 1)[0].strip().lower()
+
+
+def register(scheme: str, factory: Factory) -> None:
+    with _lock:
+        _factories[scheme.lower()] = factory
+
+
+def connect(name: str, url: str) -> Connector:
+    """An adapter for the source `name` at `url` (connections open lazily, on first use)."""
+    with _lock:
+        factory = _factories.get(scheme_of(url), _sql)
+    return factory(name, url)
