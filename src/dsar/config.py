@@ -84,7 +84,10 @@ class Settings(BaseSettings):
     odr: OdrSettings = Field(default_factory=OdrSettings)
 
     def state_url(self) -> str:
-        return self.database_url or f"sqlite:///{(self.data_dir / 'dsar.sqlite3').resolve()}"
+        if self.database_url:
+            return self.database_url
+        self.data_dir.mkdir(parents=True, exist_ok=True)  # the default state's home, made on first use
+        return f"sqlite:///{(self.data_dir / 'dsar.sqlite3').resolve()}"
 
     def objects_url(self) -> str:
         return self.storage_url or (self.data_dir / "objects").resolve().as_uri()

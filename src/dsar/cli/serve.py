@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from dsar import log
 from dsar.api.app import create_app
 from dsar.bootstrap import Container
-from dsar.cli.common import container
+from dsar.cli.common import container, load_settings, port_free
 from dsar.config import Settings
 from dsar.db.migrate import upgrade
 from dsar.jobs.inprocess import Loop
@@ -33,7 +33,8 @@ def serve(
     ),
 ) -> None:
     """The API plus in-process workers (the embedded default)."""
-    settings = Settings()
+    port_free(host, port)
+    settings = load_settings(create=True)
     if processes == 1:
         _serve(settings, host, port)
         return
@@ -78,7 +79,7 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 
 def worker() -> None:
     """A worker process only (no API): consumes the Celery queue with DSAR_JOBS=celery, else polls the state DB."""
-    settings = Settings()
+    settings = load_settings(create=True)
     with container(with_workers=True, settings=settings) as c:
         c.datamap  # noqa: B018
         upgrade(c.db.engine)
@@ -130,6 +131,7 @@ def demo(
     """Build the demo shop (reused when present), create a demo client, print curl commands, serve."""
     from dsar.demo.generate import build_demo
 
+    port_free(host, port)  # before anything is printed or made
     directory = dir.resolve()
     typer.echo(f"building the demo data in {directory} (reused when present) ...")
     info = build_demo(directory)

@@ -9,6 +9,7 @@ from sqlalchemy import Table, or_
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
 from dsar.datamap.model import DataMap
+from dsar.db.engine import unreachable
 from dsar.engine.execute import Sources, where_clause
 from dsar.engine.plan import Match, build_plan
 
@@ -43,7 +44,7 @@ def check(dm: DataMap, sources: Sources) -> CheckReport:
             reachable_sources.add(name)
             rep.lines.append(f"source {name}: connected ({src.dialect})")
         except (SQLAlchemyError, RuntimeError, OSError) as exc:
-            rep.errors.append(f"source {name}: cannot connect ({type(exc).__name__}); check its url")
+            rep.errors.append(f"source {name}: {unreachable(dm.sources[name].url, exc)}; check its url")
     tables: dict[str, Table] = {}
     for key in sorted(dm.collections):
         step = plan.steps[key]
