@@ -34,6 +34,7 @@ def check(file: Path | None = typer.Argument(None, help="the data map; DSAR_DATA
         sources.dispose()
     for line in report.lines:
         typer.echo(line)
+    report.warnings[:0] = dm.load_warnings
     for w in report.warnings:
         typer.echo(f"warning: {w}")
     for e in report.errors:
