@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from dsar.errors import DsarError
 
 SETTING = "DSAR_DATABASE_URL"
-_FORMS = "sqlite:////path/dsar.sqlite3, postgresql+psycopg://USER@HOST/DB or mysql+pymysql://USER@HOST/DB"
+_FORMS = "sqlite:////path/dsar.sqlite3 or postgresql+psycopg://USER@HOST/DB"
 _DRIVERS = {  # backend: (the URL form dsar installs a driver for, the extra that installs it)
     "postgresql": ("postgresql+psycopg://", "postgres"),
     "mysql": ("mysql+pymysql://", "mysql"),
