@@ -23,8 +23,8 @@ from dsar.bootstrap import Container
 from dsar.config import Settings
 from tests.live import loopback_server
 
-CHROMIUM = Path(os.environ.get("DSAR_TEST_CHROMIUM", "/usr/bin/chromium"))
-CHROMEDRIVER = Path(os.environ.get("DSAR_TEST_CHROMEDRIVER", "/usr/bin/chromedriver"))
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
 pytestmark = pytest.mark.timeout(120)
 
