@@ -20,6 +20,7 @@ from dsar import log
 from dsar.api.app import create_app
 from dsar.bootstrap import Container
 from dsar.cli.common import container, load_settings, port_free
+from dsar.cli.progress import ProgressLine
 from dsar.config import Settings
 from dsar.db.migrate import upgrade
 from dsar.jobs.inprocess import Loop
@@ -134,7 +135,9 @@ def demo(
     port_free(host, port)  # before anything is printed or made
     directory = dir.resolve()
     typer.echo(f"building the demo data in {directory} (reused when present) ...")
-    info = build_demo(directory)
+    progress = ProgressLine("demo data")
+    info = build_demo(directory, progress=progress)
+    progress.close()
     base = f"http://{host}:{port}"
     settings = Settings(
         data_dir=directory / "state",
