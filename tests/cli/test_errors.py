@@ -44,6 +44,10 @@ def one_error(r: subprocess.CompletedProcess[str]) -> str:
         ("not a url", ["DSAR_DATABASE_URL is not a database URL"]),
         ("postgres://dsar@db.example/dsar", ["write postgresql+psycopg://dsar@db.example/dsar"]),
         ("mysql+mysqldb://root@127.0.0.1/x", ["mysqldb driver", 'pip install "dsar[mysql]"']),
+        (
+            "postgresql+pg8000://u@127.0.0.1/x",
+            ["pg8000 driver", 'postgresql+psycopg://... and pip install "dsar[postgres]"'],
+        ),
         ("postgresql+psycopg://postgres@127.0.0.1:1/x", ["127.0.0.1:1", "refused", "is the server running"]),
         ("mysql+pymysql://root@127.0.0.1:1/x", ["127.0.0.1:1", "refused", "is the server running"]),
     ],
