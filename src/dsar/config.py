@@ -115,7 +115,10 @@ class Settings(BaseSettings):
     archive_signing: ArchiveSigningSettings = Field(default_factory=ArchiveSigningSettings)
 
     def state_url(self) -> str:
-        return self.database_url or f"sqlite:///{(self.data_dir / 'dsar.sqlite3').resolve()}"
+        if self.database_url:
+            return self.database_url
+        self.data_dir.mkdir(parents=True, exist_ok=True)  # the default state's home, made on first use
+        return f"sqlite:///{(self.data_dir / 'dsar.sqlite3').resolve()}"
 
     def objects_url(self) -> str:
         return self.storage_url or (self.data_dir / "objects").resolve().as_uri()

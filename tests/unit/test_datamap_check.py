@@ -165,7 +165,8 @@ def test_a_source_that_cannot_be_opened_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "datamap.yaml"
     path.write_text(MAP.format(match="exact", parent_column="id").replace("${DATAMAP_DIR}", f"{tmp_path}/nope"))
     rep = run_check(path)
-    assert rep.errors == ["source shop: cannot connect (OperationalError); check its url"]
+    where = f"{tmp_path}/nope/shop.sqlite"
+    assert rep.errors == [f"source shop: cannot connect to {where}: unable to open database file; check its url"]
     assert cli(path)[0] == 1
 
 

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from dsar import __version__
+from dsar.api import pages
 from dsar.api.graphql.endpoint import graphql_router
 from dsar.api.rest.files import files_router
 from dsar.api.rest.health import health_router
@@ -41,7 +42,10 @@ def create_app(container: Container, *, migrate: bool = True, close: bool = Fals
         version=__version__,
         lifespan=lifespan,
         description="Answers personal-data access and deletion requests.",
+        docs_url=None,  # pages.mount serves /docs and /redoc from installed files (no CDN)
+        redoc_url=None,
     )
+    pages.mount(app)
     app.include_router(token_router(container))
     app.include_router(graphql_router(container))
     app.include_router(health_router(container))

@@ -8,6 +8,7 @@ from dsar.cli import (
     apps,
     archive,
     clients,
+    common,
     datamap,
     db,
     notifications,
@@ -20,11 +21,25 @@ from dsar.cli import (
 )
 
 app = typer.Typer(
-    help="dsar: answers personal-data access and deletion requests.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: Typer's rich panels label every flag `<bool>`
 )
+
+
+@app.callback()
+def main_options(
+    debug: bool = typer.Option(False, "--debug", help="print the traceback of an error, not just its one line"),
+) -> None:
+    """dsar: answers personal-data access and deletion requests.
+
+    Settings come from DSAR_* variables (docs/settings.md); without DSAR_DATA_DIR or DSAR_DATABASE_URL the
+    commands use ./dsar-data, or the state `dsar demo` left in ./dsar-demo.
+    """
+    common.set_debug(debug)
+
+
 app.command("serve")(serve.serve)
 app.command("worker")(serve.worker)
 app.command("demo")(serve.demo)

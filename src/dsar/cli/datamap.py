@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from dsar.config import Settings
+from dsar.cli.common import load_settings
 from dsar.connectors.registry import connect
 from dsar.datamap.loader import load
 from dsar.engine.check import check as run_check
@@ -19,7 +19,7 @@ app = typer.Typer(help="The data map.", no_args_is_help=True)
 @app.command("check")
 def check(file: Path | None = typer.Argument(None, help="the data map; DSAR_DATAMAP when omitted")) -> None:
     """Validate the data map, connect to every source, print the plan and its SQL; exit 1 on errors."""
-    path = file or Settings().datamap
+    path = file or load_settings(state=False).datamap
     if path is None:
         typer.echo("error: give the data map file, or set DSAR_DATAMAP", err=True)
         raise typer.Exit(1)
@@ -35,6 +35,7 @@ def check(file: Path | None = typer.Argument(None, help="the data map; DSAR_DATA
         sources.dispose()
     for line in report.lines:
         typer.echo(line)
+    report.warnings[:0] = dm.load_warnings
     for w in report.warnings:
         typer.echo(f"warning: {w}")
     for e in report.errors:

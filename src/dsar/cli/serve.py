@@ -19,7 +19,8 @@ from fastapi import FastAPI
 from dsar import log
 from dsar.api.app import create_app
 from dsar.bootstrap import Container
-from dsar.cli.common import container
+from dsar.cli.common import container, load_settings, port_free
+from dsar.cli.progress import ProgressLine
 from dsar.config import Settings
 from dsar.db.migrate import upgrade
 from dsar.jobs.inprocess import Loop
@@ -33,7 +34,8 @@ def serve(
     ),
 ) -> None:
     """The API plus in-process workers (the embedded default)."""
-    settings = Settings()
+    port_free(host, port)
+    settings = load_settings(create=True)
     if processes == 1:
         _serve(settings, host, port)
         return
@@ -78,7 +80,7 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 
 def worker() -> None:
     """A worker process only (no API): consumes the Celery queue with DSAR_JOBS=celery, else polls the state DB."""
-    settings = Settings()
+    settings = load_settings(create=True)
     with container(with_workers=True, settings=settings) as c:
         c.datamap  # noqa: B018
         upgrade(c.db.engine)
@@ -130,9 +132,12 @@ def demo(
     """Build the demo shop (reused when present), create a demo client, print curl commands, serve."""
     from dsar.demo.generate import build_demo
 
+    port_free(host, port)  # before anything is printed or made
     directory = dir.resolve()
     typer.echo(f"building the demo data in {directory} (reused when present) ...")
-    info = build_demo(directory)
+    progress = ProgressLine("demo data")
+    info = build_demo(directory, progress=progress)
+    progress.close()
     base = f"http://{host}:{port}"
     settings = Settings(
         data_dir=directory / "state",

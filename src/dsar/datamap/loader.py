@@ -39,6 +39,59 @@ def _to_python(node: yaml.Node, path: Loc, lines: dict[Loc, int]) -> Any:
     ).construct_object(node)
 
 
+_PAIRS = {"(": ")", "[": "]", "{": "}"}
+
+
+def _balance(text: str) -> int:
+    return sum(text.count(o) - text.count(c) for o, c in _PAIRS.items())
+
+
+def split_items(node: yaml.Node, filename: str, path: Loc = (), seen: set[int] | None = None) -> list[str]:
+    """Flow lists (`[a, b]`) whose plain items look like one value that YAML split at its commas: an item
+    opens a bracket that a later item closes, e.g. `[IT hosting provider (processor, EU)]` read as the two
+    items "IT hosting provider (processor" and "EU)". One warning per such run of items, with its line
+    (a list reached again through a YAML alias is reported once)."""
+    seen = set() if seen is None else seen
+    if id(node) in seen:
+        return []
+    seen.add(id(node))
+    out: list[str] = []
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            out.extend(split_items(value_node, filename, (*path, str(key_node.value)), seen))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, child in enumerate(node.value):
+            out.extend(split_items(child, filename, (*path, i), seen))
+        if node.flow_style:
+            out.extend(_split_runs(node, filename, path))
+    return out
+
+
+def _split_runs(node: yaml.SequenceNode, filename: str, path: Loc) -> list[str]:
+    out: list[str] = []
+    run: list[yaml.ScalarNode] = []
+    depth = 0
+    for child in node.value:
+        plain = isinstance(child, yaml.ScalarNode) and child.style is None
+        if not plain:
+            run, depth = [], 0
+            continue
+        assert isinstance(child, yaml.ScalarNode)
+        if not run and _balance(child.value) <= 0:
+            continue
+        run.append(child)
+        depth += _balance(child.value)
+        if depth <= 0:
+            items = [c.value for c in run]
+            dotted = ".".join(str(p) for p in path)
+            out.append(
+                f"{filename}:{run[0].start_mark.line + 1}: {dotted}: the items {', '.join(repr(v) for v in items)} "
+                f'look like one value split at its commas; quote it: "{", ".join(items)}"'
+            )
+            run, depth = [], 0
+    return out
+
+
 def _line_for(loc: Loc, lines: Mapping[Loc, int]) -> int:
     for n in range(len(loc), -1, -1):
         if loc[:n] in lines:
@@ -100,6 +153,7 @@ def parse(text: str, filename: str = "<datamap>", env: Mapping[str, str] | None 
     problems.extend(_cross_check(dm, filename, lines))
     if problems:
         raise DataMapError("\n".join(problems))
+    dm.load_warnings.extend(split_items(node, filename))
     return dm
 
 

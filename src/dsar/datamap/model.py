@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from dsar.datamap.odr import OdrSection
 from dsar.datamap.portability import PortabilitySection
@@ -135,6 +135,12 @@ class DataMap(_Strict):
     collections: dict[str, Collection]
     odr: OdrSection | None = None
     portability: PortabilitySection | None = None
+    # What the loader found suspicious but valid (file:line: what and the fix); `datamap check` prints them.
+    _load_warnings: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def load_warnings(self) -> list[str]:
+        return self._load_warnings
 
     def source_of(self, key: str) -> str:
         return key.split(".", 1)[0]

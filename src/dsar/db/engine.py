@@ -1,4 +1,7 @@
-"""Engines and session scopes for dsar's state database (SQLite in WAL mode, or PostgreSQL)."""
+"""Engines and session scopes for dsar's state database (SQLite in WAL mode, or PostgreSQL).
+
+A wrong URL or an unreachable server is a `DatabaseConfigError` of one or two lines: what is wrong, what to do.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +10,111 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import URL, Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+
+from dsar.errors import DsarError
+
+SETTING = "DSAR_DATABASE_URL"
+_FORMS = "sqlite:////path/dsar.sqlite3 or postgresql+psycopg://USER@HOST/DB"
+_DRIVERS = {  # backend: (the URL form dsar installs a driver for, the extra that installs it)
+    "postgresql": ("postgresql+psycopg://", "postgres"),
+    "mysql": ("mysql+pymysql://", "mysql"),
+    "mariadb": ("mariadb+pymysql://", "mysql"),
+}
+_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306}
+
+
+class DatabaseConfigError(DsarError):
+    """A database URL that cannot work, or a server that does not answer; the message says what to do."""
+
+    kind = "config"
+    code = "DatabaseConfigError"
+
+
+def check_url(url: str, setting: str = SETTING) -> URL:
+    """The parsed URL, or a DatabaseConfigError: not a URL, an unknown scheme, a driver that is not installed,
+    a SQLite file in a directory that does not exist (it is never created here)."""
+    try:
+        u = make_url(url)
+    except ArgumentError:
+        raise DatabaseConfigError(f"{setting} is not a database URL; use {_FORMS}") from None
+    if u.drivername.split("+")[0] == "postgres":
+        rest = url.split("://", 1)[-1] if "://" in url else "USER@HOST/DB"
+        raise DatabaseConfigError(f"{setting}: SQLAlchemy does not know postgres://; write postgresql+psycopg://{rest}")
+    try:
+        dialect = u.get_dialect()
+    except NoSuchModuleError:
+        raise DatabaseConfigError(f"{setting}: unknown database scheme {u.drivername}://; use {_FORMS}") from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        form, extra = _DRIVERS.get(u.get_backend_name(), (None, None))
+        hint = f'use {form}... and pip install "dsar[{extra}]"' if form else f"install the {u.get_driver_name()} driver"
+        raise DatabaseConfigError(
+            f"{setting}: the {u.get_driver_name()} driver of {u.drivername}:// is not installed ({exc.name}); {hint}"
+        ) from exc
+    if (
+        u.get_backend_name() == "sqlite"
+        and u.database
+        and u.database != ":memory:"
+        and not u.database.startswith("file:")
+    ):
+        parent = Path(u.database).parent
+        if not parent.is_dir():
+            raise DatabaseConfigError(f"{setting}: the directory {parent} does not exist; create it, or fix the URL")
+    return u
+
+
+def where(url: str | URL) -> str:
+    """HOST:PORT of a server URL, or the file of a SQLite URL (no user, no password)."""
+    u = make_url(url) if isinstance(url, str) else url
+    if u.get_backend_name() == "sqlite":
+        return u.database or ":memory:"
+    return f"{u.host or 'localhost'}:{u.port or _PORTS.get(u.get_backend_name(), '?')}"
+
+
+def connect_failure(exc: BaseException) -> str:
+    """The underlying reason a connection failed, on one line (the driver's first line, without SQLAlchemy's
+    wrapping and links)."""
+    orig = getattr(exc, "orig", None) or exc
+    args: tuple[Any, ...] = tuple(getattr(orig, "args", ()))
+    pymysql = len(args) == 2 and isinstance(args[0], int) and isinstance(args[1], str)  # (code, message)
+    text = args[1] if pymysql else str(orig)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    reason = lines[0] if lines else type(orig).__name__
+    return reason.removeprefix("connection failed: ")
+
+
+def unreachable(url: str, exc: BaseException) -> str:
+    """`cannot connect to HOST:PORT: reason` for a connection to `url` that failed (no user, no password)."""
+    try:
+        at = where(url)
+    except ArgumentError:
+        return f"cannot connect: {connect_failure(exc)}"
+    return f"cannot connect to {at}: {connect_failure(exc)}"
+
+
+def connect_hint(reason: str, setting: str = SETTING) -> str:
+    """What to do about a failed connection, from its reason."""
+    low = reason.lower()
+    if "no such table" in low or ("relation" in low and "does not exist" in low) or "doesn't exist" in low:
+        return "a table is missing: run `dsar db upgrade` (for a data source: check the data map's table names)"
+    if ("does not exist" in low and "database" in low) or "unknown database" in low:
+        return f"create that database (createdb NAME on PostgreSQL, CREATE DATABASE NAME on MySQL), or fix {setting}"
+    if "refused" in low or "can't connect" in low or "timeout" in low or "timed out" in low:
+        return f"is the server running there? Start it, or fix the host and port in {setting}"
+    if "password" in low or "access denied" in low or "authentication" in low or "role" in low:
+        return f"fix the user or password in {setting}"
+    return f"check {setting}"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for the state database; SQLite gets WAL, a busy timeout and foreign keys."""
-    u = make_url(url)
+    u = check_url(url)
     if u.get_backend_name() == "sqlite":
-        if u.database and u.database != ":memory:":
-            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -69,6 +166,18 @@ class Database:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    def ping(self, setting: str = SETTING) -> None:
+        """Connect once; a server that does not answer is a DatabaseConfigError naming where and why."""
+        try:
+            with self.engine.connect():
+                pass
+        except SQLAlchemyError as exc:
+            reason = connect_failure(exc)
+            raise DatabaseConfigError(
+                f"cannot connect to the state database ({setting}) at {where(self.engine.url)}: {reason}\n"
+                f"  {connect_hint(reason, setting)}"
+            ) from exc
 
     @contextmanager
     def session(self, *, write: bool = True) -> Iterator[Session]:

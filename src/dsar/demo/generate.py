@@ -175,8 +175,18 @@ def packaged_datamap() -> str:
     return resources.files("dsar.demo").joinpath("datamap.yaml").read_text(encoding="utf-8")
 
 
-def build_demo(directory: Path, customers: int = 10_000, seed: int = 20261123) -> DemoInfo:
-    """Create (or reuse, when complete and built with the same settings) the demo databases and data map."""
+Progress = Callable[[str, int, int], None]  # (step, done, total): how far a long build is
+
+
+def _no_progress(_step: str, _done: int, _total: int) -> None:
+    pass
+
+
+def build_demo(
+    directory: Path, customers: int = 10_000, seed: int = 20261123, progress: Progress = _no_progress
+) -> DemoInfo:
+    """Create (or reuse, when complete and built with the same settings) the demo databases and data map;
+    `progress` hears of each step of a build (customers made, tables written)."""
     if customers < 1 + len(LOOKALIKE_EMAILS):
         raise ValueError(f"customers must be at least {1 + len(LOOKALIKE_EMAILS)}")
     directory = directory.resolve()
@@ -185,11 +195,14 @@ def build_demo(directory: Path, customers: int = 10_000, seed: int = 20261123) -
     meta = {"format": FORMAT_VERSION, "seed": str(seed), "customers": str(customers)}
     built = not (_complete(shop, meta) and _complete(support, meta))
     if built:
-        demo = _Demo(seed, customers)
+        demo = _Demo(seed, customers, progress)
         tmp_shop, tmp_support = _tmp(shop), _tmp(support)
         try:
+            progress("writing shop.sqlite", 0, 2)
             _write_db(tmp_shop, SHOP_SCHEMA, SHOP_INDEXES, demo.shop, meta)
+            progress("writing support.sqlite", 1, 2)
             _write_db(tmp_support, SUPPORT_SCHEMA, SUPPORT_INDEXES, demo.support, meta)
+            progress("written", 2, 2)
             os.replace(tmp_shop, shop)
             os.replace(tmp_support, support)
         finally:
@@ -264,7 +277,7 @@ def _slug(text: str) -> str:
 class _Demo:
     """Every row of both sources, built in memory in a fixed order from one seeded RNG and one Faker."""
 
-    def __init__(self, seed: int, customers: int) -> None:
+    def __init__(self, seed: int, customers: int, progress: Progress = _no_progress) -> None:
         self.rng = random.Random(seed)
         self.fake = fake = Faker("en_US")
         fake.seed_instance(seed)
@@ -281,8 +294,11 @@ class _Demo:
         self._jane()
         for email in LOOKALIKE_EMAILS:
             self._customer(email=email, first="Jane", last="Doe", full=True)
-        for _ in range(customers - 1 - len(LOOKALIKE_EMAILS)):
+        for n in range(customers - 1 - len(LOOKALIKE_EMAILS)):
+            if n % 250 == 0:
+                progress("customers", n + 1 + len(LOOKALIKE_EMAILS), customers)
             self._customer()
+        progress("customers", customers, customers)
         for n in range(customers // 25):
             first, last = self.rng.choice(self.first), self.rng.choice(self.last)
             email = f"{_slug(first)}.{_slug(last)}.guest{n + 1}@{self.rng.choice(DOMAINS)}"

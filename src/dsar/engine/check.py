@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from dsar.connectors.base import NoSuchTable, Read, TableSpec, root_cause
 from dsar.datamap.model import DataMap
+from dsar.db.engine import unreachable
 from dsar.engine.execute import condition
 from dsar.engine.plan import Match, build_plan
 from dsar.engine.sources import Sources
@@ -41,7 +42,7 @@ def check(dm: DataMap, sources: Sources) -> CheckReport:
             reachable_sources.add(name)
             rep.lines.append(f"source {name}: connected ({src.kind})")
         except (SourceError, RuntimeError, OSError) as exc:
-            rep.errors.append(f"source {name}: cannot connect ({type(root_cause(exc)).__name__}); check its url")
+            rep.errors.append(f"source {name}: {unreachable(dm.sources[name].url, root_cause(exc))}; check its url")
     tables: dict[str, TableSpec] = {}
     for key in sorted(dm.collections):
         step = plan.steps[key]

@@ -7,13 +7,13 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from strawberry.http.ides import get_graphql_ide_html
 from strawberry.types.graphql import OperationType
 
 from dsar import log
 from dsar.api.graphql.context import Context
 from dsar.api.graphql.errors import format_error, internal, unauthenticated
 from dsar.api.graphql.schema import UnsupportedVersion, schema_for
+from dsar.api.pages import graphiql_page
 from dsar.bootstrap import Container
 from dsar.errors import Unauthenticated
 
@@ -51,7 +51,7 @@ def graphql_router(container: Container) -> APIRouter:
 
     @router.get("/graphql", include_in_schema=False)
     async def graphiql() -> HTMLResponse:
-        return HTMLResponse(get_graphql_ide_html("graphiql"))
+        return graphiql_page()
 
     async def graphql(request: Request) -> Response:
         try:
