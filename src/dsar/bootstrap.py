@@ -41,7 +41,8 @@ from dsar.portability.service import Portability, check_notify_url
 from dsar.requests.rules import load_rules
 from dsar.requests.service import PrivacyRequests
 from dsar.signing.keys import KeyStore, SigningKeyError
-from dsar.storage.base import Storage, storage_from_url
+from dsar.storage.base import Storage
+from dsar.storage.factory import storage_from_url
 from dsar.tasks.jobs import TaskWorker
 from dsar.tasks.service import PrivacyTasks
 from dsar.tasks.states import RETRIEVAL

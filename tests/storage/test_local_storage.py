@@ -14,7 +14,8 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from dsar.kit.clock import FrozenClock
-from dsar.storage.base import S3_EXTRA_HINT, StoredObject, storage_from_url
+from dsar.storage.base import S3_EXTRA_HINT, StoredObject
+from dsar.storage.factory import storage_from_url
 from dsar.storage.local import LocalStorage
 
 KEY = "privacyRequest/6f1c2a9e-3a43-4a8e-9c1e-0d6f4f1b2c3d/result/data_retrieval.zip"

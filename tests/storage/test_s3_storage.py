@@ -17,7 +17,7 @@ import pytest
 
 from dsar.errors import NotFound
 from dsar.kit.clock import SystemClock
-from dsar.storage.base import storage_from_url
+from dsar.storage.factory import storage_from_url
 from dsar.storage.s3 import S3Storage
 
 KEY = "privacyRequest/0b7a3f52-9b0a-4c62-a1a5-2a3c1a8f1e11/result/data_retrieval.zip"
