@@ -11,6 +11,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from dsar.auth.endusers import EndUserTokens, IdentityProvider
 from dsar.auth.service import AuthService
 from dsar.config import Settings
@@ -214,7 +216,7 @@ class Container:
             erase_key=self.key("erasure-pseudonyms"),
             public_url=s.public_url.rstrip("/"),
             signer=self.archive_keys.signer if s.archive_signing.enabled else lambda _now: None,
-            on_end=self.webhooks.on_task_end,
+            on_end=self.task_ended,
             handlers={
                 (ADP_CHANNEL, RETRIEVAL): self.data_query_job,
                 ("odr", RETRIEVAL): odr_handler(self.odr.requests),
@@ -228,7 +230,12 @@ class Container:
     @cached_property
     def tasks(self) -> PrivacyTasks:
         return PrivacyTasks(
-            self.db, self.clock, self.key("subject-pseudonyms"), self._notify, on_end=self.webhooks.on_task_end
+            self.db,
+            self.clock,
+            self.key("subject-pseudonyms"),
+            self._notify,
+            on_end=self.task_ended,
+            on_open=self.requests.tasks_opened_in,
         )
 
     @cached_property
@@ -241,7 +248,15 @@ class Container:
             subject_key=self.key("subject-pseudonyms"),  # the tasks' key: a subject's requests and tasks match
             timezone=r.timezone,
             retention_months=r.retention_months,
+            default_jurisdiction=r.default_jurisdiction,
+            company_tenant=r.company_tenant,
         )
+
+    def task_ended(self, s: Session, task_id: str) -> None:
+        """Where a task ends (the worker's finish, a cancelled deletion), in that transaction: the webhook event
+        and the privacy request that holds the task."""
+        self.webhooks.on_task_end(s, task_id)
+        self.requests.task_end_hook(s, task_id)
 
     @cached_property
     def upload_links(self) -> UploadLinks:
@@ -275,6 +290,7 @@ class Container:
             chunk_rows=s.uploads.batch_chunk_rows,
             lease=timedelta(seconds=s.job.lease_seconds),
             max_attempts=s.job.max_attempts,
+            on_open=self.requests.tasks_opened_in,
         )
 
     @cached_property
@@ -318,6 +334,7 @@ class Container:
             self.settings.portability,
             self.key("portability-page-tokens"),
             self._notify,
+            on_open=self.requests.tasks_opened_in,
         )
 
     @cached_property
@@ -350,6 +367,7 @@ class Container:
             self.tasks.subject_ref,
             self._notify,
             config,
+            on_open=self.requests.tasks_opened_in,
         )
         mailer: Mailer = SmtpMailer(o) if o.smtp_host else OutboxMailer(s.data_dir.resolve() / "outbox")
         oidc = None

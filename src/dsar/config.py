@@ -62,6 +62,11 @@ class RequestSettings(BaseModel):
     retention_months: int = Field(
         24, ge=1, le=240, description="how long the record of a request is kept after it ended (CCPA regs §7101)"
     )
+    default_jurisdiction: str | None = Field(
+        None,
+        description="the jurisdiction of requests whose face does not say one (e.g. US-CA, EU); its rule's deadline",
+    )
+    company_tenant: str = Field("default", description="the tenant whose team sees requests from apps and people")
 
     @field_validator("timezone")
     @classmethod

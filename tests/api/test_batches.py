@@ -241,3 +241,18 @@ def _count_finished(api: Api, batch_id: str, before_task: str | None = None) -> 
         sql += " AND finished_at <= (SELECT finished_at FROM privacy_tasks WHERE id = :single)"
     with api.container.db.engine.connect() as conn:
         return int(conn.execute(sa.text(sql), {"batch": batch_id, "single": before_task}).scalar_one())
+
+
+def test_each_row_that_starts_a_task_opens_a_privacy_request(api: Api) -> None:
+    batch_id = _started(api, upload(api, MIXED))
+    assert wait_batch(api, batch_id)["taskCounts"] == {"inProgress": 0, "completed": 1, "failed": 1}
+    tasks = api.gql(TASKS % (batch_id, 10, "")).json()["data"]["personalDataRetrievalTaskBatch"]["tasks"]
+    ids = {e["node"]["taskId"]: e["node"]["status"] for e in tasks["edges"]}
+    page = api.container.requests.page("default", first=500)
+    cases = {v.task_ids[0]: v for v in page.items if v.task_ids and v.task_ids[0] in ids}
+    assert set(cases) == set(ids)
+    assert {(v.type, v.channel) for v in cases.values()} == {("access", "bulk")}
+    assert sorted((v.status, v.decided_by, v.decision_basis) for v in cases.values()) == [
+        ("completed", "policy", None),
+        ("denied", "engine", "no_data_held"),
+    ]

@@ -121,3 +121,23 @@ def test_the_scope_is_required(tmp_path: Path, demo_dir: Path) -> None:
     with running_api(settings_for(tmp_path, demo_dir, run_workers=False), scopes=("files:manage",)) as api:
         r = api.gql("query { privacyRequests { hasNextPage } }").json()
         assert r["errors"][0]["extensions"]["classification"]["errorType"] == "AccessDeniedException"
+
+
+def test_every_task_a_face_starts_opens_a_case_that_its_end_moves_on(tmp_path: Path, demo_dir: Path) -> None:
+    settings = settings_for(tmp_path, demo_dir, requests={"default_jurisdiction": "US-CA"})
+    with running_api(settings) as api:
+        found = api.start("jane.doe@example.com")
+        missing = api.start("nobody.at.all@example.com")
+        assert api.wait(found)["status"] == "COMPLETED" and api.wait(missing)["status"] == "FAILED"
+        q = "query { privacyRequests(first: 10) { items { type channel rule status decision decisionBasis taskIds } } }"
+        items = {i["taskIds"][0]: i for i in api.gql(q).json()["data"]["privacyRequests"]["items"]}
+        assert items[found] == {
+            "type": "access",
+            "channel": "bwp",
+            "rule": "ccpa",
+            "status": "completed",
+            "decision": "approved",
+            "decisionBasis": None,
+            "taskIds": [found],
+        }
+        assert (items[missing]["status"], items[missing]["decisionBasis"]) == ("denied", "no_data_held")

@@ -20,6 +20,8 @@ from dsar.kit.ids import is_uuid, new_id
 from dsar.odr import repository as repo
 from dsar.odr.settings import OdrSettings
 from dsar.storage.base import Storage
+from dsar.tasks.records import OnOpen, OpenedTask
+from dsar.tasks.states import RETRIEVAL
 
 _log = log.get("dsar.odr")
 
@@ -48,7 +50,10 @@ class OdrRequests:
         subject_ref: Callable[[str], str],
         notify: Callable[[str], None],
         config: OdrConfig,
+        *,
+        on_open: OnOpen | None = None,
     ) -> None:
+        self.on_open = on_open  # called in the transaction that creates a request's task
         self.db, self.clock, self.storage = db, clock, storage
         self._section, self.subject_ref, self.notify, self.config = section, subject_ref, notify, config
         self.retention = timedelta(days=config.settings.retention_days)
@@ -128,6 +133,8 @@ class OdrRequests:
             repo.create_request(
                 s, task_id=task_id, email=email, subject_ref=ref, client_id=client_id, data_types=wanted, now=now
             )
+            if self.on_open is not None:
+                self.on_open(s, [OpenedTask(task_id, f"odr:{ref}", RETRIEVAL, "odr", email)])
         self.notify(task_id)  # after the commit: the worker must find the row
         _log.info("odr_request_created", task_id=task_id, subject=ref[:16], types=len(wanted))
         return self.get(email, task_id)

@@ -38,6 +38,7 @@ from dsar.portability.models import CHANNEL as CHANNEL  # the face's tasks' chan
 from dsar.portability.settings import PortabilitySettings
 from dsar.storage.base import Storage
 from dsar.tasks import repository as tasks_repo
+from dsar.tasks.records import OnOpen, OpenedTask
 from dsar.tasks.states import IN_PROGRESS, RETRIEVAL
 
 _log = log.get("dsar.portability")
@@ -108,7 +109,10 @@ class Portability:
         settings: PortabilitySettings,
         page_key: bytes,
         notify: Callable[[str], None],
+        *,
+        on_open: OnOpen | None = None,
     ) -> None:
+        self.on_open = on_open  # called in the transaction that creates a data query's task
         self.db, self.clock, self.endusers = db, clock, endusers
         self.subject_ref, self._datamap, self.storage = subject_ref, datamap, storage
         self.notifications, self.settings, self.page_key, self.notify = notifications, settings, page_key, notify
@@ -265,6 +269,8 @@ class Portability:
                 now=now,
                 due_at=now,
             )
+            if self.on_open is not None:
+                self.on_open(s, [OpenedTask(query_id, f"adp:{caller.app_id}", RETRIEVAL, CHANNEL, user.subject)])
             s.add(
                 DataQuery(
                     id=query_id,

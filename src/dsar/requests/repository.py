@@ -29,6 +29,18 @@ class Filter:
     subject_ref: str | None = None
 
 
+def insert_many(
+    s: Session, requests: list[dict[str, Any]], events: list[dict[str, Any]], links: list[dict[str, Any]]
+) -> None:
+    """Cases opened for many tasks at once (an uploaded CSV's chunk): three statements, whatever the count."""
+    if requests:
+        s.execute(insert_(PrivacyRequest), requests)
+    if events:
+        s.execute(insert_(PrivacyRequestEvent), events)
+    if links:
+        s.execute(insert_(PrivacyRequestTask), links)
+
+
 def insert(s: Session, values: dict[str, Any]) -> None:
     """Bulk-style inserts: a long transaction (a bulk file) does not pile objects up in the session."""
     s.execute(insert_(PrivacyRequest), values)
@@ -110,6 +122,24 @@ def task_done(s: Session, request_id: str, task_id: str) -> bool:
 def task_ids(s: Session, request_id: str) -> list[str]:
     stmt = select(PrivacyRequestTask.task_id).where(PrivacyRequestTask.request_id == request_id)
     return list(s.scalars(stmt.order_by(PrivacyRequestTask.task_id)))
+
+
+def has_request(s: Session, task_id: str) -> bool:
+    return bool(
+        s.scalar(select(select(PrivacyRequestTask.task_id).where(PrivacyRequestTask.task_id == task_id).exists()))
+    )
+
+
+def task_ids_of(s: Session, request_ids: Sequence[str]) -> dict[str, list[str]]:
+    """The tasks of a page of requests, in one query."""
+    out: dict[str, list[str]] = {rid: [] for rid in request_ids}
+    if request_ids:
+        t = PrivacyRequestTask
+        for rid, tid in s.execute(
+            select(t.request_id, t.task_id).where(t.request_id.in_(request_ids)).order_by(t.task_id)
+        ):
+            out[rid].append(tid)
+    return out
 
 
 def request_of_task(s: Session, task_id: str) -> PrivacyRequest | None:

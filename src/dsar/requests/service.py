@@ -13,7 +13,7 @@ import base64
 import binascii
 import calendar
 import statistics
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -30,6 +30,9 @@ from dsar.kit.signing import keyed_hash
 from dsar.requests import repository as repo
 from dsar.requests.models import PrivacyRequest
 from dsar.requests.rules import REQUEST_TYPES, Deadline, RuleBook
+from dsar.tasks import repository as tasks_repo
+from dsar.tasks.records import OpenedTask
+from dsar.tasks.states import DELETION
 
 Filter = repo.Filter
 
@@ -139,8 +142,12 @@ class PrivacyRequests:
         subject_key: bytes,
         timezone: str = "UTC",
         retention_months: int = 24,
+        default_jurisdiction: str | None = None,
+        company_tenant: str = "default",
         on_event: Callable[[str, str, str, dict[str, Any]], None] | None = None,
     ) -> None:
+        self.default_jurisdiction = default_jurisdiction.strip().upper() if default_jurisdiction else None
+        self.company_tenant = company_tenant
         self.db = db
         self.clock = clock
         self.rules = rules
@@ -237,6 +244,52 @@ class PrivacyRequests:
             self._event(s, tenant, rid, now, actor, "task_started", {"task_id": task_id})
         return rid
 
+    def tasks_opened_in(self, s: Session, opened: Sequence[OpenedTask]) -> None:
+        """The `on_open` hook of every face that creates tasks: one case per task, approved by policy (the face
+        started the work at once), in the transaction that created the tasks."""
+        if not opened:
+            return
+        now = self.clock.now()
+        received_on = now.astimezone(self.zone).date()
+        requests, events, links = [], [], []
+        for t in opened:
+            rtype, channel = _type_and_channel(t)
+            deadline = self.rules.deadline(self.default_jurisdiction, rtype, received_on)
+            rid = new_id()
+            requests.append(
+                {
+                    "id": rid,
+                    "tenant": self._tenant(t.tenant),
+                    "type": rtype,
+                    "channel": channel,
+                    "jurisdiction": self.default_jurisdiction,
+                    "rule": deadline.rule,
+                    "subject_ref": self.subject_ref(t.email),
+                    "subject_masked": mask_email(t.email),
+                    "status": IN_PROGRESS,
+                    "received_at": now,
+                    "received_on": received_on,
+                    "due_on": deadline.due,
+                    "extendable_until": deadline.extendable_until,
+                    "confirm_by": deadline.confirm_by,
+                    "decision": "approved",
+                    "decided_by": "policy",
+                    "decided_at": now,
+                    "updated_at": now,
+                }
+            )
+            data = {"type": rtype, "channel": channel, "due_on": deadline.due.isoformat(), "rule": deadline.rule}
+            events.append({"request_id": rid, "at": now, "actor": channel, "kind": "received", "data": data})
+            events.append(
+                {"request_id": rid, "at": now, "actor": "policy", "kind": "approved", "data": {"task_id": t.task_id}}
+            )
+            links.append({"request_id": rid, "task_id": t.task_id, "done": False})
+        repo.insert_many(s, requests, events, links)
+
+    def _tenant(self, task_tenant: str) -> str:
+        """Portability apps and people (ODR) get tenants of their own; their cases belong to the company's team."""
+        return self.company_tenant if task_tenant.startswith(("adp:", "odr:")) else task_tenant
+
     # -- reading ------------------------------------------------------------------------------------------------
 
     def get(self, tenant: str, request_id: str) -> RequestView:
@@ -250,7 +303,8 @@ class PrivacyRequests:
         position = _decode_cursor(after) if after else None
         with self.db.session(write=False) as s:
             rows = repo.page(s, tenant, f or repo.Filter(), first + 1, position)
-        items = [self._view(r) for r in rows[:first]]
+            tasks = repo.task_ids_of(s, [r.id for r in rows[:first]])
+        items = [self._view(r, tasks[r.id]) for r in rows[:first]]
         more = len(rows) > first
         last = rows[first - 1] if more else (rows[-1] if rows else None)
         return Page(items, _encode_cursor(last.received_at, last.id) if last else None, more)
@@ -377,6 +431,15 @@ class PrivacyRequests:
     def link_task_in(self, s: Session, tenant: str, request_id: str, task_id: str, *, actor: str) -> None:
         repo.link_task(s, request_id, task_id)
         self._event(s, tenant, request_id, self.clock.now(), actor, "task_started", {"task_id": task_id})
+
+    def task_end_hook(self, s: Session, task_id: str) -> None:
+        """The tasks' `on_end` hook: reads how the task ended and moves its case on."""
+        if not repo.has_request(s, task_id):
+            return
+        task = tasks_repo.record(s, task_id)
+        if task is not None:
+            code = (task.errors[0].get("code") if task.errors else None) or None
+            self.task_ended_in(s, task_id, task.status, code)
 
     def task_ended_in(self, s: Session, task_id: str, status: str, error_code: str | None = None) -> None:
         """In the transaction that ends an engine task: the case follows (called through the task-end hook)."""
@@ -551,6 +614,14 @@ class PrivacyRequests:
             task_ids=task_ids or [],
             timeline=[TimelineEntry(e.at, e.actor, e.kind, e.data) for e in events],
         )
+
+
+def _type_and_channel(t: OpenedTask) -> tuple[str, str]:
+    if t.kind == DELETION:
+        return "deletion", "bulk" if t.bulk else t.channel
+    if t.channel == "adp":
+        return "portability", "adp"
+    return "access", "bulk" if t.bulk else t.channel
 
 
 def _clamp(year: int, month: int, day: int) -> date:

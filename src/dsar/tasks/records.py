@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from dsar.kit.clock import iso_z
 
@@ -87,3 +90,19 @@ class TaskRecord:
 
 
 __all__ = ["TaskRecord", "TaskView"]
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedTask:
+    """A task a face just created, told to the `on_open` hook in the same transaction (privacy requests open a
+    case for it). `email` is the subject's, for the case's keyed hash and masked form; it is not stored there."""
+
+    task_id: str
+    tenant: str
+    kind: str
+    channel: str
+    email: str
+    bulk: bool = False  # a row of an uploaded CSV
+
+
+OnOpen = Callable[[Session, Sequence[OpenedTask]], None]

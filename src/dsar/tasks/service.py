@@ -16,7 +16,7 @@ from dsar.kit.clock import Clock, iso_z
 from dsar.kit.ids import is_uuid, new_id
 from dsar.kit.signing import keyed_hash
 from dsar.tasks import repository as repo
-from dsar.tasks.records import TaskView
+from dsar.tasks.records import OnOpen, OpenedTask, TaskView
 from dsar.tasks.states import DELETION, IN_PROGRESS, ON_HOLD, RETRIEVAL
 
 _log = log.get("dsar.tasks")
@@ -55,9 +55,11 @@ class PrivacyTasks:
         subject_key: bytes,
         notify: Callable[[str], None],
         on_end: Callable[[Session, str], None] | None = None,
+        on_open: OnOpen | None = None,
     ) -> None:
         self.db, self.clock, self.subject_key, self.notify = db, clock, subject_key, notify
         self.on_end = on_end  # called in the transaction that ends a task (a cancelled deletion)
+        self.on_open = on_open  # called in the transaction that creates a task (its privacy request opens)
 
     def subject_ref(self, email: str) -> str:
         return keyed_hash(self.subject_key, email.strip().lower(), 32)
@@ -146,6 +148,8 @@ class PrivacyTasks:
                 reason=req.reason,
             )
             s.flush()
+            if self.on_open is not None:
+                self.on_open(s, [OpenedTask(task_id, req.tenant, req.kind, req.channel, email)])
             if req.client_token and not repo.remember_token(
                 s, req.tenant, req.operation, req.client_token, task_id, fingerprint, now
             ):

@@ -25,8 +25,8 @@ from dsar.errors import Conflict, NotFound
 from dsar.kit.clock import Clock, iso_z
 from dsar.kit.ids import is_uuid, new_id
 from dsar.tasks import repository as task_repo
-from dsar.tasks.records import TaskView
-from dsar.tasks.states import FAILED, IN_PROGRESS, ON_HOLD
+from dsar.tasks.records import OnOpen, OpenedTask, TaskView
+from dsar.tasks.states import FAILED, IN_PROGRESS, ON_HOLD, RETRIEVAL
 from dsar.tasks.validation import EMAIL_MAX, EMAIL_PATTERN
 from dsar.uploads import repository as repo
 from dsar.uploads.csvreader import CsvRows, Row
@@ -111,7 +111,9 @@ class RetrievalBatches:
         lease: timedelta = timedelta(seconds=30),
         max_attempts: int = 5,
         retry_delay: timedelta = timedelta(seconds=5),
+        on_open: OnOpen | None = None,
     ) -> None:
+        self.on_open = on_open  # called in the transaction that creates a chunk's tasks
         self.db, self.clock, self.uploads = db, clock, uploads
         self.subject_ref, self.notify = subject_ref, notify
         self.chunk_rows, self.lease, self.max_attempts, self.retry_delay = chunk_rows, lease, max_attempts, retry_delay
@@ -259,6 +261,12 @@ class RetrievalBatches:
                 rejected.append((fresh.pop(ref)[0], "DUPLICATE_EMAIL"))
             subjects = [(email, ref) for ref, (_, email) in fresh.items()]
             ids = task_repo.insert_retrieval_tasks(s, tenant, batch_id, subjects, now)
+            if self.on_open is not None and ids:
+                opened = [
+                    OpenedTask(i, tenant, RETRIEVAL, "bwp", e, bulk=True)
+                    for i, (e, _) in zip(ids, subjects, strict=True)
+                ]
+                self.on_open(s, opened)
             repo.add_rejections(s, batch_id, sorted(rejected))
             if not repo.advance_batch(s, batch_id, owner, now, now + self.lease, len(chunk), len(fresh), len(rejected)):
                 raise _LeaseLost()
