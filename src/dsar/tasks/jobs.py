@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -15,15 +17,16 @@ from sqlalchemy.orm import Session
 from dsar import __version__, log
 from dsar.datamap.model import DataMap
 from dsar.db.engine import Database
+from dsar.db.outage import as_unavailable
 from dsar.engine.archive import build_archive, mask_email
 from dsar.engine.erase import apply as apply_erasure
 from dsar.engine.erase import locate
 from dsar.engine.execute import EngineOptions, Selection, Sources, normalize_email, run_retrieval
 from dsar.engine.plan import Plan
-from dsar.engine.results import ArchiveMeta, CollectionResult
-from dsar.errors import SourceError
+from dsar.engine.results import ArchiveMeta, CollectionResult, SourceReport
+from dsar.errors import SourceError, is_outage
 from dsar.kit.clock import Clock
-from dsar.storage.base import Storage
+from dsar.storage.base import Storage, StoredObject
 from dsar.tasks import repository as repo
 from dsar.tasks.models import COMPLETED, FAILED, RETRIEVAL, PrivacyTask
 
@@ -42,8 +45,106 @@ class TaskRef:
     attempts: int
 
 
-Handler = Callable[["TaskWorker", TaskRef], None]
 ExtraMembers = Callable[[list[CollectionResult]], Sequence[tuple[str, Callable[[], Iterator[bytes]]]]]
+
+
+class TaskJob(Protocol):
+    """What the handler of one claimed task may use (the worker builds one per run): its feature's tables
+    through `session`, the data map, the walk, the object store and the task's end. Nothing else of the
+    worker: not its lease, heartbeat or other runs."""
+
+    @property
+    def ref(self) -> TaskRef: ...
+
+    @property
+    def datamap(self) -> DataMap: ...
+
+    @property
+    def max_attempts(self) -> int: ...
+
+    def now(self) -> datetime: ...
+
+    def session(self, *, write: bool = True) -> AbstractContextManager[Session]: ...
+
+    def spool(self) -> Path:
+        """An empty work directory for this attempt (the caller removes it)."""
+
+    def retrieve(
+        self, spool: Path, selection: Selection | None = None
+    ) -> tuple[list[CollectionResult], list[SourceReport]]:
+        """Walk the sources for the task's subject into `spool` (raises SourceError after retries)."""
+
+    def retrieve_archive(self, selection: Selection | None = None, extra: ExtraMembers | None = None) -> bool:
+        """Walk, stream the archive to `result_key(id)`, finish the task; True if it completed."""
+
+    def archive_meta(self, data_as_of: datetime) -> ArchiveMeta: ...
+
+    def store(self, key: str, chunks: Iterable[bytes], content_type: str, *, fresh: bool = False) -> StoredObject:
+        """Write an object; `fresh` first discards what an earlier, killed attempt left of it."""
+
+    def discard(self, key: str) -> None:
+        """Delete a stored object (absent is fine)."""
+
+    def finish(self, status: str, code: str | None, message: str | None, **values: object) -> bool:
+        """Move the task to a final state once, if we still hold its lease (own transaction)."""
+
+    def finish_in(self, s: Session, status: str, errors: list[dict[str, str]], **values: object) -> bool:
+        """`finish` inside the caller's transaction (with the handler's own writes); False if the lease was lost."""
+
+
+Handler = Callable[[TaskJob], None]
+
+
+@dataclass
+class _Job:
+    """The `TaskJob` of one run: the worker's parts a handler may use, bound to the claimed task."""
+
+    worker: TaskWorker
+    ref: TaskRef
+
+    @property
+    def datamap(self) -> DataMap:
+        return self.worker.datamap
+
+    @property
+    def max_attempts(self) -> int:
+        return self.worker.max_attempts
+
+    def now(self) -> datetime:
+        return self.worker.clock.now()
+
+    def session(self, *, write: bool = True) -> AbstractContextManager[Session]:
+        return self.worker.db.session(write=write)
+
+    def spool(self) -> Path:
+        return self.worker.spool(self.ref.id, self.ref.owner)
+
+    def retrieve(
+        self, spool: Path, selection: Selection | None = None
+    ) -> tuple[list[CollectionResult], list[SourceReport]]:
+        w = self.worker
+        email = {"email": normalize_email(self.ref.email)}
+        return run_retrieval(w.datamap, w.plan, w.sources, email, spool, w.engine, selection)
+
+    def retrieve_archive(self, selection: Selection | None = None, extra: ExtraMembers | None = None) -> bool:
+        return self.worker.retrieve_archive(self.ref, selection, extra)
+
+    def archive_meta(self, data_as_of: datetime) -> ArchiveMeta:
+        return self.worker.archive_meta(self.ref, data_as_of)
+
+    def store(self, key: str, chunks: Iterable[bytes], content_type: str, *, fresh: bool = False) -> StoredObject:
+        if fresh:
+            self.worker.storage.discard_partial(key)
+        return self.worker.storage.put_stream(key, chunks, content_type=content_type)
+
+    def discard(self, key: str) -> None:
+        self.worker.storage.delete(key)
+
+    def finish(self, status: str, code: str | None, message: str | None, **values: object) -> bool:
+        return self.worker.finish(self.ref.id, self.ref.owner, status, code, message, **values)
+
+    def finish_in(self, s: Session, status: str, errors: list[dict[str, str]], **values: object) -> bool:
+        return self.worker.finish_in(s, self.ref.id, self.ref.owner, status, errors, **values)
 
 
 # What a run needs of its task, read once per run (a Core statement built once).
@@ -147,7 +248,7 @@ class TaskWorker:
         handler = self.handlers.get((ref.channel, ref.kind))
         try:
             if handler is not None:
-                handler(self, ref)
+                handler(_Job(self, ref))
             elif ref.kind == RETRIEVAL:
                 self.retrieve_archive(ref)
             else:
@@ -156,10 +257,12 @@ class TaskWorker:
             log_.warning("task_failed", reason="source", source=exc.source)
             self.finish(task_id, owner, FAILED, "SOURCE_UNAVAILABLE", exc.message)
         except Exception as exc:
-            # A service that is down (storage raises ConnectionError) is not the task's fault: the attempt is
+            # A service that is down (an adapter raised Unavailable) is not the task's fault: the attempt is
             # given back, so an outage of any length makes tasks wait rather than fail after max_attempts.
-            unavailable = isinstance(exc, ConnectionError)
-            log_.error("task_error", error=type(exc).__name__, retry_free=unavailable)
+            unavailable = is_outage(exc) or as_unavailable(exc) is not None
+            (log_.warning if unavailable else log_.error)(
+                "task_error", error=type(exc).__name__, retry_free=unavailable
+            )
             try:
                 with self.db.session() as s:
                     repo.release(s, task_id, owner, self.clock.now() + self.retry_delay, refund=unavailable)
@@ -194,15 +297,7 @@ class TaskWorker:
                     f"The shopper email for request {task_id} does not exist",
                 )
                 return False
-            meta = ArchiveMeta(
-                task_id=task_id,
-                subject_masked=mask_email(email),
-                generated_at=self.clock.now(),
-                data_as_of=started,
-                generator=f"dsar {__version__}",
-                company=self.company,
-                contact=self.contact,
-            )
+            meta = self.archive_meta(ref, started)
             key = result_key(task_id)
             if ref.attempts > 1:  # an earlier attempt may have been killed mid-write (a first one has nothing)
                 self.storage.discard_partial(key)
@@ -288,15 +383,33 @@ class TaskWorker:
         spool.mkdir(parents=True)
         return spool
 
+    def archive_meta(self, ref: TaskRef, data_as_of: datetime) -> ArchiveMeta:
+        return ArchiveMeta(
+            task_id=ref.id,
+            subject_masked=mask_email(ref.email),
+            generated_at=self.clock.now(),
+            data_as_of=data_as_of,
+            generator=f"dsar {__version__}",
+            company=self.company,
+            contact=self.contact,
+        )
+
     def finish(
         self, task_id: str, owner: str, status: str, code: str | None, message: str | None, **values: object
     ) -> bool:
         """Move the task to a final state once, if we still hold its lease."""
         errors = [{"code": code, "message": message or ""}] if code else []
         with self.db.session() as s:
-            done = repo.finish(s, task_id, owner, self.clock.now(), status, errors=errors, **values)
-            if done and self.on_end is not None:
-                self.on_end(s, task_id)
+            done = self.finish_in(s, task_id, owner, status, errors, **values)
+        return done
+
+    def finish_in(
+        self, s: Session, task_id: str, owner: str, status: str, errors: list[dict[str, str]], **values: object
+    ) -> bool:
+        """`finish` in the caller's transaction: the events `on_end` writes exist iff the task ended."""
+        done = repo.finish(s, task_id, owner, self.clock.now(), status, errors=errors, **values)
+        if done and self.on_end is not None:
+            self.on_end(s, task_id)
         if not done:
             _log.warning("lease_lost", task_id=task_id)
         return done
