@@ -105,7 +105,11 @@ class Lease:
         return update(self.table).where(self.key == bindparam(_KEY), self.available).values(self._take())
 
     def _claim_many(self) -> Update:
-        return update(self.table).where(self.key.in_(bindparam(_KEYS, expanding=True)), self.available).values(self._take())
+        return (
+            update(self.table)
+            .where(self.key.in_(bindparam(_KEYS, expanding=True)), self.available)
+            .values(self._take())
+        )
 
     # -- the operations --------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit
 
+from dsar.errors import Unavailable
 from dsar.kit.clock import Clock
 
 MAX_KEY_LENGTH = 1024
@@ -63,6 +64,15 @@ def validate_filename(filename: str) -> str:
     if _CONTROL.search(filename) or "/" in filename or "\\" in filename:
         raise ValueError("Invalid download file name: no control characters, slashes or backslashes.")
     return filename
+
+
+class StorageUnavailable(Unavailable):
+    """The object store cannot be reached, or lost an upload in progress (a restart): retry later.
+
+    Adapters raise it for outages (never for a missing object, which is `NotFound`, or a bad key)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("storage", message)
 
 
 @runtime_checkable

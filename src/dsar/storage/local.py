@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import errno
 import hashlib
 import math
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from stat import S_ISREG
 from typing import BinaryIO
@@ -18,7 +19,7 @@ from urllib.parse import quote, urlencode
 from dsar.errors import NotFound
 from dsar.kit import signing
 from dsar.kit.clock import Clock
-from dsar.storage.base import StoredObject, validate_filename, validate_key
+from dsar.storage.base import StorageUnavailable, StoredObject, validate_filename, validate_key
 
 _EXPIRES = re.compile(r"[0-9]{1,12}")
 _MAX_SIGNATURE_LENGTH = 128
@@ -42,6 +43,25 @@ def _fsync_dir(path: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+# The errors of a file system that went away (a network mount that lost its server, a failing disk), as
+# opposed to a missing file or a bad path: retried later, not a bug.
+_OUTAGE_ERRNOS = frozenset(
+    {errno.EIO, errno.ENOTCONN, errno.ETIMEDOUT, errno.ESTALE, errno.EHOSTDOWN, errno.EHOSTUNREACH, errno.ENXIO}
+)
+
+
+@contextlib.contextmanager
+def _outages() -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        if isinstance(exc, ConnectionError) or exc.errno in _OUTAGE_ERRNOS:
+            raise StorageUnavailable(
+                f"The storage directory is unavailable ({type(exc).__name__} {exc.errno})."
+            ) from exc
+        raise
 
 
 class LocalStorage:
@@ -68,6 +88,10 @@ class LocalStorage:
         self, key: str, chunks: Iterable[bytes], content_type: str = "application/octet-stream"
     ) -> StoredObject:
         """Write to a temp file beside the target, fsync, then rename over it; on error nothing is left."""
+        with _outages():
+            return self._put_stream(key, chunks)
+
+    def _put_stream(self, key: str, chunks: Iterable[bytes]) -> StoredObject:
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f"{_TEMP_PREFIX}{target.name}.", suffix=_TEMP_SUFFIX)
@@ -97,10 +121,11 @@ class LocalStorage:
         """Remove what a writer killed mid-write left beside the key; call only while holding the task's lease."""
         target = self.path(key)
         removed = 0
-        if target.parent.is_dir():
-            for leftover in target.parent.glob(f"{_TEMP_PREFIX}{target.name}.*{_TEMP_SUFFIX}"):
-                leftover.unlink(missing_ok=True)
-                removed += 1
+        with _outages():
+            if target.parent.is_dir():
+                for leftover in target.parent.glob(f"{_TEMP_PREFIX}{target.name}.*{_TEMP_SUFFIX}"):
+                    leftover.unlink(missing_ok=True)
+                    removed += 1
         return removed
 
     def exists(self, key: str) -> bool:
@@ -108,13 +133,14 @@ class LocalStorage:
 
     def delete(self, key: str) -> None:
         """Remove the object; a missing object (or a key that names a directory) is not an error."""
-        with contextlib.suppress(FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        with _outages(), contextlib.suppress(FileNotFoundError, NotADirectoryError, IsADirectoryError):
             self.path(key).unlink()
 
     def open(self, key: str) -> BinaryIO:
         path = self.path(key)
         try:
-            return path.open("rb")
+            with _outages():
+                return path.open("rb")
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
             raise NotFound(f"No stored object under key {key!r}.") from exc
 
