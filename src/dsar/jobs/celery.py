@@ -10,8 +10,10 @@ that ended), so nothing accepted is ever left behind.
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -132,6 +134,25 @@ class CeleryRunner:
 
     def stop(self) -> None:
         return None
+
+
+def sweeper(
+    send: Callable[[str], None], overdue: Callable[[timedelta], list[str]], every: timedelta
+) -> Callable[[str, Callable[[], bool]], bool]:
+    """A background-loop step that re-sends, every `every`, the tasks due but unclaimed for as long (a lost
+    message, a holding period that ended). A send that fails (the broker is down) ends this sweep with
+    `BrokerUnavailable`; the next sweep tries again."""
+    last = [-float("inf")]
+
+    def sweep(_owner: str, _stopping: Callable[[], bool]) -> bool:
+        if time.monotonic() - last[0] < every.total_seconds():
+            return False
+        last[0] = time.monotonic()
+        for task_id in overdue(every):
+            send(task_id)
+        return False
+
+    return sweep
 
 
 def consume(app: Celery, queue: str, concurrency: int) -> None:
