@@ -32,7 +32,8 @@ from dsar.kit.clock import SystemClock
 from dsar.kit.ids import new_id
 from dsar.storage.base import StorageUnavailable
 from dsar.tasks import repository as repo
-from dsar.tasks.jobs import TaskJob, TaskWorker
+from dsar.tasks.contract import TaskJob
+from dsar.tasks.jobs import TaskWorker
 from dsar.tasks.models import COMPLETED, FAILED, IN_PROGRESS, RETRIEVAL, PrivacyTask
 from tests.conftest import need
 

@@ -18,7 +18,8 @@ from dsar.engine.execute import Selection
 from dsar.engine.results import CollectionResult
 from dsar.odr import repository as repo
 from dsar.odr.service import OdrRequests
-from dsar.tasks.jobs import Handler, TaskJob, result_key
+from dsar.tasks.contract import Handler, TaskJob
+from dsar.tasks.jobs import result_key
 from dsar.tasks.models import FAILED, PrivacyTask
 
 _log = log.get("dsar.odr.jobs")

@@ -25,7 +25,7 @@ from dsar.errors import SourceError
 from dsar.notifications.service import Notifications
 from dsar.portability import repository as repo
 from dsar.portability.models import CANCELED, COMPLETED, DataQuery
-from dsar.tasks.jobs import TaskJob
+from dsar.tasks.contract import TaskJob
 from dsar.tasks.models import COMPLETED as TASK_COMPLETED
 from dsar.tasks.models import FAILED
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -28,71 +27,10 @@ from dsar.errors import SourceError, is_outage
 from dsar.kit.clock import Clock
 from dsar.storage.base import Storage, StoredObject
 from dsar.tasks import repository as repo
+from dsar.tasks.contract import ExtraMembers, Handler, TaskRef
 from dsar.tasks.models import COMPLETED, FAILED, RETRIEVAL, PrivacyTask
 
 _log = log.get("dsar.jobs")
-
-
-@dataclass(frozen=True)
-class TaskRef:
-    """The claimed task a handler works on; `owner` is the lease it must finish under."""
-
-    id: str
-    owner: str
-    kind: str
-    channel: str
-    email: str
-    attempts: int
-
-
-ExtraMembers = Callable[[list[CollectionResult]], Sequence[tuple[str, Callable[[], Iterator[bytes]]]]]
-
-
-class TaskJob(Protocol):
-    """What the handler of one claimed task may use (the worker builds one per run): its feature's tables
-    through `session`, the data map, the walk, the object store and the task's end. Nothing else of the
-    worker: not its lease, heartbeat or other runs."""
-
-    @property
-    def ref(self) -> TaskRef: ...
-
-    @property
-    def datamap(self) -> DataMap: ...
-
-    @property
-    def max_attempts(self) -> int: ...
-
-    def now(self) -> datetime: ...
-
-    def session(self, *, write: bool = True) -> AbstractContextManager[Session]: ...
-
-    def spool(self) -> Path:
-        """An empty work directory for this attempt (the caller removes it)."""
-
-    def retrieve(
-        self, spool: Path, selection: Selection | None = None
-    ) -> tuple[list[CollectionResult], list[SourceReport]]:
-        """Walk the sources for the task's subject into `spool` (raises SourceError after retries)."""
-
-    def retrieve_archive(self, selection: Selection | None = None, extra: ExtraMembers | None = None) -> bool:
-        """Walk, stream the archive to `result_key(id)`, finish the task; True if it completed."""
-
-    def archive_meta(self, data_as_of: datetime) -> ArchiveMeta: ...
-
-    def store(self, key: str, chunks: Iterable[bytes], content_type: str, *, fresh: bool = False) -> StoredObject:
-        """Write an object; `fresh` first discards what an earlier, killed attempt left of it."""
-
-    def discard(self, key: str) -> None:
-        """Delete a stored object (absent is fine)."""
-
-    def finish(self, status: str, code: str | None, message: str | None, **values: object) -> bool:
-        """Move the task to a final state once, if we still hold its lease (own transaction)."""
-
-    def finish_in(self, s: Session, status: str, errors: list[dict[str, str]], **values: object) -> bool:
-        """`finish` inside the caller's transaction (with the handler's own writes); False if the lease was lost."""
-
-
-Handler = Callable[[TaskJob], None]
 
 
 @dataclass
