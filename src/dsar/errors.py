@@ -7,7 +7,13 @@ DsarError (code, kind)
 ├── AccessDenied          kind="forbidden"
 ├── Conflict              kind="conflict"
 ├── DataMapError          kind="config"       the data map is wrong: file, line and the fix
-└── SourceError           kind="source"       a data source failed after retries
+└── Unavailable           kind="unavailable"  a service is down or unreachable: retry later, not a bug
+    ├── SourceError       kind="source"       a data source failed after retries (ends the task)
+    └── (StorageUnavailable in storage, the state database's and the broker's outages)
+
+Adapters raise `Unavailable` (or a subclass) for outages: the object store, the state database, the
+broker, a data source. Whoever retries work (the task worker, the background loops) tells an outage from
+a bug with `is_outage`, never by the name of an exception's class.
 """
 
 from __future__ import annotations
@@ -58,13 +64,33 @@ class DataMapError(DsarError):
     code = "DataMapInvalid"
 
 
-class SourceError(DsarError):
+class Unavailable(DsarError):
+    """A service dsar depends on is down or unreachable (`service` names which, never with credentials)."""
+
+    kind = "unavailable"
+    code = "SERVICE_UNAVAILABLE"
+
+    def __init__(self, service: str, message: str) -> None:
+        super().__init__(message)
+        self.service = service
+
+
+class SourceError(Unavailable):
+    """A data source still failed after the engine's retries: the task it served ends FAILED."""
+
     kind = "source"
     code = "SOURCE_UNAVAILABLE"
 
     def __init__(self, source: str, message: str) -> None:
-        super().__init__(message)
+        super().__init__(source, message)
         self.source = source
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether `exc` says a service is down (retried later, not counted as a bug): an `Unavailable`, or the
+    operating system's own word for a refused, reset or aborted connection (`ConnectionError`) that an
+    adapter let through."""
+    return isinstance(exc, (Unavailable, ConnectionError))
 
 
 __all__ = [
@@ -76,4 +102,6 @@ __all__ = [
     "NotFound",
     "SourceError",
     "Unauthenticated",
+    "Unavailable",
+    "is_outage",
 ]

@@ -229,9 +229,9 @@ def test_the_heartbeat_renews_only_leases_whose_run_is_in_progress(db: Database,
     clock = FrozenClock()
     tid = _task(db, clock)
 
-    def handler(w: TaskWorker, _ref: object) -> None:
+    def handler(_job: object) -> None:
         clock.advance(LEASE - timedelta(seconds=1))
-        w.heartbeat("proc")  # renews the running lease
+        w.heartbeat("proc")  # renews the running lease (the worker running this handler)
         clock.advance(timedelta(seconds=2))
         with db.session() as s:
             assert repo.claim_next(s, "other", clock.now(), LEASE) is None
@@ -255,10 +255,10 @@ def test_a_run_that_meets_an_unreachable_service_does_not_count(db: Database, tm
     clock = FrozenClock()
     tid = _task(db, clock)
 
-    def unreachable(_w: TaskWorker, _ref: object) -> None:
+    def unreachable(_job: object) -> None:
         raise ConnectionError("S3 unreachable")
 
-    def broken(_w: TaskWorker, _ref: object) -> None:
+    def broken(_job: object) -> None:
         raise RuntimeError("a bug")
 
     for handler, attempts in ((unreachable, 0), (broken, 1)):

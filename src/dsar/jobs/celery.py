@@ -10,17 +10,21 @@ that ended), so nothing accepted is ever left behind.
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import kombu.exceptions
 import redis.exceptions
 from celery import Celery
 from celery.exceptions import CPendingDeprecationWarning
 from kombu.transport import redis as kombu_redis
 
 from dsar import log
+from dsar.errors import Unavailable
 from dsar.kit.ids import new_secret
 
 _log = log.get("dsar.jobs")
@@ -57,6 +61,13 @@ class RedisTransport(kombu_redis.Transport):
 
 
 _TRANSPORTS = {"redis": f"{__name__}:RedisTransport"}
+
+
+class BrokerUnavailable(Unavailable):
+    """Redis or RabbitMQ cannot be reached: a message was not sent (the sweeper sends it again later)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("broker", message)
 
 
 def create_celery(broker_url: str, queue: str) -> Celery:
@@ -105,8 +116,11 @@ class CeleryRunner:
         self.app, self.queue = app, queue
 
     def send(self, task_id: str) -> None:
-        """Publish "look at task X"; raises when the broker cannot be reached."""
-        self.app.send_task(TASK_NAME, args=[task_id], queue=self.queue, retry_policy=_PUBLISH_RETRY)
+        """Publish "look at task X"; raises `BrokerUnavailable` when the broker cannot be reached."""
+        try:
+            self.app.send_task(TASK_NAME, args=[task_id], queue=self.queue, retry_policy=_PUBLISH_RETRY)
+        except (kombu.exceptions.OperationalError, redis.exceptions.ConnectionError, OSError) as exc:
+            raise BrokerUnavailable(f"The broker cannot be reached ({type(exc).__name__}).") from exc
 
     def notify(self, task_id: str) -> None:
         """After a commit: the task is accepted even if the broker is down (the workers' sweeper re-sends it)."""
@@ -120,6 +134,25 @@ class CeleryRunner:
 
     def stop(self) -> None:
         return None
+
+
+def sweeper(
+    send: Callable[[str], None], overdue: Callable[[timedelta], list[str]], every: timedelta
+) -> Callable[[str, Callable[[], bool]], bool]:
+    """A background-loop step that re-sends, every `every`, the tasks due but unclaimed for as long (a lost
+    message, a holding period that ended). A send that fails (the broker is down) ends this sweep with
+    `BrokerUnavailable`; the next sweep tries again."""
+    last = [-float("inf")]
+
+    def sweep(_owner: str, _stopping: Callable[[], bool]) -> bool:
+        if time.monotonic() - last[0] < every.total_seconds():
+            return False
+        last[0] = time.monotonic()
+        for task_id in overdue(every):
+            send(task_id)
+        return False
+
+    return sweep
 
 
 def consume(app: Celery, queue: str, concurrency: int) -> None:

@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dsar import log
+from dsar.db.outage import as_unavailable
+from dsar.errors import is_outage
 from dsar.kit.ids import new_secret
 
 _log = log.get("dsar.jobs")
@@ -98,7 +100,7 @@ class InProcessRunner:
             try:
                 task_id = self._claim(owner)
             except Exception as exc:
-                _log.error("claim_failed", error=type(exc).__name__)
+                (_log.warning if _outage(exc) else _log.error)("claim_failed", error=type(exc).__name__)
                 task_id = None
             if task_id is None:
                 self._wake.wait(self._poll)
@@ -132,6 +134,6 @@ class InProcessRunner:
 
 
 def _outage(exc: BaseException) -> bool:
-    """A service that is down or unreachable (SQLAlchemy's or kombu's OperationalError, a socket error,
-    StorageUnavailable), rather than a bug."""
-    return isinstance(exc, OSError) or type(exc).__name__ in {"OperationalError", "StorageUnavailable"}
+    """A service that is down or unreachable, rather than a bug: what an adapter raised as `Unavailable`
+    (storage, broker, a source), or the state database's disconnect (by SQLAlchemy's classification)."""
+    return is_outage(exc) or as_unavailable(exc) is not None

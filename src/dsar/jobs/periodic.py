@@ -11,13 +11,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import String, and_, or_, select, update
+from sqlalchemy import String, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from dsar import log
 from dsar.db.base import Base, UtcDateTime
 from dsar.db.engine import Database
+from dsar.db.lease import Lease
 from dsar.kit.clock import Clock
 
 _log = log.get("dsar.jobs.periodic")
@@ -54,23 +55,16 @@ def ensure(s: Session, name: str, first_run: datetime) -> None:
         pass
 
 
+_LEASE = Lease(PeriodicJobRow.__table__, key="name", due="next_run_at")  # type: ignore[arg-type]
+
+
 def claim(s: Session, name: str, owner: str, now: datetime, lease: timedelta) -> bool:
-    free = or_(PeriodicJobRow.lease_expires.is_(None), PeriodicJobRow.lease_expires < now)
-    res = s.execute(
-        update(PeriodicJobRow)
-        .where(PeriodicJobRow.name == name, and_(PeriodicJobRow.next_run_at <= now, free))
-        .values(lease_owner=owner, lease_expires=now + lease)
-    )
-    return bool(res.rowcount == 1)  # type: ignore[attr-defined]
+    return _LEASE.claim(s.connection(), name, owner, now, lease)
 
 
 def reschedule(s: Session, name: str, owner: str, now: datetime, next_run: datetime, error: str | None) -> bool:
-    res = s.execute(
-        update(PeriodicJobRow)
-        .where(PeriodicJobRow.name == name, PeriodicJobRow.lease_owner == owner)
-        .values(next_run_at=next_run, lease_owner=None, lease_expires=None, last_run_at=now, last_error=error)
-    )
-    return bool(res.rowcount == 1)  # type: ignore[attr-defined]
+    values = {"next_run_at": next_run, "last_run_at": now, "last_error": error}
+    return _LEASE.finish(s.connection(), name, owner, values)
 
 
 def next_runs(s: Session) -> dict[str, datetime]:

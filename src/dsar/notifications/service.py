@@ -22,12 +22,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dsar import log
 from dsar.db.engine import Database
+from dsar.db.lease import Lease
 from dsar.errors import NotFound
 from dsar.kit.clock import Clock
 from dsar.kit.ids import new_id, new_secret
@@ -44,6 +45,17 @@ from dsar.notifications.models import (
 )
 
 _log = log.get("dsar.notifications")
+
+# The outbox's lease: a pending message is claimable once due, and a Notification only once its endpoint
+# confirmed the subscription. Delivery attempts are counted by `attempt`, not by the claim.
+_CONFIRMED = select(Subscription.app_id).where(Subscription.confirmed_at.is_not(None))
+_LEASE = Lease(
+    OutboxMessage.__table__,  # type: ignore[arg-type]
+    due="next_attempt_at",
+    claimable=(OutboxMessage.status == PENDING)
+    & or_(OutboxMessage.type != "Notification", OutboxMessage.app_id.in_(_CONFIRMED)),
+)
+_CANDIDATES = _LEASE.candidates().order_by(OutboxMessage.next_attempt_at).limit(bindparam("limit"))
 KEY_ID = "dsar-sns-1"
 CERT_PATH = "/notifications/sns/SimpleNotificationService-{key_id}.pem"
 CONFIRM_PATH = "/notifications/sns/confirm"
@@ -228,31 +240,12 @@ class Notifications:
     def claim(self, owner: str, limit: int = 1) -> list[str]:
         """Lease up to `limit` due messages (oldest due first); the ids this owner now holds."""
         now = self.clock.now()
-        confirmed = select(Subscription.app_id).where(Subscription.confirmed_at.is_not(None))
-        due = (
-            (OutboxMessage.status == PENDING)
-            & (OutboxMessage.next_attempt_at <= now)
-            & or_(OutboxMessage.lease_expires.is_(None), OutboxMessage.lease_expires < now)
-            & or_(OutboxMessage.type != "Notification", OutboxMessage.app_id.in_(confirmed))
-        )
         with self.db.session(write=False) as s:  # look first: an idle loop takes no write lock
-            ids = list(
-                s.scalars(select(OutboxMessage.id).where(due).order_by(OutboxMessage.next_attempt_at).limit(limit))
-            )
+            ids = list(s.connection().scalars(_CANDIDATES, {"now": now, "limit": limit}))
         if not ids:
             return []
-        until = now + self.lease
         with self.db.session() as s:
-            s.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids), due)
-                .values(lease_owner=owner, lease_expires=until)
-                .execution_options(synchronize_session=False)
-            )
-            held = select(OutboxMessage.id).where(
-                OutboxMessage.id.in_(ids), OutboxMessage.lease_owner == owner, OutboxMessage.lease_expires == until
-            )
-            return list(s.scalars(held))
+            return [str(i) for i in _LEASE.claim_keys(s.connection(), ids, owner, now, self.lease)]
 
     def deliver_due(self, owner: str, stopping: Callable[[], bool]) -> bool:
         """One step of the runner's loop: deliver a batch of due messages, in parallel (a slow endpoint
@@ -286,11 +279,7 @@ class Notifications:
                 endpoint = sub.endpoint if sub is not None else None
         if endpoint is None:  # its subscription was removed: nothing to deliver to
             with self.db.session() as s:
-                s.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id == mid, OutboxMessage.lease_owner == owner)
-                    .values(status=DEAD, lease_owner=None, lease_expires=None)
-                )
+                _LEASE.finish(s.connection(), mid, owner, {"status": DEAD})
             return False
         if kind == WEBHOOK:
             body = json.dumps(fields["event"], separators=(",", ":")).encode()
@@ -316,18 +305,15 @@ class Notifications:
         ok = code is not None and 200 <= code < 300
         with self.db.session() as s:
             s.add(DeliveryAttempt(message_id=mid, attempted_at=now, status_code=code, error=error))
-            values: dict[str, Any] = {"attempts": attempts + 1, "lease_owner": None, "lease_expires": None}
+            values: dict[str, Any] = {"attempts": attempts + 1}
             if ok:
                 values.update(status=DELIVERED, delivered_at=now)
             elif now - created >= self.give_up:
                 values.update(status=DEAD)
             else:
                 values.update(next_attempt_at=now + self.delay(attempts + 1))
-            s.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == mid, OutboxMessage.lease_owner == owner)
-                .values(**values)
-            )
+            s.flush()
+            _LEASE.finish(s.connection(), mid, owner, values)
         _log.info("notification_attempt", message_id=mid, status_code=code, error=error, delivered=ok)
         return ok
 

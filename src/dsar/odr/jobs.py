@@ -11,15 +11,16 @@ from typing import Any
 
 import orjson
 
-from dsar import __version__, log
+from dsar import log
 from dsar.datamap.model import DataMap
-from dsar.engine.archive import build_archive, mask_email
+from dsar.engine.archive import build_archive
 from dsar.engine.execute import Selection
-from dsar.engine.results import ArchiveMeta, CollectionResult
+from dsar.engine.results import CollectionResult
 from dsar.odr import repository as repo
 from dsar.odr.service import OdrRequests
 from dsar.tasks import repository as tasks_repo
-from dsar.tasks.jobs import Handler, TaskRef, TaskWorker, result_key
+from dsar.tasks.contract import Handler, TaskJob
+from dsar.tasks.jobs import result_key
 from dsar.tasks.states import FAILED
 
 _log = log.get("dsar.odr.jobs")
@@ -94,55 +95,47 @@ def _graph(context: str, name: str, colls: list[CollectionResult], dm: DataMap) 
 
 
 def odr_handler(requests: OdrRequests) -> Handler:
-    def handle(worker: TaskWorker, ref: TaskRef) -> None:
-        with worker.db.session(write=False) as s:
+    def handle(job: TaskJob) -> None:
+        ref = job.ref
+        with job.session(write=False) as s:
             types = repo.request_types(s, ref.id)
         if types is None:  # cancelled before it ran; the task row is gone with it
             return
         section = requests.section
         known = [t for t in types if t in section.data_types]
         selection = Selection(section.collections_of(known))
-        dm = worker.datamap
-        done = worker.retrieve_archive(
-            ref, selection, extra=lambda results: odr_members(requests, dm, ref.email, known, results)
+        dm = job.datamap
+        done = job.retrieve_archive(
+            selection, extra=lambda results: odr_members(requests, dm, ref.email, known, results)
         )
         if not done:
-            _no_data_archive(worker, requests, ref, known)
-        _drop_if_cancelled(worker, ref.id)
+            _no_data_archive(job, requests, known)
+        _drop_if_cancelled(job)
 
     return handle
 
 
-def _no_data_archive(worker: TaskWorker, requests: OdrRequests, ref: TaskRef, types: list[str]) -> None:
+def _no_data_archive(job: TaskJob, requests: OdrRequests, types: list[str]) -> None:
     """A person without data still gets an archive (README and the ODR folder): ODR has no 'not found' state."""
-    with worker.db.session(write=False) as s:
+    ref = job.ref
+    with job.session(write=False) as s:
         task = tasks_repo.record(s, ref.id)
         if task is None or task.status != FAILED or not task.errors:
             return
         if task.errors[0].get("code") != "DATA_SUBJECT_NOT_FOUND":
             return
-    now = worker.clock.now()
-    meta = ArchiveMeta(
-        task_id=ref.id,
-        subject_masked=mask_email(ref.email),
-        generated_at=now,
-        data_as_of=now,
-        generator=f"dsar {__version__}",
-        company=worker.company,
-        contact=worker.contact,
-        public_url=worker.public_url,
-        signer=worker.signer(now),
-    )
+    meta = job.archive_meta(job.now())
     key = result_key(ref.id)
-    extra = odr_members(requests, worker.datamap, ref.email, types, [])
-    worker.storage.put_stream(key, build_archive([], [], meta, extra=extra), content_type="application/zip")
-    with worker.db.session() as s:
+    extra = odr_members(requests, job.datamap, ref.email, types, [])
+    job.store(key, build_archive([], [], meta, extra=extra), "application/zip")
+    with job.session() as s:
         repo.set_archive_key(s, ref.id, key)
 
 
-def _drop_if_cancelled(worker: TaskWorker, task_id: str) -> None:
-    with worker.db.session(write=False) as s:
+def _drop_if_cancelled(job: TaskJob) -> None:
+    task_id = job.ref.id
+    with job.session(write=False) as s:
         gone = repo.request_types(s, task_id) is None
     if gone:
-        worker.storage.delete(result_key(task_id))
+        job.discard(result_key(task_id))
         _log.info("odr_cancelled_archive_deleted", task_id=task_id)

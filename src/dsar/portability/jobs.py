@@ -19,14 +19,14 @@ from sqlalchemy.orm import Session
 
 from dsar import log
 from dsar.datamap.portability import PortabilityScope, ScopeCollection
-from dsar.engine.execute import Selection, normalize_email, run_retrieval
+from dsar.engine.execute import Selection
 from dsar.engine.results import CollectionResult
 from dsar.errors import SourceError
 from dsar.notifications.service import Notifications
 from dsar.portability import repository as repo
 from dsar.portability.models import CANCELED, COMPLETED, DataQuery
 from dsar.tasks import repository as tasks_repo
-from dsar.tasks.jobs import TaskRef, TaskWorker
+from dsar.tasks.contract import TaskJob
 from dsar.tasks.states import COMPLETED as TASK_COMPLETED
 from dsar.tasks.states import FAILED
 
@@ -85,20 +85,22 @@ class DataQueryJob:
     def __init__(self, notifications: Notifications, scopes: Callable[[], dict[str, PortabilityScope]], rows: int):
         self.notifications, self.scopes, self.rows_per_part = notifications, scopes, rows
 
-    def __call__(self, worker: TaskWorker, ref: TaskRef) -> None:
+    def __call__(self, job: TaskJob) -> None:
+        ref = job.ref
         try:
-            self.run(worker, ref)
+            self.run(job)
         except SourceError as exc:
             _log.warning("data_query_canceled", task_id=ref.id, reason="source", source=exc.source)
-            self.cancel(worker, ref, "SOURCE_UNAVAILABLE", exc.message)
+            self.cancel(job, "SOURCE_UNAVAILABLE", exc.message)
         except Exception:
-            if ref.attempts >= worker.max_attempts:
-                self.cancel(worker, ref, "INTERNAL_ERROR", f"The data query {ref.id} could not be completed.")
+            if ref.attempts >= job.max_attempts:
+                self.cancel(job, "INTERNAL_ERROR", f"The data query {ref.id} could not be completed.")
                 return
             raise
 
-    def run(self, worker: TaskWorker, ref: TaskRef) -> None:
-        with worker.db.session(write=False) as s:
+    def run(self, job: TaskJob) -> None:
+        ref = job.ref
+        with job.session(write=False) as s:
             q = s.get(DataQuery, ref.id)
             if q is None:
                 return
@@ -107,36 +109,28 @@ class DataQueryJob:
             revoked = _revoked(s, q)
         scope = self.scopes().get(scope_id)
         if scope is None:
-            self.cancel(worker, ref, "SCOPE_REMOVED", f"The scope {scope_id} no longer exists.")
+            self.cancel(job, "SCOPE_REMOVED", f"The scope {scope_id} no longer exists.")
             return
         if deleted:
-            self.cancel(worker, ref, "SUBJECT_DELETED", "The customer's data was deleted.")
+            self.cancel(job, "SUBJECT_DELETED", "The customer's data was deleted.")
             return
         if revoked:
-            self.cancel(worker, ref, *REVOKED)
+            self.cancel(job, *REVOKED)
             return
         selection = Selection(
             frozenset(scope.collections),
             {k: (c.timestamp, since) for k, c in scope.collections.items() if c.timestamp and since is not None},
         )
-        spool = worker.spool(ref.id, ref.owner)
+        spool = job.spool()
         try:
-            results, _ = run_retrieval(
-                worker.datamap,
-                worker.plan,
-                worker.sources,
-                {"email": normalize_email(ref.email)},
-                spool,
-                worker.engine,
-                selection,
-            )
-            records, counts = self._write(worker, ref.id, scope_id, scope, results)
+            results, _ = job.retrieve(spool, selection)
+            records, counts = self._write(job, ref.id, scope_id, scope, results)
         finally:
             shutil.rmtree(spool, ignore_errors=True)
-        self.finish(worker, ref, COMPLETED, records=records, summary={"records": sum(counts.values()), **counts})
+        self.finish(job, COMPLETED, records=records, summary={"records": sum(counts.values()), **counts})
 
     def _write(
-        self, worker: TaskWorker, task_id: str, scope_id: str, scope: PortabilityScope, results: list[CollectionResult]
+        self, job: TaskJob, task_id: str, scope_id: str, scope: PortabilityScope, results: list[CollectionResult]
     ) -> tuple[list[dict[str, str]], dict[str, int]]:
         records: list[dict[str, str]] = []
         counts: dict[str, int] = {}
@@ -150,25 +144,23 @@ class DataQueryJob:
             if first is None:
                 continue
             schema_key = f"{base}.schema.json"
-            worker.storage.put_stream(schema_key, iter([schema_doc(r, scope_id)]), content_type="application/json")
+            job.store(schema_key, iter([schema_doc(r, scope_id)]), "application/json")
             part = 0
             while first is not None:
                 part += 1
                 key = f"{base}.part{part:04d}.json"
-                worker.storage.discard_partial(key)
-                worker.storage.put_stream(key, _part(first, rows, self.rows_per_part), content_type="application/json")
+                job.store(key, _part(first, rows, self.rows_per_part), "application/json", fresh=True)
                 records.append({"schema": schema_key, "file": key})
                 first = next(rows, None)
             counts[r.key] = part
         return records, counts
 
-    def cancel(self, worker: TaskWorker, ref: TaskRef, code: str, message: str) -> None:
-        self.finish(worker, ref, CANCELED, errors=[{"code": code, "message": message}])
+    def cancel(self, job: TaskJob, code: str, message: str) -> None:
+        self.finish(job, CANCELED, errors=[{"code": code, "message": message}])
 
     def finish(
         self,
-        worker: TaskWorker,
-        ref: TaskRef,
+        job: TaskJob,
         outcome: str,
         *,
         records: list[dict[str, str]] | None = None,
@@ -177,25 +169,22 @@ class DataQueryJob:
     ) -> None:
         """Finish the task, record the outcome and queue the notification: one transaction. A revocation
         committed while the files were written turns COMPLETED into CANCELED (and the files are removed)."""
-        now = worker.clock.now()
+        ref = job.ref
         discard: list[dict[str, str]] = []
-        with worker.db.session() as s:
+        with job.session() as s:
             q = s.get(DataQuery, ref.id)
             if q is not None and outcome == COMPLETED and _revoked(s, q):
                 outcome, discard, records, summary = CANCELED, records or [], [], None
                 errors = [{"code": REVOKED[0], "message": REVOKED[1]}]
             status = TASK_COMPLETED if outcome == COMPLETED else FAILED
-            if not tasks_repo.finish(s, ref.id, ref.owner, now, status, errors=errors or [], summary=summary):
-                _log.warning("lease_lost", task_id=ref.id)
+            if not job.finish_in(s, status, errors or [], summary=summary):
                 return
-            if worker.on_end is not None:
-                worker.on_end(s, ref.id)
             if q is None:
                 return
             q.outcome, q.records, q.active_key = outcome, records or [], None
             self.notifications.publish(s, q.app_id, SUBJECT, {"id": ref.id, "version": "1.0", "status": outcome})
         for key in sorted({k for r in discard for k in r.values()}):
-            worker.storage.delete(key)
+            job.discard(key)
         _log.info("data_query_finished", task_id=ref.id, outcome=outcome)
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from dsar.storage.links import LinkCheck
+from dsar.errors import Unavailable
 
 MAX_KEY_LENGTH = 1024
 MAX_SEGMENT_LENGTH = 255
@@ -84,6 +85,15 @@ def validate_filename(filename: str) -> str:
     if _CONTROL.search(filename) or "/" in filename or "\\" in filename:
         raise ValueError("Invalid download file name: no control characters, slashes or backslashes.")
     return filename
+
+
+class StorageUnavailable(Unavailable):
+    """The object store cannot be reached, or lost an upload in progress (a restart): retry later.
+
+    Adapters raise it for outages (never for a missing object, which is `NotFound`, or a bad key)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("storage", message)
 
 
 @runtime_checkable

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from stat import S_ISREG
 from typing import BinaryIO
@@ -14,7 +15,7 @@ from typing import BinaryIO
 from dsar.errors import NotFound
 from dsar.kit.clock import Clock
 from dsar.storage import links
-from dsar.storage.base import Capabilities, LocalFile, StoredObject, validate_key
+from dsar.storage.base import Capabilities, LocalFile, StorageUnavailable, StoredObject, validate_key
 from dsar.storage.links import LinkCheck
 
 _TEMP_PREFIX = ".dsar-"
@@ -29,6 +30,25 @@ def _fsync_dir(path: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+# The errors of a file system that went away (a network mount that lost its server, a failing disk), as
+# opposed to a missing file or a bad path: retried later, not a bug.
+_OUTAGE_ERRNOS = frozenset(
+    {errno.EIO, errno.ENOTCONN, errno.ETIMEDOUT, errno.ESTALE, errno.EHOSTDOWN, errno.EHOSTUNREACH, errno.ENXIO}
+)
+
+
+@contextlib.contextmanager
+def _outages() -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        if isinstance(exc, ConnectionError) or exc.errno in _OUTAGE_ERRNOS:
+            raise StorageUnavailable(
+                f"The storage directory is unavailable ({type(exc).__name__} {exc.errno})."
+            ) from exc
+        raise
 
 
 class LocalStorage:
@@ -57,6 +77,10 @@ class LocalStorage:
         self, key: str, chunks: Iterable[bytes], content_type: str = "application/octet-stream"
     ) -> StoredObject:
         """Write to a temp file beside the target, fsync, then rename over it; on error nothing is left."""
+        with _outages():
+            return self._put_stream(key, chunks)
+
+    def _put_stream(self, key: str, chunks: Iterable[bytes]) -> StoredObject:
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f"{_TEMP_PREFIX}{target.name}.", suffix=_TEMP_SUFFIX)
@@ -86,10 +110,11 @@ class LocalStorage:
         """Remove what a writer killed mid-write left beside the key; call only while holding the task's lease."""
         target = self.path(key)
         removed = 0
-        if target.parent.is_dir():
-            for leftover in target.parent.glob(f"{_TEMP_PREFIX}{target.name}.*{_TEMP_SUFFIX}"):
-                leftover.unlink(missing_ok=True)
-                removed += 1
+        with _outages():
+            if target.parent.is_dir():
+                for leftover in target.parent.glob(f"{_TEMP_PREFIX}{target.name}.*{_TEMP_SUFFIX}"):
+                    leftover.unlink(missing_ok=True)
+                    removed += 1
         return removed
 
     def exists(self, key: str) -> bool:
@@ -97,13 +122,14 @@ class LocalStorage:
 
     def delete(self, key: str) -> None:
         """Remove the object; a missing object (or a key that names a directory) is not an error."""
-        with contextlib.suppress(FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        with _outages(), contextlib.suppress(FileNotFoundError, NotADirectoryError, IsADirectoryError):
             self.path(key).unlink()
 
     def open(self, key: str) -> BinaryIO:
         path = self.path(key)
         try:
-            return path.open("rb")
+            with _outages():
+                return path.open("rb")
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
             raise NotFound(f"No stored object under key {key!r}.") from exc
 

@@ -29,21 +29,16 @@ from botocore.exceptions import (
 
 from dsar.errors import NotFound
 from dsar.kit.clock import Clock
-from dsar.storage.base import Capabilities, StoredObject, validate_filename, validate_key
+from dsar.storage.base import Capabilities, StorageUnavailable, StoredObject, validate_filename, validate_key
 from dsar.storage.links import LinkCheck
 
 PART_SIZE = 8 * 1024 * 1024  # S3's minimum part is 5 MiB (except the last)
 _NETWORK = (EndpointConnectionError, ConnectionClosedError, ConnectTimeoutError, ReadTimeoutError)
 
 
-class StorageUnavailable(ConnectionError):
-    """The object store cannot be reached, or lost an upload in progress (a restart): retry later.
-
-    A builtin ConnectionError, so the task worker gives the attempt back without knowing about S3."""
-
-
 @contextmanager
-def _unavailable_as_connection_error() -> Iterator[None]:
+def _outages() -> Iterator[None]:
+    """S3's outages as `StorageUnavailable`: no connection, a timeout, a 5xx answer, an upload S3 lost."""
     try:
         yield
     except _NETWORK as exc:
@@ -76,7 +71,7 @@ class S3Storage:
         self, key: str, chunks: Iterable[bytes], content_type: str = "application/octet-stream"
     ) -> StoredObject:
         """One PutObject, or a multipart upload past one part; on any error nothing appears under the key."""
-        with _unavailable_as_connection_error():
+        with _outages():
             return self._put_stream(key, chunks, content_type)
 
     def _put_stream(self, key: str, chunks: Iterable[bytes], content_type: str) -> StoredObject:
@@ -113,7 +108,7 @@ class S3Storage:
 
     def discard_partial(self, key: str) -> int:
         full = self._key(key)
-        with _unavailable_as_connection_error():
+        with _outages():
             found = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=full).get("Uploads", [])
             mine = [u for u in found if u["Key"] == full]
             for u in mine:
@@ -122,7 +117,8 @@ class S3Storage:
 
     def _head(self, key: str) -> dict[str, Any]:
         try:
-            return cast(dict[str, Any], self.client.head_object(Bucket=self.bucket, Key=self._key(key)))
+            with _outages():
+                return cast(dict[str, Any], self.client.head_object(Bucket=self.bucket, Key=self._key(key)))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 raise NotFound("The requested file does not exist.") from None
@@ -136,11 +132,13 @@ class S3Storage:
         return True
 
     def delete(self, key: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        with _outages():
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
     def open(self, key: str) -> BinaryIO:
         try:
-            body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+            with _outages():
+                body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 raise NotFound("The requested file does not exist.") from None

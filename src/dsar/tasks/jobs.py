@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,36 +16,74 @@ from sqlalchemy.orm import Session
 from dsar import __version__, log
 from dsar.datamap.model import DataMap
 from dsar.db.engine import Database
+from dsar.db.outage import as_unavailable
 from dsar.engine.archive import build_archive, mask_email
 from dsar.engine.erase import apply as apply_erasure
 from dsar.engine.erase import locate
 from dsar.engine.execute import EngineOptions, Selection, Sources, normalize_email, run_retrieval
 from dsar.engine.plan import Plan
-from dsar.engine.results import ArchiveMeta, CollectionResult
-from dsar.errors import SourceError
+from dsar.engine.results import ArchiveMeta, CollectionResult, SourceReport
+from dsar.errors import SourceError, is_outage
 from dsar.kit.clock import Clock
 from dsar.kit.jws import ManifestSigner
-from dsar.storage.base import Storage
+from dsar.storage.base import Storage, StoredObject
 from dsar.tasks import repository as repo
+from dsar.tasks.contract import ExtraMembers, Handler, TaskRef
 from dsar.tasks.models import COMPLETED, FAILED, RETRIEVAL, PrivacyTask
 
 _log = log.get("dsar.jobs")
 
 
-@dataclass(frozen=True)
-class TaskRef:
-    """The claimed task a handler works on; `owner` is the lease it must finish under."""
+@dataclass
+class _Job:
+    """The `TaskJob` of one run: the worker's parts a handler may use, bound to the claimed task."""
 
-    id: str
-    owner: str
-    kind: str
-    channel: str
-    email: str
-    attempts: int
+    worker: TaskWorker
+    ref: TaskRef
 
+    @property
+    def datamap(self) -> DataMap:
+        return self.worker.datamap
 
-Handler = Callable[["TaskWorker", TaskRef], None]
-ExtraMembers = Callable[[list[CollectionResult]], Sequence[tuple[str, Callable[[], Iterator[bytes]]]]]
+    @property
+    def max_attempts(self) -> int:
+        return self.worker.max_attempts
+
+    def now(self) -> datetime:
+        return self.worker.clock.now()
+
+    def session(self, *, write: bool = True) -> AbstractContextManager[Session]:
+        return self.worker.db.session(write=write)
+
+    def spool(self) -> Path:
+        return self.worker.spool(self.ref.id, self.ref.owner)
+
+    def retrieve(
+        self, spool: Path, selection: Selection | None = None
+    ) -> tuple[list[CollectionResult], list[SourceReport]]:
+        w = self.worker
+        email = {"email": normalize_email(self.ref.email)}
+        return run_retrieval(w.datamap, w.plan, w.sources, email, spool, w.engine, selection)
+
+    def retrieve_archive(self, selection: Selection | None = None, extra: ExtraMembers | None = None) -> bool:
+        return self.worker.retrieve_archive(self.ref, selection, extra)
+
+    def archive_meta(self, data_as_of: datetime) -> ArchiveMeta:
+        return self.worker.archive_meta(self.ref, data_as_of)
+
+    def store(self, key: str, chunks: Iterable[bytes], content_type: str, *, fresh: bool = False) -> StoredObject:
+        if fresh:
+            self.worker.storage.discard_partial(key)
+        return self.worker.storage.put_stream(key, chunks, content_type=content_type)
+
+    def discard(self, key: str) -> None:
+        self.worker.storage.delete(key)
+
+    def finish(self, status: str, code: str | None, message: str | None, **values: object) -> bool:
+        return self.worker.finish(self.ref.id, self.ref.owner, status, code, message, **values)
+
+    def finish_in(self, s: Session, status: str, errors: list[dict[str, str]], **values: object) -> bool:
+        return self.worker.finish_in(s, self.ref.id, self.ref.owner, status, errors, **values)
 
 
 # What a run needs of its task, read once per run (a Core statement built once).
@@ -150,7 +189,7 @@ class TaskWorker:
         handler = self.handlers.get((ref.channel, ref.kind))
         try:
             if handler is not None:
-                handler(self, ref)
+                handler(_Job(self, ref))
             elif ref.kind == RETRIEVAL:
                 self.retrieve_archive(ref)
             else:
@@ -159,10 +198,12 @@ class TaskWorker:
             log_.warning("task_failed", reason="source", source=exc.source)
             self.finish(task_id, owner, FAILED, "SOURCE_UNAVAILABLE", exc.message)
         except Exception as exc:
-            # A service that is down (storage raises ConnectionError) is not the task's fault: the attempt is
+            # A service that is down (an adapter raised Unavailable) is not the task's fault: the attempt is
             # given back, so an outage of any length makes tasks wait rather than fail after max_attempts.
-            unavailable = isinstance(exc, ConnectionError)
-            log_.error("task_error", error=type(exc).__name__, retry_free=unavailable)
+            unavailable = is_outage(exc) or as_unavailable(exc) is not None
+            (log_.warning if unavailable else log_.error)(
+                "task_error", error=type(exc).__name__, retry_free=unavailable
+            )
             try:
                 with self.db.session() as s:
                     repo.release(s, task_id, owner, self.clock.now() + self.retry_delay, refund=unavailable)
@@ -197,18 +238,7 @@ class TaskWorker:
                     f"The shopper email for request {task_id} does not exist",
                 )
                 return False
-            generated = self.clock.now()
-            meta = ArchiveMeta(
-                task_id=task_id,
-                subject_masked=mask_email(email),
-                generated_at=generated,
-                data_as_of=started,
-                generator=f"dsar {__version__}",
-                company=self.company,
-                contact=self.contact,
-                public_url=self.public_url,
-                signer=self.signer(generated),
-            )
+            meta = self.archive_meta(ref, started)
             key = result_key(task_id)
             if ref.attempts > 1:  # an earlier attempt may have been killed mid-write (a first one has nothing)
                 self.storage.discard_partial(key)
@@ -294,15 +324,36 @@ class TaskWorker:
         spool.mkdir(parents=True)
         return spool
 
+    def archive_meta(self, ref: TaskRef, data_as_of: datetime) -> ArchiveMeta:
+        generated = self.clock.now()
+        return ArchiveMeta(
+            task_id=ref.id,
+            subject_masked=mask_email(ref.email),
+            generated_at=generated,
+            data_as_of=data_as_of,
+            generator=f"dsar {__version__}",
+            company=self.company,
+            contact=self.contact,
+            public_url=self.public_url,
+            signer=self.signer(generated),  # the key that signs at this moment (rotation)
+        )
+
     def finish(
         self, task_id: str, owner: str, status: str, code: str | None, message: str | None, **values: object
     ) -> bool:
         """Move the task to a final state once, if we still hold its lease."""
         errors = [{"code": code, "message": message or ""}] if code else []
         with self.db.session() as s:
-            done = repo.finish(s, task_id, owner, self.clock.now(), status, errors=errors, **values)
-            if done and self.on_end is not None:
-                self.on_end(s, task_id)
+            done = self.finish_in(s, task_id, owner, status, errors, **values)
+        return done
+
+    def finish_in(
+        self, s: Session, task_id: str, owner: str, status: str, errors: list[dict[str, str]], **values: object
+    ) -> bool:
+        """`finish` in the caller's transaction: the events `on_end` writes exist iff the task ended."""
+        done = repo.finish(s, task_id, owner, self.clock.now(), status, errors=errors, **values)
+        if done and self.on_end is not None:
+            self.on_end(s, task_id)
         if not done:
             _log.warning("lease_lost", task_id=task_id)
         return done

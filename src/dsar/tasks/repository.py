@@ -3,18 +3,14 @@ writes of the other packages (they call these functions and get plain values; no
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     Table,
-    Update,
-    and_,
     bindparam,
     case,
     delete,
@@ -27,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dsar.db.base import UtcDateTime
+from dsar.db.lease import NOW, Lease
 from dsar.kit.ids import new_id
 from dsar.tasks.models import IdempotencyKey, PrivacyTask
 from dsar.tasks.records import TaskRecord, TaskView
@@ -124,29 +120,25 @@ def cancel_on_hold(s: Session, task_id: str, now: datetime, errors: list[dict[st
 _TASKS: Table = PrivacyTask.__table__  # type: ignore[assignment]
 
 # The queue's hot path: Core statements built once (no ORM bookkeeping, no statement construction or cache-key
-# computation per call), parameters bound at execution.
-_NOW = bindparam("now", type_=UtcDateTime())
-_DUE = and_(
-    PrivacyTask.status.in_((IN_PROGRESS, ON_HOLD)),
-    PrivacyTask.due_at <= _NOW,
-    or_(PrivacyTask.lease_expires.is_(None), PrivacyTask.lease_expires < _NOW),
+# computation per call), parameters bound at execution. The lease helper builds the claim, renew, release and
+# finish UPDATEs once; the candidate queries (fairness order, SKIP LOCKED) are built here, once.
+_LEASE = Lease(
+    _TASKS,
+    attempts="attempts",
+    due="due_at",
+    claimable=PrivacyTask.status.in_((IN_PROGRESS, ON_HOLD)),
+    held=PrivacyTask.status == IN_PROGRESS,
+    on_claim={
+        "status": IN_PROGRESS,  # a deletion whose holding period ended starts now
+        "updated_at": case((PrivacyTask.status == ON_HOLD, NOW), else_=PrivacyTask.updated_at),
+    },
 )
-_CANDIDATE = select(PrivacyTask.id).where(_DUE).with_for_update(skip_locked=True)
-_CANDIDATE_BY_ID = _CANDIDATE.where(PrivacyTask.id == bindparam("task_id"))
-_CANDIDATE_SINGLE = _CANDIDATE.where(PrivacyTask.batch_id.is_(None)).order_by(PrivacyTask.due_at).limit(1)
-_CANDIDATE_ANY = _CANDIDATE.order_by(PrivacyTask.due_at).limit(1)
-_CLAIM = (
-    update(_TASKS)
-    .where(PrivacyTask.id == bindparam("chosen"), _DUE)
-    .values(
-        lease_owner=bindparam("owner"),
-        lease_expires=bindparam("until", type_=UtcDateTime()),
-        attempts=PrivacyTask.attempts + 1,
-        status=IN_PROGRESS,  # a deletion whose holding period ended starts now
-        updated_at=case((PrivacyTask.status == ON_HOLD, _NOW), else_=PrivacyTask.updated_at),
-    )
+_CANDIDATE = _LEASE.candidates(skip_locked=True)
+_CANDIDATE_BY_ID = (_CANDIDATE.where(PrivacyTask.id == bindparam("task_id")),)
+_CANDIDATES = (  # fairness: single requests first (partial index), then batch rows, each oldest first
+    _CANDIDATE.where(PrivacyTask.batch_id.is_(None)).order_by(PrivacyTask.due_at).limit(1),
+    _CANDIDATE.order_by(PrivacyTask.due_at).limit(1),
 )
-_CLAIM_TRIES = 5
 
 
 def claim_next(s: Session, owner: str, now: datetime, lease: timedelta, task_id: str | None = None) -> str | None:
@@ -158,77 +150,34 @@ def claim_next(s: Session, owner: str, now: datetime, lease: timedelta, task_id:
     candidate lost to another worker anyway (SQLite serializes writers, so only on other databases) makes
     it try the next one rather than give up while tasks are due."""
     conn = s.connection()
-    at = {"now": now}
-    for _ in range(_CLAIM_TRIES):
-        if task_id is not None:
-            chosen = conn.scalar(_CANDIDATE_BY_ID, {**at, "task_id": task_id})
-        else:  # fairness: single requests first (partial index), then batch rows, each oldest first
-            chosen = conn.scalar(_CANDIDATE_SINGLE, at) or conn.scalar(_CANDIDATE_ANY, at)
-        if chosen is None:
-            return None
-        claimed = conn.execute(_CLAIM, {**at, "chosen": chosen, "owner": owner, "until": now + lease})
-        if claimed.rowcount == 1:
-            return str(chosen)
-        if task_id is not None:
-            return None
-    return None
+    if task_id is not None:
+        chosen = _LEASE.claim_first(conn, _CANDIDATE_BY_ID, owner, now, lease, {"task_id": task_id}, tries=1)
+    else:
+        chosen = _LEASE.claim_first(conn, _CANDIDATES, owner, now, lease)
+    return None if chosen is None else str(chosen)
 
 
 def renew_leases(s: Session, owner: str | list[str], until: datetime) -> int:
     """Extend the leases of `owner` and of its threads (`owner/...`), or exactly of the owners listed."""
-    mine: ColumnElement[bool]
     if isinstance(owner, list):
-        mine = PrivacyTask.lease_owner.in_(owner)
-    else:
-        mine = or_(PrivacyTask.lease_owner == owner, PrivacyTask.lease_owner.startswith(owner + "/", autoescape=True))
-    res = s.execute(update(PrivacyTask).where(mine, PrivacyTask.status == IN_PROGRESS).values(lease_expires=until))
-    return int(res.rowcount)  # type: ignore[attr-defined]
+        return _LEASE.renew(s.connection(), owner, until)
+    return _LEASE.renew_prefix(s.connection(), owner, until)
 
 
 def set_summary(s: Session, task_id: str, owner: str, summary: dict[str, Any]) -> None:
-    s.execute(
-        update(PrivacyTask).where(PrivacyTask.id == task_id, PrivacyTask.lease_owner == owner).values(summary=summary)
-    )
+    _LEASE.finish(s.connection(), task_id, owner, {"summary": summary}, release=False)
 
 
 def release(s: Session, task_id: str, owner: str, retry_at: datetime, refund: bool = False) -> None:
     """Give the lease back, to run again at `retry_at`; `refund` does not count this attempt."""
-    attempts = PrivacyTask.attempts - 1 if refund else PrivacyTask.attempts
-    s.execute(
-        update(PrivacyTask)
-        .where(PrivacyTask.id == task_id, PrivacyTask.lease_owner == owner)
-        .values(lease_owner=None, lease_expires=None, due_at=retry_at, attempts=attempts)
-    )
+    _LEASE.release(s.connection(), task_id, owner, retry_at, refund=refund)
 
 
 def finish(s: Session, task_id: str, owner: str, now: datetime, status: str, **values: Any) -> bool:
     """Move a task we hold the lease of to a final state, once; False if we lost the lease."""
     assert status in FINAL
-    params = {"task_id": task_id, "owner": owner, "now": now, "status": status, **values}
-    res = s.connection().execute(_finish_statement(tuple(sorted(values))), params)
-    return bool(res.rowcount == 1)
-
-
-@functools.cache
-def _finish_statement(names: tuple[str, ...]) -> Update:
-    """The final UPDATE setting these columns too (a few sets of names exist: one statement each, built once)."""
-    extra = {n: bindparam(n, type_=_TASKS.c[n].type) for n in names}
-    return (
-        update(_TASKS)
-        .where(
-            PrivacyTask.id == bindparam("task_id"),
-            PrivacyTask.lease_owner == bindparam("owner"),
-            PrivacyTask.status == IN_PROGRESS,
-        )
-        .values(
-            status=bindparam("status"),
-            updated_at=_NOW,
-            finished_at=_NOW,
-            lease_owner=None,
-            lease_expires=None,
-            **extra,
-        )
-    )
+    final = {"status": status, "updated_at": now, "finished_at": now, **values}
+    return _LEASE.finish(s.connection(), task_id, owner, final)
 
 
 def overdue_ids(s: Session, now: datetime, grace: timedelta, limit: int) -> list[str]:

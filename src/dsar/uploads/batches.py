@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from dsar import log
 from dsar.db.engine import Database
-from dsar.errors import Conflict, NotFound
+from dsar.errors import Conflict, NotFound, is_outage
 from dsar.kit.clock import Clock, iso_z
 from dsar.kit.ids import is_uuid, new_id
 from dsar.tasks import repository as task_repo
@@ -198,8 +198,8 @@ class RetrievalBatches:
             self._read(batch_id, owner, stopping)
         except _LeaseLost:
             _log.warning("batch_lease_lost", batch_id=batch_id)
-        except Exception as exc:
-            _log.error("batch_error", batch_id=batch_id, error=type(exc).__name__)
+        except Exception as exc:  # an outage (storage, state database) is retried like a bug, logged as a warning
+            (_log.warning if is_outage(exc) else _log.error)("batch_error", batch_id=batch_id, error=type(exc).__name__)
             with self.db.session() as s:
                 repo.release_batch(s, batch_id, owner, self.clock.now() + self.retry_delay)
         return True

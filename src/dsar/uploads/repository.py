@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from dsar.db.lease import Lease
 from dsar.uploads.models import PENDING, READING, RECEIVING, UPLOADED, BatchRejection, RetrievalBatch, Upload
 
 # -- uploads -----------------------------------------------------------------------------------------
@@ -69,76 +70,62 @@ def get_batch(s: Session, tenant: str, batch_id: str) -> RetrievalBatch | None:
     return s.scalar(select(RetrievalBatch).where(RetrievalBatch.id == batch_id, RetrievalBatch.tenant == tenant))
 
 
+_BATCH_LEASE = Lease(
+    RetrievalBatch.__table__,  # type: ignore[arg-type]
+    attempts="attempts",
+    due="due_at",
+    claimable=RetrievalBatch.status == READING,
+    held=RetrievalBatch.status == READING,
+)
+_BATCH_CANDIDATES = (_BATCH_LEASE.candidates().order_by(RetrievalBatch.due_at).limit(1),)
+
+
 def batch_due(s: Session, now: datetime) -> bool:
     """Whether some batch waits for a reader (a read, so idle runners take no write lock)."""
-    free = or_(RetrievalBatch.lease_expires.is_(None), RetrievalBatch.lease_expires < now)
-    due = and_(RetrievalBatch.status == READING, RetrievalBatch.due_at <= now, free)
-    return s.scalar(select(RetrievalBatch.id).where(due).limit(1)) is not None
+    return s.connection().scalar(_BATCH_CANDIDATES[0], {"now": now}) is not None
 
 
 def claim_batch(s: Session, owner: str, now: datetime, lease: timedelta) -> str | None:
     """Take the lease of one batch still being read whose lease is free or expired; its id, or None."""
-    free = or_(RetrievalBatch.lease_expires.is_(None), RetrievalBatch.lease_expires < now)
-    due = and_(RetrievalBatch.status == READING, RetrievalBatch.due_at <= now, free)
-    chosen = s.scalar(select(RetrievalBatch.id).where(due).order_by(RetrievalBatch.due_at).limit(1))
-    if chosen is None:
-        return None
-    res = s.execute(
-        update(RetrievalBatch)
-        .where(RetrievalBatch.id == chosen, due)
-        .values(lease_owner=owner, lease_expires=now + lease, attempts=RetrievalBatch.attempts + 1)
-    )
-    return chosen if res.rowcount == 1 else None  # type: ignore[attr-defined]
+    chosen = _BATCH_LEASE.claim_first(s.connection(), _BATCH_CANDIDATES, owner, now, lease, tries=1)
+    return None if chosen is None else str(chosen)
 
 
 def renew_batch_leases(s: Session, owner: str, until: datetime) -> int:
-    res = s.execute(
-        update(RetrievalBatch)
-        .where(RetrievalBatch.lease_owner == owner, RetrievalBatch.status == READING)
-        .values(lease_expires=until)
-    )
-    return int(res.rowcount)  # type: ignore[attr-defined]
+    return _BATCH_LEASE.renew(s.connection(), [owner], until)
 
 
 def advance_batch(
     s: Session, batch_id: str, owner: str, now: datetime, lease_until: datetime, rows: int, started: int, rejected: int
 ) -> bool:
     """Count a chunk of rows read (in the transaction that created its tasks); False if we lost the lease."""
-    res = s.execute(
-        update(RetrievalBatch)
-        .where(RetrievalBatch.id == batch_id, RetrievalBatch.lease_owner == owner, RetrievalBatch.status == READING)
-        .values(
-            rows_read=RetrievalBatch.rows_read + rows,
-            tasks_started=RetrievalBatch.tasks_started + started,
-            rows_rejected=RetrievalBatch.rows_rejected + rejected,
-            updated_at=now,
-            lease_expires=lease_until,
-        )
+    return _BATCH_LEASE.finish(
+        s.connection(),
+        batch_id,
+        owner,
+        {"updated_at": now, "lease_expires": lease_until},
+        add={"rows_read": rows, "tasks_started": started, "rows_rejected": rejected},
+        release=False,
     )
-    return bool(res.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def end_batch(
     s: Session, batch_id: str, owner: str | None, now: datetime, status: str, errors: list[dict[str, str]]
 ) -> bool:
     """READING -> READ or FAILED, once; with `owner`, only for the lease holder."""
-    cond = [RetrievalBatch.id == batch_id, RetrievalBatch.status == READING]
+    values = {"status": status, "errors": errors, "updated_at": now, "read_at": now}
     if owner is not None:
-        cond.append(RetrievalBatch.lease_owner == owner)
+        return _BATCH_LEASE.finish(s.connection(), batch_id, owner, values)
     res = s.execute(
         update(RetrievalBatch)
-        .where(*cond)
-        .values(status=status, errors=errors, updated_at=now, read_at=now, lease_owner=None, lease_expires=None)
+        .where(RetrievalBatch.id == batch_id, RetrievalBatch.status == READING)
+        .values(**values, lease_owner=None, lease_expires=None)
     )
     return bool(res.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def release_batch(s: Session, batch_id: str, owner: str, retry_at: datetime) -> None:
-    s.execute(
-        update(RetrievalBatch)
-        .where(RetrievalBatch.id == batch_id, RetrievalBatch.lease_owner == owner)
-        .values(lease_owner=None, lease_expires=None, due_at=retry_at)
-    )
+    _BATCH_LEASE.release(s.connection(), batch_id, owner, retry_at)
 
 
 def add_rejections(s: Session, batch_id: str, rows: Sequence[tuple[int, str]]) -> None:

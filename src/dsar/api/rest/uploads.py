@@ -18,7 +18,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
 
 from dsar.bootstrap import Container
-from dsar.errors import AccessDenied, Conflict, DsarError, NotFound
+from dsar.errors import AccessDenied, Conflict, DsarError, NotFound, Unavailable
 from dsar.uploads.errors import FileProblem
 from dsar.uploads.service import PutRefused, Received, UploadView
 
@@ -37,6 +37,8 @@ def _error(status_code: int, error: str, message: str) -> JSONResponse:
 
 
 def _answer(exc: DsarError) -> JSONResponse:
+    if isinstance(exc, Unavailable):  # an outage (the storage directory went away): a 500, as any failure
+        raise exc
     if isinstance(exc, AccessDenied):
         return _error(403, "AccessDenied", exc.message)
     if isinstance(exc, Conflict):
