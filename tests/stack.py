@@ -10,7 +10,7 @@ so a test's FrozenClock still holds.
 
 Celery runs one worker app per process (its thread pool runs tasks against the process's default app),
 so one session-wide Celery worker consumes every app's queue. For each app `dsar worker`'s own set-up
-(`_celery_worker`) runs in a thread, with `register` and `consume` replaced: its handler serves the
+(`Container.run_celery_worker`) runs in a thread, with `register` and `consume` replaced: its handler serves the
 app's queue, and "consume" attaches that queue to the session's worker until the app's runner stops.
 A stopped runner (tests pause work that way) detaches its queue after its running tasks end: its
 messages wait in Redis, as they do while every worker is down.
@@ -259,11 +259,7 @@ def delete_queue(app: Any, queue: str) -> None:
 
 def _celery_worker() -> Callable[[Any, Any], None]:
     """The celery mode of `dsar worker` (consumer set-up, heartbeat, sweeper, background loops)."""
-    try:
-        from dsar.cli.worker import _celery_worker as found
-    except ImportError:
-        from dsar.cli.serve import _celery_worker as found
-    return found
+    return lambda container, _settings: container.run_celery_worker()
 
 
 class ScaleRunner:

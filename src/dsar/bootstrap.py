@@ -9,10 +9,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
+from threading import get_ident
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from dsar import log
 from dsar.auth.endusers import EndUserTokens, IdentityProvider
 from dsar.auth.service import AuthService
 from dsar.config import Settings
@@ -165,6 +167,24 @@ class Container:
         if not self.with_workers or not self.settings.run_workers:
             return NoRunner()
         return self.local_runner(self.settings.job.workers)
+
+    def run_celery_worker(self) -> None:
+        """`dsar worker` with DSAR_JOBS=celery, until told to stop: the Celery consumer, and beside it the lease
+        heartbeat, periodic jobs, batch reader, notification delivery and the sweeper (blocking)."""
+        from dsar.jobs import celery
+
+        job = self.settings.job
+        sender = celery.CeleryRunner(self.celery, job.queue)
+        sweep = celery.sweeper(sender.send, self.worker.overdue, timedelta(seconds=job.sweep_seconds))
+        background = self.local_runner(0, [Loop("sweeper", sweep)])
+        worker = self.worker
+        celery.register(self.celery, lambda task_id: worker.run_if_free(task_id, f"{background.owner}/c{get_ident()}"))
+        background.start()
+        log.get("dsar.worker").info("worker_started", mode="celery", workers=job.workers)
+        try:
+            celery.consume(self.celery, job.queue, job.workers)
+        finally:
+            background.stop()
 
     def local_runner(self, workers: int, extra: Sequence[Loop] = ()) -> InProcessRunner:
         """Worker threads claiming from the state database, the heartbeat, and the background loops."""

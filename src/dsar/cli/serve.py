@@ -7,9 +7,6 @@ import json
 import os
 import signal
 import threading
-import time
-from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 
 import typer
@@ -23,7 +20,6 @@ from dsar.cli.common import container, load_settings, port_free
 from dsar.cli.progress import ProgressLine
 from dsar.config import Settings
 from dsar.db.migrate import upgrade
-from dsar.jobs.inprocess import Loop
 
 
 def serve(
@@ -85,7 +81,7 @@ def worker() -> None:
         c.datamap  # noqa: B018
         upgrade(c.db.engine)
         if settings.jobs == "celery":
-            _celery_worker(c, settings)
+            c.run_celery_worker()
             return
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -94,31 +90,6 @@ def worker() -> None:
         log.get("dsar.worker").info("worker_started", workers=settings.job.workers)
         stop.wait()
         c.runner.stop()
-
-
-def _celery_worker(c: Container, settings: Settings) -> None:
-    from dsar.jobs.celery import CeleryRunner, consume, register
-
-    sender = CeleryRunner(c.celery, settings.job.queue)
-    last = [-float("inf")]
-
-    def sweep(_owner: str, _stopping: Callable[[], bool]) -> bool:
-        """Re-send tasks that are due but unclaimed (a lost message, a holding period that ended)."""
-        if time.monotonic() - last[0] < settings.job.sweep_seconds:
-            return False
-        last[0] = time.monotonic()
-        for task_id in c.worker.overdue(timedelta(seconds=settings.job.sweep_seconds)):
-            sender.send(task_id)  # raises while the broker is down: this sweep stops, the next one tries again
-        return False
-
-    background = c.local_runner(0, [Loop("sweeper", sweep)])  # heartbeat, periodic jobs, batches, sweeper
-    register(c.celery, lambda task_id: c.worker.run_if_free(task_id, f"{background.owner}/c{threading.get_ident()}"))
-    background.start()
-    log.get("dsar.worker").info("worker_started", mode="celery", workers=settings.job.workers)
-    try:
-        consume(c.celery, settings.job.queue, settings.job.workers)
-    finally:
-        background.stop()
 
 
 DEMO_EMAIL = "jane.doe@example.com"
