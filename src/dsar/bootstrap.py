@@ -137,7 +137,12 @@ class Container:
 
     @cached_property
     def auth(self) -> AuthService:
-        return AuthService(self.db, self.key("access-tokens"), self.clock, self.settings.token_ttl_seconds)
+        return AuthService(
+            db=self.db,
+            key=self.key("access-tokens"),
+            clock=self.clock,
+            token_ttl_seconds=self.settings.token_ttl_seconds,
+        )
 
     @cached_property
     def endusers(self) -> EndUserTokens:
@@ -147,7 +152,7 @@ class Container:
             if idp.issuer and idp.jwks_url
             else None
         )
-        return EndUserTokens(self.key("enduser-tokens"), self.clock, provider)
+        return EndUserTokens(key=self.key("enduser-tokens"), clock=self.clock, idp=provider)
 
     @cached_property
     def celery(self) -> Any:
@@ -250,10 +255,10 @@ class Container:
     @cached_property
     def tasks(self) -> PrivacyTasks:
         return PrivacyTasks(
-            self.db,
-            self.clock,
-            self.key("subject-pseudonyms"),
-            self._notify,
+            db=self.db,
+            clock=self.clock,
+            subject_key=self.key("subject-pseudonyms"),
+            notify=self._notify,
             on_end=self.task_ended,
             on_open=self.requests.tasks_opened_in,
         )
@@ -282,16 +287,16 @@ class Container:
     def upload_links(self) -> UploadLinks:
         if self.storage.capabilities.presigned_put:  # an object store checks the signed size and type itself
             return PresignedUploadLinks(self.storage)
-        return LocalUploadLinks(self.settings.public_url, self.key("upload-links"), self.clock)
+        return LocalUploadLinks(public_url=self.settings.public_url, key=self.key("upload-links"), clock=self.clock)
 
     @cached_property
     def uploads(self) -> Uploads:
         u = self.settings.uploads
         return Uploads(
-            self.db,
-            self.clock,
-            self.storage,
-            self.upload_links,
+            db=self.db,
+            clock=self.clock,
+            storage=self.storage,
+            links=self.upload_links,
             max_bytes=u.max_bytes,
             link_ttl_seconds=u.link_ttl_seconds,
             retention=timedelta(days=u.retention_days),
@@ -302,11 +307,11 @@ class Container:
     def batches(self) -> RetrievalBatches:
         s = self.settings
         return RetrievalBatches(
-            self.db,
-            self.clock,
-            self.uploads,
-            self.tasks.subject_ref,
-            self._notify,
+            db=self.db,
+            clock=self.clock,
+            uploads=self.uploads,
+            subject_ref=self.tasks.subject_ref,
+            notify=self._notify,
             chunk_rows=s.uploads.batch_chunk_rows,
             lease=timedelta(seconds=s.job.lease_seconds),
             max_attempts=s.job.max_attempts,
@@ -318,9 +323,9 @@ class Container:
         every = timedelta(seconds=self.settings.uploads.janitor_interval_seconds)
         odr_every = timedelta(seconds=self.settings.odr.janitor_interval_seconds)
         return PeriodicJobs(
-            self.db,
-            self.clock,
-            [
+            db=self.db,
+            clock=self.clock,
+            schedules=[
                 Schedule("uploads-expiry", every, self.uploads.delete_expired),
                 Schedule("odr-expiry", odr_every, self.odr.requests.delete_expired),
             ],
@@ -330,8 +335,8 @@ class Container:
     def notifications(self) -> Notifications:
         p = self.settings.portability
         return Notifications(
-            self.db,
-            self.clock,
+            db=self.db,
+            clock=self.clock,
             public_url=self.settings.public_url,
             signature_version=p.signature_version,
             backoff_seconds=p.notify_backoff_seconds,
@@ -344,27 +349,31 @@ class Container:
     @cached_property
     def portability(self) -> Portability:
         return Portability(
-            self.db,
-            self.clock,
-            self.endusers,
-            self.tasks.subject_ref,
-            lambda: self.datamap,
-            self.storage,
-            self.notifications,
-            self.settings.portability,
-            self.key("portability-page-tokens"),
-            self._notify,
+            db=self.db,
+            clock=self.clock,
+            endusers=self.endusers,
+            subject_ref=self.tasks.subject_ref,
+            datamap=lambda: self.datamap,
+            storage=self.storage,
+            notifications=self.notifications,
+            settings=self.settings.portability,
+            page_key=self.key("portability-page-tokens"),
+            notify=self._notify,
             on_open=self.requests.tasks_opened_in,
         )
 
     @cached_property
     def webhooks(self) -> Webhooks:
         allow = self.settings.portability.allow_private_notify_urls
-        return Webhooks(self.db, self.clock, lambda url: check_notify_url(url, allow))
+        return Webhooks(db=self.db, clock=self.clock, check_url=lambda url: check_notify_url(url, allow))
 
     @cached_property
     def data_query_job(self) -> DataQueryJob:
-        return DataQueryJob(self.notifications, self.portability.scopes, self.settings.portability.rows_per_part)
+        return DataQueryJob(
+            notifications=self.notifications,
+            scopes=self.portability.scopes,
+            rows=self.settings.portability.rows_per_part,
+        )
 
     @cached_property
     def odr(self) -> Odr:
@@ -380,29 +389,34 @@ class Container:
             contact_email=contact,
         )
         requests = OdrRequests(
-            self.db,
-            self.clock,
-            self.storage,
-            lambda: self.datamap.odr,
-            self.tasks.subject_ref,
-            self._notify,
-            config,
+            db=self.db,
+            clock=self.clock,
+            storage=self.storage,
+            section=lambda: self.datamap.odr,
+            subject_ref=self.tasks.subject_ref,
+            notify=self._notify,
+            config=config,
             on_open=self.requests.tasks_opened_in,
         )
         mailer: Mailer = SmtpMailer(o) if o.smtp_host else OutboxMailer(s.data_dir.resolve() / "outbox")
         oidc = None
         if o.oidc_issuer:
             callback = public + o.prefix + OIDC_CALLBACK
-            oidc = OidcClient(o.oidc_issuer, o.oidc_client_id, o.oidc_client_secret, callback)
+            oidc = OidcClient(
+                issuer=o.oidc_issuer,
+                client_id=o.oidc_client_id,
+                client_secret=o.oidc_client_secret,
+                redirect_uri=callback,
+            )
         auth = OdrAuth(
-            self.db,
-            self.clock,
-            self.key("odr-oauth"),
-            self.endusers,
-            mailer,
-            o,
-            self.tasks.subject_ref,
-            config.organisation,
+            db=self.db,
+            clock=self.clock,
+            key=self.key("odr-oauth"),
+            endusers=self.endusers,
+            mailer=mailer,
+            settings=o,
+            subject_ref=self.tasks.subject_ref,
+            organisation=config.organisation,
             issuer=public + o.prefix,
             oidc=oidc,
         )

@@ -37,7 +37,7 @@ def test_a_due_job_runs_once_across_many_runners(db: Database) -> None:
         with lock:
             runs.append(now)
 
-    replicas = [PeriodicJobs(db, clock, [Schedule("j", HOUR, job)]) for _ in range(4)]
+    replicas = [PeriodicJobs(db=db, clock=clock, schedules=[Schedule("j", HOUR, job)]) for _ in range(4)]
     threads = [threading.Thread(target=r.run_due, args=(f"r{i}",)) for i, r in enumerate(replicas)]
     for t in threads:
         t.start()
@@ -54,7 +54,9 @@ def test_a_due_job_runs_once_across_many_runners(db: Database) -> None:
 def test_a_runner_that_died_mid_run_is_taken_over_after_its_lease(db: Database) -> None:
     clock = FrozenClock()
     runs: list[str] = []
-    jobs = PeriodicJobs(db, clock, [Schedule("j", HOUR, lambda now: runs.append("ran"))], lease=timedelta(minutes=5))
+    jobs = PeriodicJobs(
+        db=db, clock=clock, schedules=[Schedule("j", HOUR, lambda now: runs.append("ran"))], lease=timedelta(minutes=5)
+    )
     with db.session() as s:
         periodic.ensure(s, "j", clock.now())
         assert periodic.claim(s, "j", "dead", clock.now(), timedelta(minutes=5))  # and then it was killed
@@ -72,7 +74,7 @@ def test_a_failing_job_is_retried_soon_and_its_error_class_recorded(db: Database
     def boom(now: datetime) -> None:
         raise RuntimeError("secret detail")
 
-    jobs = PeriodicJobs(db, clock, [Schedule("j", HOUR, boom)], retry=timedelta(minutes=1))
+    jobs = PeriodicJobs(db=db, clock=clock, schedules=[Schedule("j", HOUR, boom)], retry=timedelta(minutes=1))
     assert jobs.run_due("me")
     with db.session(write=False) as s:
         row = s.get(PeriodicJobRow, "j")

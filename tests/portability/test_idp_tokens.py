@@ -64,7 +64,7 @@ def _token(key: Any, **claims: Any) -> str:
 
 def test_idp_tokens_are_verified(idp: tuple[str, Any]) -> None:
     url, key = idp
-    tokens = EndUserTokens(b"k" * 32, FrozenClock(START), IdentityProvider(ISSUER, "dsar", url))
+    tokens = EndUserTokens(key=b"k" * 32, clock=FrozenClock(START), idp=IdentityProvider(ISSUER, "dsar", url))
     user = tokens.verify("Bearer " + _token(key, transfer={"history_days": 30}))
     assert (user.subject, user.client_id, user.scopes) == (JANE, "app", {ORDERS})
     assert user.transfer == {"history_days": 30}

@@ -19,7 +19,7 @@ from dsar.kit.clock import FrozenClock
 
 def test_issue_and_verify() -> None:
     clock = FrozenClock()
-    tokens = EndUserTokens(b"k" * 32, clock)
+    tokens = EndUserTokens(key=b"k" * 32, clock=clock)
     token = tokens.issue(
         " Jane.Doe@Example.com ", ["portability-physical-orders"], "app-1", 600, {"history_days": 30, "grant": "once"}
     )
@@ -36,18 +36,18 @@ def test_issue_and_verify() -> None:
 @pytest.mark.parametrize("header", [None, "", "Bearer", "Basic x", "Bearer nope"])
 def test_bad_headers(header: str | None) -> None:
     with pytest.raises(Unauthenticated):
-        EndUserTokens(b"k" * 32, FrozenClock()).verify(header)
+        EndUserTokens(key=b"k" * 32, clock=FrozenClock()).verify(header)
 
 
 def test_a_client_token_or_another_key_is_refused() -> None:
     clock = FrozenClock()
-    token = EndUserTokens(b"a" * 32, clock).issue("a@example.com", ["x"])
+    token = EndUserTokens(key=b"a" * 32, clock=clock).issue("a@example.com", ["x"])
     with pytest.raises(Unauthenticated):
-        EndUserTokens(b"b" * 32, clock).verify(f"Bearer {token}")
+        EndUserTokens(key=b"b" * 32, clock=clock).verify(f"Bearer {token}")
     claims = jwt.decode(token, options={"verify_signature": False})
     claims["typ"] = "client"
     with pytest.raises(Unauthenticated):
-        EndUserTokens(b"a" * 32, clock).verify("Bearer " + jwt.encode(claims, b"a" * 32, algorithm="HS256"))
+        EndUserTokens(key=b"a" * 32, clock=clock).verify("Bearer " + jwt.encode(claims, b"a" * 32, algorithm="HS256"))
 
 
 def test_cli_prints_a_token_the_server_accepts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

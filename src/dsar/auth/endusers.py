@@ -50,7 +50,7 @@ class IdentityProvider:
 
 
 class EndUserTokens:
-    def __init__(self, key: bytes, clock: Clock, idp: IdentityProvider | None = None) -> None:
+    def __init__(self, *, key: bytes, clock: Clock, idp: IdentityProvider | None = None) -> None:
         self.key, self.clock, self.idp = key, clock, idp
         self._jwks = jwt.PyJWKClient(idp.jwks_url, cache_keys=True, lifespan=300) if idp else None
 

@@ -49,7 +49,7 @@ _VERIFIED_MAX = 4096
 
 
 class AuthService:
-    def __init__(self, db: Database, key: bytes, clock: Clock, token_ttl_seconds: int = 900) -> None:
+    def __init__(self, *, db: Database, key: bytes, clock: Clock, token_ttl_seconds: int = 900) -> None:
         self.db, self.key, self.clock, self.ttl = db, key, clock, token_ttl_seconds
         self._verified: dict[str, tuple[Principal, int]] = {}
 

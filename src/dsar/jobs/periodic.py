@@ -76,10 +76,10 @@ class PeriodicJobs:
 
     def __init__(
         self,
+        *,
         db: Database,
         clock: Clock,
         schedules: Sequence[Schedule],
-        *,
         lease: timedelta = timedelta(minutes=15),
         retry: timedelta = timedelta(minutes=1),
     ) -> None:

@@ -100,9 +100,9 @@ class Delivery:
 class Notifications:
     def __init__(
         self,
+        *,
         db: Database,
         clock: Clock,
-        *,
         public_url: str,
         signature_version: str = "1",
         backoff_seconds: float = 30.0,

@@ -76,7 +76,7 @@ class WebhookView:
 
 
 class Webhooks:
-    def __init__(self, db: Database, clock: Clock, check_url: Callable[[str], str]) -> None:
+    def __init__(self, *, db: Database, clock: Clock, check_url: Callable[[str], str]) -> None:
         self.db, self.clock, self.check_url = db, clock, check_url
 
     def create(self, url: str, events: list[str], tenant: str = "default") -> WebhookView:

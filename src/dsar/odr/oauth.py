@@ -103,6 +103,7 @@ def app_label(uri: str) -> str:
 class OdrAuth:
     def __init__(
         self,
+        *,
         db: Database,
         clock: Clock,
         key: bytes,

@@ -23,7 +23,9 @@ class OidcError(Exception):
 
 
 class OidcClient:
-    def __init__(self, issuer: str, client_id: str, client_secret: str, redirect_uri: str, timeout: float = 10) -> None:
+    def __init__(
+        self, *, issuer: str, client_id: str, client_secret: str, redirect_uri: str, timeout: float = 10
+    ) -> None:
         self.issuer, self.client_id, self.client_secret = issuer.rstrip("/"), client_id, client_secret
         self.redirect_uri, self.timeout = redirect_uri, timeout
         self._lock = threading.Lock()

@@ -43,6 +43,7 @@ class OdrConfig:
 class OdrRequests:
     def __init__(
         self,
+        *,
         db: Database,
         clock: Clock,
         storage: Storage,
@@ -50,7 +51,6 @@ class OdrRequests:
         subject_ref: Callable[[str], str],
         notify: Callable[[str], None],
         config: OdrConfig,
-        *,
         on_open: OnOpen | None = None,
     ) -> None:
         self.on_open = on_open  # called in the transaction that creates a request's task

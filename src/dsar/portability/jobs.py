@@ -82,7 +82,7 @@ def _part(first: bytes, rows: Iterator[bytes], size: int) -> Iterator[bytes]:
 
 
 class DataQueryJob:
-    def __init__(self, notifications: Notifications, scopes: Callable[[], dict[str, PortabilityScope]], rows: int):
+    def __init__(self, *, notifications: Notifications, scopes: Callable[[], dict[str, PortabilityScope]], rows: int):
         self.notifications, self.scopes, self.rows_per_part = notifications, scopes, rows
 
     def __call__(self, job: TaskJob) -> None:

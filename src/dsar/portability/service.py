@@ -99,6 +99,7 @@ def check_notify_url(url: str, allow_private: bool) -> str:
 class Portability:
     def __init__(
         self,
+        *,
         db: Database,
         clock: Clock,
         endusers: EndUserTokens,
@@ -109,7 +110,6 @@ class Portability:
         settings: PortabilitySettings,
         page_key: bytes,
         notify: Callable[[str], None],
-        *,
         on_open: OnOpen | None = None,
     ) -> None:
         self.on_open = on_open  # called in the transaction that creates a data query's task

@@ -50,6 +50,7 @@ class _Request:
 class PrivacyTasks:
     def __init__(
         self,
+        *,
         db: Database,
         clock: Clock,
         subject_key: bytes,

@@ -101,12 +101,12 @@ def _rule(email: str) -> str | None:
 class RetrievalBatches:
     def __init__(
         self,
+        *,
         db: Database,
         clock: Clock,
         uploads: Uploads,
         subject_ref: Callable[[str], str],
         notify: Callable[[str], None],
-        *,
         chunk_rows: int = 1000,
         lease: timedelta = timedelta(seconds=30),
         max_attempts: int = 5,

@@ -50,7 +50,7 @@ class LocalUploadLinks:
 
     checked_here = True
 
-    def __init__(self, public_url: str, key: bytes, clock: Clock) -> None:
+    def __init__(self, *, public_url: str, key: bytes, clock: Clock) -> None:
         if not key:
             raise ValueError("LocalUploadLinks needs a non-empty signing key.")
         self.public_url = public_url.rstrip("/")

@@ -71,11 +71,11 @@ def _view(u: Upload) -> UploadView:
 class Uploads:
     def __init__(
         self,
+        *,
         db: Database,
         clock: Clock,
         storage: Storage,
         links: UploadLinks,
-        *,
         max_bytes: int,
         link_ttl_seconds: int,
         retention: timedelta,
