@@ -5,15 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy import insert as insert_
 from sqlalchemy.orm import Session
 
 from dsar.requests.models import PrivacyRequest, PrivacyRequestEvent, PrivacyRequestTask
 
 OPEN = ("received", "in_progress")
+# Writes go through the Core tables: no ORM bookkeeping in the transactions that start and end tasks (B1).
+_REQUESTS = cast(Table, PrivacyRequest.__table__)
+_EVENTS = cast(Table, PrivacyRequestEvent.__table__)
+_LINKS = cast(Table, PrivacyRequestTask.__table__)
 
 
 @dataclass(frozen=True)
@@ -34,16 +38,16 @@ def insert_many(
 ) -> None:
     """Cases opened for many tasks at once (an uploaded CSV's chunk): three statements, whatever the count."""
     if requests:
-        s.execute(insert_(PrivacyRequest), requests)
+        s.execute(insert_(_REQUESTS), requests)
     if events:
-        s.execute(insert_(PrivacyRequestEvent), events)
+        s.execute(insert_(_EVENTS), events)
     if links:
-        s.execute(insert_(PrivacyRequestTask), links)
+        s.execute(insert_(_LINKS), links)
 
 
 def insert(s: Session, values: dict[str, Any]) -> None:
     """Bulk-style inserts: a long transaction (a bulk file) does not pile objects up in the session."""
-    s.execute(insert_(PrivacyRequest), values)
+    s.execute(insert_(_REQUESTS), values)
 
 
 def get(s: Session, tenant: str, request_id: str, *, lock: bool = False) -> PrivacyRequest | None:
@@ -97,9 +101,7 @@ def count(s: Session, tenant: str, f: Filter) -> int:
 def add_event(
     s: Session, request_id: str, at: datetime, actor: str, kind: str, data: dict[str, Any] | None = None
 ) -> None:
-    s.execute(
-        insert_(PrivacyRequestEvent), {"request_id": request_id, "at": at, "actor": actor, "kind": kind, "data": data}
-    )
+    s.execute(insert_(_EVENTS), {"request_id": request_id, "at": at, "actor": actor, "kind": kind, "data": data})
 
 
 def events(s: Session, request_id: str) -> Sequence[PrivacyRequestEvent]:
@@ -108,13 +110,13 @@ def events(s: Session, request_id: str) -> Sequence[PrivacyRequestEvent]:
 
 
 def link_task(s: Session, request_id: str, task_id: str) -> None:
-    s.execute(insert_(PrivacyRequestTask), {"request_id": request_id, "task_id": task_id, "done": False})
+    s.execute(insert_(_LINKS), {"request_id": request_id, "task_id": task_id, "done": False})
 
 
 def task_done(s: Session, request_id: str, task_id: str) -> bool:
     """Mark a task of the request done; True when it was the last one not done."""
     t = PrivacyRequestTask
-    s.execute(update(t).where(t.request_id == request_id, t.task_id == task_id).values(done=True))
+    s.execute(update(_LINKS).where(_LINKS.c.request_id == request_id, _LINKS.c.task_id == task_id).values(done=True))
     left = select(t.task_id).where(t.request_id == request_id, t.done.is_(False)).exists()
     return not s.scalar(select(left))
 
@@ -122,12 +124,6 @@ def task_done(s: Session, request_id: str, task_id: str) -> bool:
 def task_ids(s: Session, request_id: str) -> list[str]:
     stmt = select(PrivacyRequestTask.task_id).where(PrivacyRequestTask.request_id == request_id)
     return list(s.scalars(stmt.order_by(PrivacyRequestTask.task_id)))
-
-
-def has_request(s: Session, task_id: str) -> bool:
-    return bool(
-        s.scalar(select(select(PrivacyRequestTask.task_id).where(PrivacyRequestTask.task_id == task_id).exists()))
-    )
 
 
 def task_ids_of(s: Session, request_ids: Sequence[str]) -> dict[str, list[str]]:
@@ -142,10 +138,25 @@ def task_ids_of(s: Session, request_ids: Sequence[str]) -> dict[str, list[str]]:
     return out
 
 
-def request_of_task(s: Session, task_id: str) -> PrivacyRequest | None:
-    """The request a task belongs to, locked for the update that follows (PostgreSQL; SQLite writes one at a time)."""
-    linked = select(PrivacyRequestTask.request_id).where(PrivacyRequestTask.task_id == task_id).scalar_subquery()
-    return s.scalar(select(PrivacyRequest).where(PrivacyRequest.id == linked).with_for_update())
+@dataclass(frozen=True, slots=True)
+class Case:
+    id: str
+    tenant: str
+    status: str
+
+
+_CASE_OF_TASK = (
+    select(_REQUESTS.c.id, _REQUESTS.c.tenant, _REQUESTS.c.status)
+    .join(_LINKS, _LINKS.c.request_id == _REQUESTS.c.id)
+    .where(_LINKS.c.task_id == bindparam("task_id"))
+    .with_for_update(of=_REQUESTS)
+)
+
+
+def case_of_task(s: Session, task_id: str) -> Case | None:
+    """The case a task belongs to (one Core statement built once; the row locked on PostgreSQL)."""
+    row = s.execute(_CASE_OF_TASK, {"task_id": task_id}).first()
+    return None if row is None else Case(row.id, row.tenant, row.status)
 
 
 def record(
@@ -190,7 +201,7 @@ def responses(
 
 
 def set_fields(s: Session, request_id: str, **values: Any) -> None:
-    s.execute(update(PrivacyRequest).where(PrivacyRequest.id == request_id).values(**values))
+    s.execute(update(_REQUESTS).where(_REQUESTS.c.id == request_id).values(**values))
 
 
 def purge(s: Session, today: date, limit: int = 1000) -> int:

@@ -434,18 +434,20 @@ class PrivacyRequests:
 
     def task_end_hook(self, s: Session, task_id: str) -> None:
         """The tasks' `on_end` hook: reads how the task ended and moves its case on."""
-        if not repo.has_request(s, task_id):
+        case = repo.case_of_task(s, task_id)
+        if case is None or case.status in ENDED:
             return
-        task = tasks_repo.record(s, task_id)
-        if task is not None:
-            code = (task.errors[0].get("code") if task.errors else None) or None
-            self.task_ended_in(s, task_id, task.status, code)
+        outcome = tasks_repo.outcome(s, task_id)
+        if outcome is not None:
+            self._task_ended(s, case, task_id, *outcome)
 
     def task_ended_in(self, s: Session, task_id: str, status: str, error_code: str | None = None) -> None:
         """In the transaction that ends an engine task: the case follows (called through the task-end hook)."""
-        row = repo.request_of_task(s, task_id)
-        if row is None or row.status in ENDED:
-            return
+        case = repo.case_of_task(s, task_id)
+        if case is not None and case.status not in ENDED:
+            self._task_ended(s, case, task_id, status, error_code)
+
+    def _task_ended(self, s: Session, row: repo.Case, task_id: str, status: str, error_code: str | None) -> None:
         now = self.clock.now()
         data = _drop_none({"task_id": task_id, "status": status, "error": error_code})
         self._event(s, row.tenant, row.id, now, "engine", "task_ended", data)
@@ -559,7 +561,13 @@ class PrivacyRequests:
             raise Conflict(f"a request that is {row.status} cannot be {what}", code="InvalidRequestState")
 
     def _respond(
-        self, s: Session, row: PrivacyRequest, now: datetime, actor: str, status: str, data: dict[str, Any] | None
+        self,
+        s: Session,
+        row: repo.Case | PrivacyRequest,
+        now: datetime,
+        actor: str,
+        status: str,
+        data: dict[str, Any] | None,
     ) -> None:
         repo.set_fields(s, row.id, status=status, responded_at=now, purge_after=self._purge_after(now), updated_at=now)
         self._event(s, row.tenant, row.id, now, actor, "responded", data)
