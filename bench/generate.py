@@ -20,6 +20,7 @@ import argparse
 import re
 import sqlite3
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from typing import Any
 import psycopg
 import yaml
 
+from dsar.cli.progress import ProgressLine
 from dsar.demo.generate import SHOP_INDEXES, SHOP_SCHEMA, SUPPORT_INDEXES, SUPPORT_SCHEMA, packaged_datamap
 
 SUBJECT = "jane.doe@example.com"
@@ -287,7 +289,14 @@ def _marker(scale: int, heavy: int) -> str:
     return f"v{VERSION} scale={scale} heavy={heavy}"
 
 
-def generate_sqlite(directory: Path, scale: int, heavy_rows: int = 0) -> Generated:
+Progress = Callable[[str, int, int], None]  # (step, done, total): dsar.cli.progress.ProgressLine
+
+
+def _quiet(_step: str, _done: int, _total: int) -> None:
+    return None
+
+
+def generate_sqlite(directory: Path, scale: int, heavy_rows: int = 0, progress: Progress = _quiet) -> Generated:
     """shop.sqlite and support.sqlite in `directory` (reused when already generated with these settings)."""
     directory.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -309,8 +318,11 @@ def generate_sqlite(directory: Path, scale: int, heavy_rows: int = 0) -> Generat
             con.execute("PRAGMA cache_size = -200000")
             con.executescript(schema)
             con.execute("BEGIN")
-            for stmt in stmts[name] + (_heavy(d, scale, heavy_rows) if heavy_rows and name == "shop" else []):
+            todo = stmts[name] + (_heavy(d, scale, heavy_rows) if heavy_rows and name == "shop" else [])
+            for i, stmt in enumerate(todo):
+                progress(f"{name} tables", i, len(todo))
                 con.execute(stmt)
+            progress(f"{name} tables", len(todo), len(todo))
             con.execute("COMMIT")
             con.executescript(indexes)
             con.execute("ANALYZE")
@@ -346,7 +358,7 @@ def _count(con: sqlite3.Connection) -> int:
 
 
 def generate_postgres(
-    scale: int, heavy_rows: int = 0, server: str = PG_SERVER, prefix: str = "dsar_bench"
+    scale: int, heavy_rows: int = 0, server: str = PG_SERVER, prefix: str = "dsar_bench", progress: Progress = _quiet
 ) -> Generated:
     """Databases `<prefix>_<scale>[_h<K>]_shop` and `..._support` (reused when complete with these settings)."""
     t0 = time.perf_counter()
@@ -373,8 +385,8 @@ def generate_postgres(
             todo = stmts[name] + (_heavy(d, scale, heavy_rows) if heavy_rows and name == "shop" else [])
             # Two connections: the machine's two cores (the big tables first).
             todo.sort(key=lambda s: "order_items" not in s and "login_events" not in s)
-            _parallel(conninfo, todo)
-            _parallel(conninfo, [s.strip() for s in indexes.split(";") if s.strip()])
+            _parallel(conninfo, todo, progress, f"{name} tables")
+            _parallel(conninfo, [s.strip() for s in indexes.split(";") if s.strip()], progress, f"{name} indexes")
             with psycopg.connect(conninfo, autocommit=True) as c:
                 c.execute("VACUUM ANALYZE")
                 c.execute("CREATE TABLE bench_meta (v TEXT)")
@@ -383,14 +395,15 @@ def generate_postgres(
     return Generated(scale, heavy_rows, urls, rows, time.perf_counter() - t0, reused)
 
 
-def _parallel(conninfo: str, stmts: list[str]) -> None:
+def _parallel(conninfo: str, stmts: list[str], progress: Progress = _quiet, label: str = "") -> None:
     def run(stmt: str) -> None:
         with psycopg.connect(conninfo, autocommit=True) as c:
             c.execute("SET maintenance_work_mem = '512MB'")
             c.execute(stmt.encode())
 
     with ThreadPoolExecutor(2) as pool:
-        list(pool.map(run, stmts))
+        for n, _ in enumerate(pool.map(run, stmts), 1):
+            progress(label, n, len(stmts))
 
 
 def _pg_done(admin: psycopg.Connection[Any], conninfo: str, db: str) -> str | None:
@@ -477,11 +490,14 @@ def main() -> None:
     ap.add_argument("--sqlite", type=Path, help="directory for shop.sqlite and support.sqlite")
     ap.add_argument("--postgres", action="store_true", help="PostgreSQL databases dsar_bench_<scale>_*")
     args = ap.parse_args()
+    progress = ProgressLine("generating")  # on stderr, only when it is a terminal
     if args.sqlite:
-        g = generate_sqlite(args.sqlite, args.scale, args.heavy_rows)
+        g = generate_sqlite(args.sqlite, args.scale, args.heavy_rows, progress)
+        progress.close()
         print(f"SQLite: {g.rows:,} rows in {g.seconds:.1f} s{' (reused)' if g.reused else ''}: {g.urls}")
     if args.postgres:
-        g = generate_postgres(args.scale, args.heavy_rows)
+        g = generate_postgres(args.scale, args.heavy_rows, progress=progress)
+        progress.close()
         print(f"PostgreSQL: {g.rows:,} rows in {g.seconds:.1f} s{' (reused)' if g.reused else ''}: {g.urls}")
 
 

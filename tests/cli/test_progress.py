@@ -42,3 +42,34 @@ def test_nothing_is_written_when_stderr_is_not_a_terminal() -> None:
     line("customers", 1, 2)
     line.close()
     assert out.getvalue() == ""
+
+
+def test_the_data_map_check_reports_each_source_and_table(demo_dir: Path) -> None:
+    from dsar.connectors.registry import connect
+    from dsar.datamap.loader import load
+    from dsar.engine.check import check
+    from dsar.engine.sources import Sources
+
+    dm = load(demo_dir / "datamap.yaml")
+    seen: list[tuple[str, int, int]] = []
+    sources = Sources(dm, connect)
+    try:
+        assert check(dm, sources, lambda *step: seen.append(step)).ok
+    finally:
+        sources.dispose()
+    tables = [s for s in seen if s[0] == "tables"]
+    assert [s[1] for s in tables] == list(range(len(dm.collections))) and tables[0][2] == len(dm.collections)
+    assert [s for s in seen if s[0] == "sources"] == [("sources", i, len(dm.sources)) for i in range(len(dm.sources))]
+
+
+def test_the_benchmark_generator_reports_its_statements(tmp_path: Path) -> None:
+    from bench.generate import generate_sqlite
+
+    seen: list[tuple[str, int, int]] = []
+    generate_sqlite(tmp_path, 50, progress=lambda *step: seen.append(step))
+    for db in ("shop", "support"):
+        steps = [s for s in seen if s[0] == f"{db} tables"]
+        assert steps[-1][1] == steps[-1][2] > 0 and [s[1] for s in steps] == list(range(steps[-1][2] + 1))
+    seen.clear()
+    generate_sqlite(tmp_path, 50, progress=lambda *step: seen.append(step))
+    assert seen == []  # reused: nothing to do, nothing reported

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from dsar.cli.common import load_settings
+from dsar.cli.progress import ProgressLine
 from dsar.connectors.registry import connect
 from dsar.datamap.loader import load
 from dsar.engine.check import check as run_check
@@ -29,9 +30,11 @@ def check(file: Path | None = typer.Argument(None, help="the data map; DSAR_DATA
         typer.echo(exc.message, err=True)
         raise typer.Exit(1) from None
     sources = Sources(dm, connect)
+    progress = ProgressLine("checking")  # on stderr, only when it is a terminal
     try:
-        report = run_check(dm, sources)
+        report = run_check(dm, sources, progress)
     finally:
+        progress.close()
         sources.dispose()
     for line in report.lines:
         typer.echo(line)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dsar.connectors.base import NoSuchTable, Read, TableSpec, root_cause
@@ -31,11 +32,14 @@ def _indexed(indexes: list[tuple[str, ...]], m: Match) -> bool:
     return any(ix and ix[0] == m.column.lower() for ix in indexes)
 
 
-def check(dm: DataMap, sources: Sources) -> CheckReport:
+def check(dm: DataMap, sources: Sources, progress: Callable[[str, int, int], None] | None = None) -> CheckReport:
+    """`progress(step, done, total)` is told of each source connected and each table described."""
     rep = CheckReport()
     plan = build_plan(dm)
     reachable_sources: set[str] = set()
-    for name in sorted(dm.sources):
+    for i, name in enumerate(sorted(dm.sources)):
+        if progress is not None:
+            progress("sources", i, len(dm.sources))
         try:
             src = sources.get(name)
             src.ping()
@@ -44,7 +48,9 @@ def check(dm: DataMap, sources: Sources) -> CheckReport:
         except (SourceError, RuntimeError, OSError) as exc:
             rep.errors.append(f"source {name}: {unreachable(dm.sources[name].url, root_cause(exc))}; check its url")
     tables: dict[str, TableSpec] = {}
-    for key in sorted(dm.collections):
+    for i, key in enumerate(sorted(dm.collections)):
+        if progress is not None:
+            progress("tables", i, len(dm.collections))
         step = plan.steps[key]
         if step.source not in reachable_sources:
             continue
