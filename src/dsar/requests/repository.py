@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, Update, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy import insert as insert_
 from sqlalchemy.orm import Session
 
@@ -98,10 +98,13 @@ def count(s: Session, tenant: str, f: Filter) -> int:
     return int(s.scalar(select(func.count()).select_from(PrivacyRequest).where(*_where(tenant, f))) or 0)
 
 
+_ADD_EVENT = insert_(_EVENTS)
+
+
 def add_event(
     s: Session, request_id: str, at: datetime, actor: str, kind: str, data: dict[str, Any] | None = None
 ) -> None:
-    s.execute(insert_(_EVENTS), {"request_id": request_id, "at": at, "actor": actor, "kind": kind, "data": data})
+    s.execute(_ADD_EVENT, {"request_id": request_id, "at": at, "actor": actor, "kind": kind, "data": data})
 
 
 def events(s: Session, request_id: str) -> Sequence[PrivacyRequestEvent]:
@@ -113,12 +116,21 @@ def link_task(s: Session, request_id: str, task_id: str) -> None:
     s.execute(insert_(_LINKS), {"request_id": request_id, "task_id": task_id, "done": False})
 
 
+# An UPDATE's bound parameters may not be named after its table's columns (SQLAlchemy keeps those for SET).
+_TASK_DONE = (
+    update(_LINKS)
+    .where(_LINKS.c.request_id == bindparam("link_request"), _LINKS.c.task_id == bindparam("link_task"))
+    .values(done=True)
+)
+_ANY_LEFT = select(
+    select(_LINKS.c.task_id).where(_LINKS.c.request_id == bindparam("request_id"), _LINKS.c.done.is_(False)).exists()
+)
+
+
 def task_done(s: Session, request_id: str, task_id: str) -> bool:
-    """Mark a task of the request done; True when it was the last one not done."""
-    t = PrivacyRequestTask
-    s.execute(update(_LINKS).where(_LINKS.c.request_id == request_id, _LINKS.c.task_id == task_id).values(done=True))
-    left = select(t.task_id).where(t.request_id == request_id, t.done.is_(False)).exists()
-    return not s.scalar(select(left))
+    """Mark a task of the request done; True when it was the last one not done (statements built once)."""
+    s.execute(_TASK_DONE, {"link_request": request_id, "link_task": task_id})
+    return not s.scalar(_ANY_LEFT, {"request_id": request_id})
 
 
 def task_ids(s: Session, request_id: str) -> list[str]:
@@ -200,8 +212,17 @@ def responses(
     return [(received, responded) for received, responded in s.execute(stmt) if responded is not None]
 
 
+_SET_FIELDS: dict[tuple[str, ...], Update] = {}  # one statement per set of column names, built once
+
+
 def set_fields(s: Session, request_id: str, **values: Any) -> None:
-    s.execute(update(_REQUESTS).where(_REQUESTS.c.id == request_id).values(**values))
+    names = tuple(sorted(values))
+    stmt = _SET_FIELDS.get(names)
+    if stmt is None:
+        c = _REQUESTS.c
+        sets = {c[n]: bindparam(f"v_{n}", type_=c[n].type) for n in names}
+        stmt = _SET_FIELDS[names] = update(_REQUESTS).where(c.id == bindparam("request_id")).values(sets)
+    s.execute(stmt, {"request_id": request_id, **{f"v_{n}": v for n, v in values.items()}})
 
 
 def purge(s: Session, today: date, limit: int = 1000) -> int:

@@ -16,7 +16,7 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,16 @@ class KeyStore:
     prepublish: timedelta = timedelta(days=1)
     generate: bool = True  # make (and rotate) keys in keys_dir when none signs now
     configured: SigningKey | None = None  # a key given in the settings: it signs, nothing is generated
+    # Each key file as last read, by path, with its stat stamp (mtime, size, inode): its JSON, and its private
+    # key once parsed. A file is read and parsed again only when its stamp changed, so signing an archive costs
+    # a directory listing and a stat per key file, not reading and parsing each (another process's new key
+    # still shows at once: it is a new file).
+    _read: dict[Path, tuple[tuple[int, int, int], Any]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _keys: dict[Path, tuple[tuple[int, int, int], SigningKey]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def signer(self, now: datetime) -> SigningKey:
         """The key that signs an archive made at `now` (generating or rotating keys if allowed)."""
@@ -89,28 +99,39 @@ class KeyStore:
             return None
         return max(valid, key=lambda k: (k.not_before or datetime.min.replace(tzinfo=UTC), k.kid))
 
-    def _docs(self) -> Iterator[tuple[Path, Any]]:
+    def _files(self) -> Iterator[tuple[Path, tuple[int, int, int], Any]]:
+        """Each key file: its path, its stat stamp and its JSON (read again only when the stamp changed)."""
         if not self.keys_dir.is_dir():
             return
         for path in sorted(self.keys_dir.glob("*.json")):
-            try:
-                yield path, json.loads(path.read_bytes())
-            except ValueError as exc:
-                raise SigningKeyError(f"{path} is not a JWK (JSON): {exc}") from None
+            st = path.stat()
+            stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+            known = self._read.get(path)
+            if known is None or known[0] != stamp:
+                try:
+                    known = (stamp, json.loads(path.read_bytes()))
+                except ValueError as exc:
+                    raise SigningKeyError(f"{path} is not a JWK (JSON): {exc}") from None
+                self._read[path] = known
+            yield path, stamp, known[1]
 
     def _private(self) -> list[SigningKey]:
         out = []
-        for path, doc in self._docs():
+        for path, stamp, doc in self._files():
             if isinstance(doc, dict) and "d" in doc:
-                try:
-                    out.append(SigningKey.from_jwk(doc))
-                except JwsError as exc:
-                    raise SigningKeyError(f"{path}: {exc}") from None
+                known = self._keys.get(path)
+                if known is None or known[0] != stamp:
+                    try:
+                        known = (stamp, SigningKey.from_jwk(doc))
+                    except JwsError as exc:
+                        raise SigningKeyError(f"{path}: {exc}") from None
+                    self._keys[path] = known
+                out.append(known[1])
         return out
 
     def _public(self) -> list[PublicKey]:
         out = []
-        for path, doc in self._docs():
+        for path, _stamp, doc in self._files():
             try:
                 out.append(PublicKey.from_jwk(doc))
             except JwsError as exc:

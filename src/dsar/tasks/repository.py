@@ -291,7 +291,7 @@ def insert_retrieval_tasks(
     return ids
 
 
-_OUTCOME = select(PrivacyTask.status, PrivacyTask.errors).where(PrivacyTask.id == bindparam("task_id"))
+_OUTCOME = select(_TASKS.c.status, _TASKS.c.errors).where(_TASKS.c.id == bindparam("task_id"))  # Core: no ORM step
 
 
 def outcome(s: Session, task_id: str) -> tuple[str, str | None] | None:
