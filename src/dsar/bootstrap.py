@@ -328,6 +328,7 @@ class Container:
             schedules=[
                 Schedule("uploads-expiry", every, self.uploads.delete_expired),
                 Schedule("odr-expiry", odr_every, self.odr.requests.delete_expired),
+                Schedule("requests-purge", timedelta(hours=1), self.requests.purge_expired),  # retention in months
             ],
         )
 

@@ -100,3 +100,23 @@ def test_errors_are_one_line_without_a_traceback(env: dict[str, str], args: tupl
     _open(1)
     code, out = run(*args)
     assert code != 0 and message in out and "Traceback" not in out and len(out.strip().splitlines()) <= 2
+
+
+def test_the_periodic_job_purges_records_past_retention(env: dict[str, str]) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from dsar.kit.clock import FrozenClock
+
+    clock = FrozenClock(datetime(2026, 1, 15, tzinfo=UTC))
+    c = Container(Settings(), clock=clock, with_workers=False)
+    try:
+        upgrade(c.db.engine)
+        rid = c.requests.open(tenant="default", type="access", channel="cli", email="a@example.com", actor="t")
+        kept = c.requests.open(tenant="default", type="access", channel="cli", email="b@example.com", actor="t")
+        c.requests.deny("default", rid, actor="t", basis="excessive")
+        clock.advance(timedelta(days=2 * 366))
+        assert "requests-purge" in [s.name for s in c.periodic.schedules]
+        assert c.periodic.run_due("test-owner")
+        assert [v.id for v in c.requests.page("default").items] == [kept]  # an open request is never purged
+    finally:
+        c.close()

@@ -535,10 +535,17 @@ class PrivacyRequests:
         }
         return Metrics(start, end, by_type)
 
-    def purge_expired(self) -> int:
-        """Delete records past their retention (a periodic job); returns how many went."""
-        with self.db.session() as s:
-            return repo.purge(s, self.today())
+    def purge_expired(self, now: datetime | None = None) -> int:
+        """Delete records past their retention, 1,000 per transaction (the `requests-purge` periodic job);
+        returns how many went."""
+        today = (now or self.clock.now()).astimezone(self.zone).date()
+        total = 0
+        while True:
+            with self.db.session() as s:
+                n = repo.purge(s, today)
+            total += n
+            if n < 1000:
+                return total
 
     # -- internals ----------------------------------------------------------------------------------------------
 
