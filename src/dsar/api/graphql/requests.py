@@ -7,7 +7,9 @@ other operation. Scope `privacy:manage`; a request of another tenant answers lik
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from enum import Enum
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
@@ -15,7 +17,9 @@ from strawberry.types import Info
 from dsar.api.graphql.context import Context
 from dsar.api.graphql.errors import invalid_input
 from dsar.kit.ids import is_uuid
-from dsar.requests.service import Filter, RequestView
+from dsar.requests.service import Filter, PrivacyRequests, RequestView
+
+Action = Callable[..., RequestView]
 
 SCOPE = "privacy:manage"
 
@@ -211,63 +215,51 @@ class RequestQuery:
         return _view(await ctx.call(ctx.container.requests.get, ctx.principal.tenant, rid))
 
 
+async def _change(
+    info: Info[Context, None], field: str, request_id: str, action: Callable[[PrivacyRequests], Action], **kw: Any
+) -> PrivacyRequest:
+    """One mutation of a request: scope, id, the service call in a thread with the caller as actor, the view."""
+    ctx = info.context
+    ctx.require(SCOPE)
+    rid = _id(f"{field}/input", request_id)
+    call = action(ctx.container.requests)
+    return _view(await ctx.call(call, ctx.principal.tenant, rid, actor=_actor(ctx), **kw))
+
+
 @strawberry.type
 class RequestMutation:
     @strawberry.mutation(description="Approves a received privacy request.")
     async def approve_privacy_request(self, info: Info[Context, None], input: PrivacyRequestIdInput) -> PrivacyRequest:
-        ctx = info.context
-        ctx.require(SCOPE)
-        rid = _id("approvePrivacyRequest/input", input.request_id)
-        return _view(await ctx.call(ctx.container.requests.approve, ctx.principal.tenant, rid, actor=_actor(ctx)))
+        return await _change(info, "approvePrivacyRequest", input.request_id, lambda r: r.approve)
 
     @strawberry.mutation(description="Denies a privacy request with a basis from the fixed list.")
     async def deny_privacy_request(self, info: Info[Context, None], input: DenyPrivacyRequestInput) -> PrivacyRequest:
-        ctx = info.context
-        ctx.require(SCOPE)
-        rid = _id("denyPrivacyRequest/input", input.request_id)
-        view = await ctx.call(
-            ctx.container.requests.deny,
-            ctx.principal.tenant,
-            rid,
-            actor=_actor(ctx),
+        return await _change(
+            info,
+            "denyPrivacyRequest",
+            input.request_id,
+            lambda r: r.deny,
             basis=input.basis.value,
             note=input.note or "",
             law=input.law,
         )
-        return _view(view)
 
     @strawberry.mutation(description="Extends a request's deadline once, before it passes, within its rule.")
     async def extend_privacy_request(
         self, info: Info[Context, None], input: ExtendPrivacyRequestInput
     ) -> PrivacyRequest:
-        ctx = info.context
-        ctx.require(SCOPE)
-        rid = _id("extendPrivacyRequest/input", input.request_id)
-        view = await ctx.call(
-            ctx.container.requests.extend, ctx.principal.tenant, rid, actor=_actor(ctx), reason=input.reason
-        )
-        return _view(view)
+        return await _change(info, "extendPrivacyRequest", input.request_id, lambda r: r.extend, reason=input.reason)
 
     @strawberry.mutation(description="Assigns a privacy request (null: nobody).")
     async def assign_privacy_request(
         self, info: Info[Context, None], input: AssignPrivacyRequestInput
     ) -> PrivacyRequest:
-        ctx = info.context
-        ctx.require(SCOPE)
-        rid = _id("assignPrivacyRequest/input", input.request_id)
-        view = await ctx.call(
-            ctx.container.requests.assign, ctx.principal.tenant, rid, actor=_actor(ctx), assignee=input.assignee
+        return await _change(
+            info, "assignPrivacyRequest", input.request_id, lambda r: r.assign, assignee=input.assignee
         )
-        return _view(view)
 
     @strawberry.mutation(description="Adds a comment to a privacy request's timeline.")
     async def comment_privacy_request(
         self, info: Info[Context, None], input: CommentPrivacyRequestInput
     ) -> PrivacyRequest:
-        ctx = info.context
-        ctx.require(SCOPE)
-        rid = _id("commentPrivacyRequest/input", input.request_id)
-        view = await ctx.call(
-            ctx.container.requests.comment, ctx.principal.tenant, rid, actor=_actor(ctx), text=input.text
-        )
-        return _view(view)
+        return await _change(info, "commentPrivacyRequest", input.request_id, lambda r: r.comment, text=input.text)
