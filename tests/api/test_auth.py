@@ -10,6 +10,7 @@ from pathlib import Path
 import jwt
 import pytest
 
+from dsar.errors import InvalidInput
 from dsar.kit.clock import FrozenClock, SystemClock
 from tests.api.harness import START, Api, running_api, settings_for
 
@@ -183,3 +184,24 @@ def test_a_tenant_never_sees_another_tenants_task(api: Api) -> None:
     unknown = api.gql(q % "9d4c2f8e-1b7a-4e3f-8c6d-5a4b3c2d1e0f", token=token).json()
     assert foreign == unknown
     assert foreign["errors"][0]["extensions"]["classification"]["type"] == "ResourceNotFoundError"
+
+
+@pytest.mark.parametrize("tenant", ["adp:app-1", "odr:0123abcd", "", "x" * 65, "a b"])
+def test_a_client_cannot_take_a_tenant_dsar_keeps_for_apps_and_people(api: Api, tenant: str) -> None:
+    """A client in `adp:<app id>` would read that portability app's tasks (a security review's finding)."""
+    with pytest.raises(InvalidInput, match="is not allowed"):
+        api.container.auth.create_client("intruder", ["privacy:manage"], tenant=tenant)
+
+
+def test_the_cli_refuses_a_reserved_tenant_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from dsar.cli.app import app
+
+    monkeypatch.setenv("DSAR_DATA_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("DSAR_SECRET_KEY", "k" * 40)
+    CliRunner().invoke(app, ["db", "upgrade"])
+    result = CliRunner().invoke(
+        app, ["clients", "create", "--name", "x", "--scope", "privacy:manage", "--tenant", "adp:1"]
+    )
+    assert result.exit_code != 0 and "reserves" in result.output and "Traceback" not in result.output

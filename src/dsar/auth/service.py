@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,6 +28,9 @@ class Principal:
     client_id: str
     tenant: str
     scopes: frozenset[str]
+
+
+TENANT = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 class OAuthError(Exception):
@@ -59,6 +63,13 @@ class AuthService:
             raise InvalidInput(f"unknown scope(s) {', '.join(unknown)}; use {', '.join(sorted(KNOWN_SCOPES))}")
         if not name.strip():
             raise InvalidInput("the client needs a name")
+        if not TENANT.fullmatch(tenant):
+            # dsar keeps tenants of its own for portability apps (`adp:<app>`) and people (`odr:<subject>`): a
+            # client in one of them would read that app's or person's tasks. Client tenants have no colon.
+            raise InvalidInput(
+                f"tenant {tenant!r} is not allowed; use 1-64 letters, digits, '.', '_' or '-' (no ':', which dsar "
+                "reserves for its own tenants)"
+            )
         client_id = "dsar_" + secrets.token_hex(12)
         secret = secrets.token_urlsafe(32)
         with self.db.session() as s:
