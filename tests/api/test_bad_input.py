@@ -176,3 +176,16 @@ def test_variables_are_validated_like_literals(api: Api) -> None:
     assert body["errors"][0]["extensions"]["classification"]["code"] == "UnspecifiedError"
     ok = api.gql(q, variables={"input": {"dataSubject": {"type": "SHOPPER", "email": "jane.doe@example.com"}}})
     assert ok.json()["data"][M]["taskId"]
+
+
+@pytest.mark.parametrize(
+    "query", ["subscription { x }", 'subscription { personalDataRetrievalTask(taskId: "x") { taskId } }']
+)
+def test_a_subscription_is_a_validation_error_not_a_500(api: Api, query: str) -> None:
+    before = _count(api)
+    r = api.gql(query)
+    assert r.status_code == 400
+    [err] = r.json()["errors"]
+    assert err["message"] == "Only query and mutation operations are supported."
+    assert err["extensions"]["classification"]["errorType"] == "ValidationException"
+    assert _count(api) == before

@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
 from dsar import log
@@ -86,6 +87,8 @@ def graphql_router(container: Container) -> APIRouter:
                 operation_name=operation if isinstance(operation, str) else None,
                 allowed_operation_types=(OperationType.QUERY, OperationType.MUTATION),
             )
+        except InvalidOperationTypeError:  # a subscription (or another type this API does not serve)
+            return _bad_request("Only query and mutation operations are supported.")
         except Exception as exc:
             _log.error("graphql_crashed", error=type(exc).__name__)
             err = internal()
