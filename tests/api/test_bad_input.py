@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from dsar.api.graphql.schema import MAX_ALIASES, MAX_TOKENS
 from dsar.kit.clock import FrozenClock, SystemClock
 from dsar.tasks.validation import EMAIL_PATTERN
 from tests.api.harness import Api, assert_validation, running_api, settings_for
@@ -189,3 +190,26 @@ def test_a_subscription_is_a_validation_error_not_a_500(api: Api, query: str) ->
     assert err["message"] == "Only query and mutation operations are supported."
     assert err["extensions"]["classification"]["errorType"] == "ValidationException"
     assert _count(api) == before
+
+
+def _aliased(n: int) -> str:
+    start = (
+        'a%d: startPersonalDataRetrievalTask(input: {dataSubject: {type: SHOPPER, email: "a%d@example.com"}}) '
+        "{ taskId }"
+    )
+    return "mutation { " + " ".join(start % (i, i) for i in range(n)) + " }"
+
+
+def test_a_document_with_too_many_aliases_starts_nothing(api: Api) -> None:
+    before = _count(api)
+    body = api.gql(_aliased(MAX_ALIASES + 1)).json()
+    assert body["data"] is None and body["errors"][0]["message"] == f"{MAX_ALIASES + 1} aliases found. Allowed: 30"
+    assert body["errors"][0]["extensions"]["classification"]["errorType"] == "ValidationException"
+    assert _count(api) == before
+    ok = api.gql("query { " + " ".join(f"t{i}: __typename" for i in range(MAX_ALIASES)) + " }").json()
+    assert len(ok["data"]) == MAX_ALIASES
+
+
+def test_a_document_of_too_many_tokens_is_refused_before_it_runs(api: Api) -> None:
+    body = api.gql("query { " + "__typename " * (MAX_TOKENS + 1) + "}").json()
+    assert body["data"] is None and "more than 5000 tokens" in body["errors"][0]["message"]
