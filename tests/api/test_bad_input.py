@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from dsar.api.graphql.schema import MAX_ALIASES, MAX_TOKENS
+from dsar.api.limits import MAX_BODY
 from dsar.kit.clock import FrozenClock, SystemClock
 from dsar.tasks.validation import EMAIL_PATTERN
 from tests.api.harness import Api, assert_validation, running_api, settings_for
@@ -213,3 +214,27 @@ def test_a_document_with_too_many_aliases_starts_nothing(api: Api) -> None:
 def test_a_document_of_too_many_tokens_is_refused_before_it_runs(api: Api) -> None:
     body = api.gql("query { " + "__typename " * (MAX_TOKENS + 1) + "}").json()
     assert body["data"] is None and "more than 5000 tokens" in body["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/odr/requests", {"error": "PayloadTooLarge", "message": "The request body is too large (at most 1 MiB)."}),
+        ("/token", {"error": "invalid_request", "error_description": "The request body is too large (at most 1 MiB)."}),
+        (
+            "/portability/x/data-queries",
+            {
+                "category": "BAD_REQUEST",
+                "type": "PAYLOAD_TOO_LARGE",
+                "message": "The request body is too large (at most 1 MiB).",
+            },
+        ),
+    ],
+)
+def test_every_body_has_a_size_limit_declared_or_streamed(api: Api, path: str, body: dict[str, str]) -> None:
+    big = b"x" * (MAX_BODY + 1)
+    r = api.client.post(path, content=big, headers={"content-type": "application/json"})
+    assert (r.status_code, r.json()) == (413, body)
+    if path.startswith("/odr"):  # a route that reads its body: a chunked one is cut off at the limit
+        streamed = api.client.post(path, content=iter([big[:600_000], big[600_000:]]))  # no Content-Length
+        assert (streamed.status_code, streamed.json()) == (413, body)
