@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import calendar
 import statistics
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from dsar.kit.ids import is_uuid, new_id
 from dsar.kit.signing import keyed_hash
 from dsar.requests import repository as repo
 from dsar.requests.models import PrivacyRequest
-from dsar.requests.rules import REQUEST_TYPES, Deadline, RuleBook
+from dsar.requests.rules import REQUEST_TYPES, Deadline, Period, RuleBook
 from dsar.tasks import repository as tasks_repo
 from dsar.tasks.records import OpenedTask
 from dsar.tasks.states import DELETION
@@ -209,34 +208,10 @@ class PrivacyRequests:
             raise InvalidInput(f"unknown channel {channel!r}; one of {', '.join(sorted(CHANNELS))}")
         place = jurisdiction.strip().upper() if jurisdiction and jurisdiction.strip() else None
         now = self.clock.now()
-        received_on = now.astimezone(self.zone).date()
-        deadline = self.rules.deadline(place, type, received_on)
-        rid = new_id()
-        repo.insert(
-            s,
-            dict(
-                id=rid,
-                tenant=tenant,
-                type=type,
-                channel=channel,
-                jurisdiction=place,
-                rule=deadline.rule,
-                subject_ref=self.subject_ref(email),
-                subject_masked=mask_email(email),
-                status=IN_PROGRESS if approved_by_policy else RECEIVED,
-                received_at=now,
-                received_on=received_on,
-                due_on=deadline.due,
-                extendable_until=deadline.extendable_until,
-                confirm_by=deadline.confirm_by,
-                decision="approved" if approved_by_policy else None,
-                decided_by="policy" if approved_by_policy else None,
-                decided_at=now if approved_by_policy else None,
-                updated_at=now,
-            ),
-        )
-        due = {"due_on": deadline.due.isoformat(), "rule": deadline.rule}
-        self._event(s, tenant, rid, now, actor, "received", {"type": type, "channel": channel, **due})
+        row, received = self._new(tenant, type, channel, place, email, now, approved_by_policy)
+        repo.insert(s, row)
+        rid = str(row["id"])
+        self._event(s, tenant, rid, now, actor, "received", received)
         if approved_by_policy:
             self._event(s, tenant, rid, now, "policy", "approved", None)
         for task_id in task_ids:
@@ -250,41 +225,47 @@ class PrivacyRequests:
         if not opened:
             return
         now = self.clock.now()
-        received_on = now.astimezone(self.zone).date()
         requests, events, links = [], [], []
         for t in opened:
             rtype, channel = _type_and_channel(t)
-            deadline = self.rules.deadline(self.default_jurisdiction, rtype, received_on)
-            rid = new_id()
-            requests.append(
-                {
-                    "id": rid,
-                    "tenant": self._tenant(t.tenant),
-                    "type": rtype,
-                    "channel": channel,
-                    "jurisdiction": self.default_jurisdiction,
-                    "rule": deadline.rule,
-                    "subject_ref": self.subject_ref(t.email),
-                    "subject_masked": mask_email(t.email),
-                    "status": IN_PROGRESS,
-                    "received_at": now,
-                    "received_on": received_on,
-                    "due_on": deadline.due,
-                    "extendable_until": deadline.extendable_until,
-                    "confirm_by": deadline.confirm_by,
-                    "decision": "approved",
-                    "decided_by": "policy",
-                    "decided_at": now,
-                    "updated_at": now,
-                }
-            )
-            data = {"type": rtype, "channel": channel, "due_on": deadline.due.isoformat(), "rule": deadline.rule}
+            row, data = self._new(self._tenant(t.tenant), rtype, channel, self.default_jurisdiction, t.email, now, True)
+            requests.append(row)
+            rid = str(row["id"])
             events.append({"request_id": rid, "at": now, "actor": channel, "kind": "received", "data": data})
             events.append(
                 {"request_id": rid, "at": now, "actor": "policy", "kind": "approved", "data": {"task_id": t.task_id}}
             )
             links.append({"request_id": rid, "task_id": t.task_id, "done": False})
         repo.insert_many(s, requests, events, links)
+
+    def _new(
+        self, tenant: str, rtype: str, channel: str, place: str | None, email: str, now: datetime, approved: bool
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A new case's row (with its deadline; approved: by policy, its work started) and its `received` event."""
+        received_on = now.astimezone(self.zone).date()
+        deadline = self.rules.deadline(place, rtype, received_on)
+        row = {
+            "id": new_id(),
+            "tenant": tenant,
+            "type": rtype,
+            "channel": channel,
+            "jurisdiction": place,
+            "rule": deadline.rule,
+            "subject_ref": self.subject_ref(email),
+            "subject_masked": mask_email(email),
+            "status": IN_PROGRESS if approved else RECEIVED,
+            "received_at": now,
+            "received_on": received_on,
+            "due_on": deadline.due,
+            "extendable_until": deadline.extendable_until,
+            "confirm_by": deadline.confirm_by,
+            "decision": "approved" if approved else None,
+            "decided_by": "policy" if approved else None,
+            "decided_at": now if approved else None,
+            "updated_at": now,
+        }
+        event = {"type": rtype, "channel": channel, "due_on": deadline.due.isoformat(), "rule": deadline.rule}
+        return row, event
 
     def _tenant(self, task_tenant: str) -> str:
         """Portability apps and people (ODR) get tenants of their own; their cases belong to the company's team."""
@@ -580,10 +561,7 @@ class PrivacyRequests:
         self._event(s, row.tenant, row.id, now, actor, "responded", data)
 
     def _purge_after(self, now: datetime) -> date:
-        end = now.astimezone(self.zone).date()
-        month0 = end.month - 1 + self.retention_months
-        year, month = end.year + month0 // 12, month0 % 12 + 1
-        return _clamp(year, month, end.day)
+        return Period(self.retention_months, "months").after(now.astimezone(self.zone).date())
 
     def _event(
         self, s: Session, tenant: str, request_id: str, at: datetime, actor: str, kind: str, data: dict[str, Any] | None
@@ -637,10 +615,6 @@ def _type_and_channel(t: OpenedTask) -> tuple[str, str]:
     if t.channel == "adp":
         return "portability", "adp"
     return "access", "bulk" if t.bulk else t.channel
-
-
-def _clamp(year: int, month: int, day: int) -> date:
-    return date(year, month, min(day, calendar.monthrange(year, month)[1]))
 
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
