@@ -94,10 +94,6 @@ def page(
     return s.scalars(stmt).all()
 
 
-def count(s: Session, tenant: str, f: Filter) -> int:
-    return int(s.scalar(select(func.count()).select_from(PrivacyRequest).where(*_where(tenant, f))) or 0)
-
-
 _ADD_EVENT = insert_(_EVENTS)
 
 
