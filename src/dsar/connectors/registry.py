@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 
 from dsar.connectors.base import Connector
+from dsar.datamap.model import Source
 
 Factory = Callable[[str, str], Connector]  # (source name, url) -> an open connector
 
@@ -39,3 +40,12 @@ def connect(name: str, url: str) -> Connector:
     with _lock:
         factory = _factories.get(scheme_of(url), _sql)
     return factory(name, url)
+
+
+def connect_source(name: str, source: Source) -> Connector:
+    """An adapter for a data-map source: its `http:` block makes it a web API, else `connect` by its URL."""
+    if source.http is not None:
+        from dsar.connectors.http import HttpConnector  # httpx's client is built only for HTTP sources
+
+        return HttpConnector(name, source.url, source.http)
+    return connect(name, source.url)

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from dsar.datamap import http as http_sources
 from dsar.datamap.model import DataMap
 from dsar.datamap.portability import cross_check as portability_cross_check
 from dsar.errors import DataMapError
@@ -142,6 +143,7 @@ def parse(text: str, filename: str = "<datamap>", env: Mapping[str, str] | None 
                 return env[m.group(1)]
 
             src["url"] = _ENV.sub(_sub, src["url"])
+    http_sources.prepare(sources, env, filename, lambda loc: _line_for(loc, lines), problems)
     try:
         dm = DataMap.model_validate(raw)
     except ValidationError as exc:
@@ -205,6 +207,7 @@ def _cross_check(dm: DataMap, filename: str, lines: Mapping[Loc, int]) -> list[s
                     "collection; use `<source>.<collection>` from `collections`"
                 )
     out.extend(portability_cross_check(dm, filename, lambda loc: _line_for(loc, lines)))
+    out.extend(http_sources.cross_check(dm, filename, lambda loc: _line_for(loc, lines)))
     return out
 
 

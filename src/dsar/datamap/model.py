@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
+from dsar.datamap.http import HttpSource
 from dsar.datamap.odr import OdrSection
 from dsar.datamap.portability import PortabilitySection
 
@@ -25,6 +26,7 @@ class Source(_Strict):
     url: str = Field(description="SQLAlchemy URL; ${ENV_VAR} is replaced from the environment")
     description: str = ""
     timezone: Literal["UTC"] = "UTC"
+    http: HttpSource | None = Field(None, description="a web API: `url` is its base URL (docs/datamap.md)")
 
 
 class IdentityMatch(_Strict):

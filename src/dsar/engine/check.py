@@ -80,6 +80,15 @@ def check(dm: DataMap, sources: Sources, progress: Callable[[str, int, int], Non
         tables[key] = table
         indexes = src.indexes(step.table)
         for m in step.matches:
+            if not src.capabilities.scan:  # an API: its filters are its only lookups, no index advice applies
+                if (m.column.lower(),) in indexes:
+                    continue
+                rep.errors.append(
+                    f"{key}: the source {step.source!r} cannot look rows up by {m.column!r} (its API has no filter "
+                    "declared for it); dsar never lists a whole account to find a subject: declare the filter "
+                    "under the resource's `filters`, or reach the collection through a column that has one"
+                )
+                continue
             if not _indexed(indexes, m):
                 how = (
                     f"CREATE INDEX ... ON {step.table} (lower(trim({m.column})))"
