@@ -107,7 +107,7 @@ def demo(
     directory = dir.resolve()
     typer.echo(f"building the demo data in {directory} (reused when present) ...")
     progress = ProgressLine("demo data")
-    info = build_demo(directory, progress=progress)
+    info = build_demo(directory, progress=progress, env=os.environ)  # Stripe too, when configured
     progress.close()
     base = f"http://{host}:{port}"
     settings = Settings(
