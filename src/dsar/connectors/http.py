@@ -183,7 +183,7 @@ class HttpConnector:
             params[str(p.param)] = "0"
         url: str = path
         while True:
-            resp = self.session.send("GET", url, params=params, budget=budget)
+            resp = self.session.send("GET", url, params=params or None, budget=budget)  # a Link URL has its own
             if resp.status_code == 404:
                 return  # a lookup by path, or a filter on a key that no longer exists: no rows
             if resp.status_code >= 300:
