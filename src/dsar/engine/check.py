@@ -46,7 +46,9 @@ def check(dm: DataMap, sources: Sources, progress: Callable[[str, int, int], Non
             reachable_sources.add(name)
             rep.lines.append(f"source {name}: connected ({src.kind})")
         except (SourceError, RuntimeError, OSError) as exc:
-            rep.errors.append(f"source {name}: {unreachable(dm.sources[name].url, root_cause(exc))}; check its url")
+            reason = unreachable(dm.sources[name].url, root_cause(exc))
+            fix = "check its credentials" if "authentication failed" in reason else "check its url"
+            rep.errors.append(f"source {name}: {reason}; {fix}")
     tables: dict[str, TableSpec] = {}
     for i, key in enumerate(sorted(dm.collections)):
         if progress is not None:
