@@ -18,6 +18,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from tests.stripe import KEY, Seed, running
+
 from dsar.connectors.http import HttpConnector
 from dsar.connectors.registry import connect
 from dsar.datamap.loader import parse
@@ -25,7 +27,6 @@ from dsar.engine.archive import build_archive, mask_email
 from dsar.engine.execute import EngineOptions, Sources, run_retrieval
 from dsar.engine.plan import build_plan
 from dsar.engine.results import ArchiveMeta
-from tests.stripe import KEY, Seed, running
 
 EMAIL = "heavy.payer@example.com"
 

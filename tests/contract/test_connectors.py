@@ -163,6 +163,8 @@ def test_it_names_its_kind_and_capabilities(source: Connector, kind: str) -> Non
     source.ping()
     assert source.kind == kind
     assert source.capabilities.erase and source.capabilities.explain
+    # what the HTTP adapter lacks (tests/contract/test_http_connector.py): lookups by any column, one transaction
+    assert source.capabilities.scan and source.capabilities.transactional
 
 
 def test_describe_gives_the_columns_in_order_with_their_types(source: Connector) -> None:

@@ -4,6 +4,7 @@ pagination implies (a figure, not a timing), and the walk finds every row."""
 from __future__ import annotations
 
 from bench.stripe import expected_requests, measure
+
 from tests.stripe import Seed
 
 
