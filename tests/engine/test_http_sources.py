@@ -218,3 +218,49 @@ def test_a_source_that_never_answers_ends_source_unavailable_naming_it(silent: s
         sources.dispose()
     assert info.value.code == "SOURCE_UNAVAILABLE" and info.value.source == "api"
     assert "The data source 'api' could not be searched (ReadTimeout, 2 attempts)" in str(info.value)
+
+
+def test_retry_after_is_read_as_seconds_or_a_date() -> None:
+    from dsar.connectors.http_client import retry_after
+
+    assert retry_after("7", 0) == 7.0
+    assert retry_after("Thu, 01 Jan 1970 00:01:40 GMT", 40.0) == 60.0
+    assert retry_after("Thu, 01 Jan 1970 00:01:40 GMT", 500.0) == 0.0  # in the past: no wait
+    assert retry_after("soon", 0) is None and retry_after(None, 0) is None
+
+
+def test_a_server_asking_to_wait_too_long_and_a_link_to_another_host_fail_at_once(tmp_path: Path) -> None:
+    from dsar.connectors.base import Condition, Read, root_cause
+    from dsar.connectors.registry import connect_source
+
+    async def busy(request: Request) -> Response:
+        return Response(status_code=429, headers={"Retry-After": "3600"})
+
+    async def elsewhere(request: Request) -> Response:
+        body = JSONResponse({"items": [{"id": "o1", "person": "p1", "total": 1}]})
+        body.headers["Link"] = '<http://192.0.2.1/orders?page=2>; rel="next"'
+        return body
+
+    def app(base: str) -> Starlette:
+        return Starlette(routes=[Route("/people", busy), Route("/orders", elsewhere)])
+
+    with loopback_server(app) as base:
+        dm = parse(
+            DATAMAP.replace(
+                'auth: {type: oauth2, token_url: /oauth/token, client_id: dsar, client_secret: "${API_SECRET}"}',
+                'auth: {type: header, name: X-Api-Key, value: "${API_SECRET}"}',
+            )
+            % {"url": base, "retries": 5, "timeout": 5},
+            env={"API_SECRET": "s3cret"},
+        )
+        src = connect_source("api", dm.sources["api"])
+        try:
+            with pytest.raises(SourceError) as info:
+                list(src.read(Read("people", ["id"], ["id"], [Condition("email", "equal", [JANE])])))
+            assert "asked to wait too long" in str(root_cause(info.value))
+            assert src.session.requests == 1  # type: ignore[attr-defined]
+            with pytest.raises(SourceError) as info:
+                list(src.read(Read("orders", ["id"], ["id"], [Condition("person", "in", ["p1"])])))
+            assert "another host" in str(root_cause(info.value))
+        finally:
+            src.close()
