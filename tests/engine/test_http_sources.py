@@ -41,6 +41,7 @@ sources:
       backoff_seconds: 0.01
       retries: %(retries)d
       timeout_seconds: %(timeout)s
+      max_requests: %(budget)d
       resources:
         people:
           path: /people
@@ -135,8 +136,9 @@ def flaky() -> Iterator[tuple[str, FlakyApi]]:
         yield base, api
 
 
-def datamap(url: str, *, retries: int = 6, timeout: float = 5) -> Any:
-    return parse(DATAMAP % {"url": url, "retries": retries, "timeout": timeout}, env={"API_SECRET": "s3cret"})
+def datamap(url: str, *, retries: int = 6, timeout: float = 5, budget: int = 500) -> Any:
+    values = {"url": url, "retries": retries, "timeout": timeout, "budget": budget}
+    return parse(DATAMAP % values, env={"API_SECRET": "s3cret"})
 
 
 def test_a_source_answering_429_and_503_for_a_while_still_completes(
@@ -250,7 +252,7 @@ def test_a_server_asking_to_wait_too_long_and_a_link_to_another_host_fail_at_onc
                 'auth: {type: oauth2, token_url: /oauth/token, client_id: dsar, client_secret: "${API_SECRET}"}',
                 'auth: {type: header, name: X-Api-Key, value: "${API_SECRET}"}',
             )
-            % {"url": base, "retries": 5, "timeout": 5},
+            % {"url": base, "retries": 5, "timeout": 5, "budget": 500},
             env={"API_SECRET": "s3cret"},
         )
         src = connect_source("api", dm.sources["api"])
@@ -264,3 +266,21 @@ def test_a_server_asking_to_wait_too_long_and_a_link_to_another_host_fail_at_onc
             assert "another host" in str(root_cause(info.value))
         finally:
             src.close()
+
+
+def test_one_retrieval_spends_one_request_budget_across_its_collections_and_retries(tmp_path: Path) -> None:
+    api = FlakyApi(failures=0)
+    with loopback_server(api.app) as base:
+        dm = datamap(base, budget=5)  # people: 1 request; Jane's 40 orders: 6 pages of 7
+        sources = Sources(dm, connect)
+        try:
+            with pytest.raises(SourceError) as info:
+                run_retrieval(
+                    dm, build_plan(dm), sources, {"email": JANE}, tmp_path, EngineOptions(sleep=lambda s: None)
+                )
+        finally:
+            sources.dispose()
+    assert info.value.source == "api" and "BudgetExceeded" in str(info.value)
+    # 5 requests: people 1, orders 3 answered and 1 refused (the API revokes the token after a path's 2nd call);
+    # the engine's retries of the collection sent none: the walk's budget was spent
+    assert api.calls == {"/people": 1, "/orders": 3} and api.issued == 2

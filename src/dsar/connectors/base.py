@@ -52,6 +52,7 @@ class Read:
     since: tuple[str, datetime] | None = None  # (column, bound); a naive bound is UTC
     chunk: int = 500
     batch: int = 2000
+    retrieval: str = ""  # the walk this read serves; an adapter may keep per-walk state (an API's request budget)
 
 
 @dataclass(frozen=True, slots=True)

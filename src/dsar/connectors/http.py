@@ -13,6 +13,7 @@ and a rerun finishes what an outage interrupted.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -38,6 +39,7 @@ from dsar.connectors.http_client import Budget, HttpStatusError, Session
 from dsar.datamap.http import ColumnType, Filter, HttpSource, Pagination, Resource
 from dsar.errors import DataMapError
 
+_WALKS = 4096  # budgets of this many recent walks are kept (a walk lasts seconds to minutes)
 _SCHEMAS: dict[ColumnType, dict[str, Any]] = {
     "string": {"type": ["string", "null"]},
     "integer": {"type": ["integer", "null"]},
@@ -97,6 +99,8 @@ class HttpConnector:
         self.name = name
         self.spec = spec
         self.session = Session(name, url, spec, transport=transport, sleep=sleep)
+        self._lock = threading.Lock()
+        self._budgets: dict[str, Budget] = {}  # per walk, the most recent last
 
     # --- describe ------------------------------------------------------------------------------------
 
@@ -147,8 +151,20 @@ class HttpConnector:
             return once(batches, [list(read.columns).index(k) for k in read.key])
         return batches
 
+    def _budget(self, retrieval: str) -> Budget:
+        """The requests a walk may still send here: shared by its reads (and their retries); a read outside
+        a walk gets its own."""
+        if not retrieval:
+            return Budget(self.name, self.spec.max_requests)
+        with self._lock:
+            budget = self._budgets.pop(retrieval, None) or Budget(self.name, self.spec.max_requests)
+            self._budgets[retrieval] = budget  # most recent last
+            while len(self._budgets) > _WALKS:
+                self._budgets.pop(next(iter(self._budgets)))
+            return budget
+
     def _read(self, res: Resource, read: Read) -> Iterator[list[Row]]:
-        budget = Budget(self.name, self.spec.max_requests)  # one lookup of one collection
+        budget = self._budget(read.retrieval)
         at = [list(read.columns).index(k) for k in read.key]
         since = None
         if read.since is not None:

@@ -4,7 +4,7 @@ Every request goes through `Session.send`: it adds the credentials (a bearer tok
 header, or an OAuth 2 client-credentials token fetched once and renewed when it expires or is refused),
 honours rate limits (429 and 503 wait for `Retry-After`, or back off exponentially, `retries` times at
 most; a server asking for longer than `max_wait_seconds` fails at once) and spends a `Budget`, so one
-lookup cannot page through a whole account. Errors carry the status or the transport error's type,
+retrieval cannot page through a whole account. Errors carry the status or the transport error's type,
 never a URL (its query holds the subject's e-mail) nor a body.
 """
 
@@ -44,23 +44,25 @@ class AuthRefused(HttpStatusError):
 
 
 class BudgetExceeded(SourceError):
-    """One lookup needed more requests than the source's `max_requests` allows."""
+    """One retrieval needed more requests than the source's `max_requests` allows."""
 
 
 class Budget:
-    """Requests one lookup may still send."""
+    """Requests one retrieval may still send to a source. Safe to share between threads."""
 
     def __init__(self, source: str, limit: int) -> None:
         self.source, self.limit, self.spent = source, limit, 0
+        self._lock = threading.Lock()
 
     def spend(self) -> None:
-        if self.spent >= self.limit:
-            raise BudgetExceeded(
-                self.source,
-                f"The data source '{self.source}' needed more than {self.limit} requests for one lookup; "
-                "raise its http.max_requests or make the lookup narrower.",
-            )
-        self.spent += 1
+        with self._lock:
+            if self.spent >= self.limit:
+                raise BudgetExceeded(
+                    self.source,
+                    f"The data source '{self.source}' needed more than {self.limit} requests for one retrieval; "
+                    "raise its http.max_requests or make the lookups narrower.",
+                )
+            self.spent += 1
 
 
 def retry_after(value: str | None, now: float) -> float | None:

@@ -143,7 +143,7 @@ class HttpSource(_Strict):
     retries: int = Field(4, ge=0, le=20, description="retries of a request answered 429 or 503, or that failed")
     backoff_seconds: float = Field(0.5, ge=0, le=60, description="first wait when no Retry-After says")
     max_wait_seconds: float = Field(30.0, ge=0, le=600, description="longest wait a Retry-After may impose")
-    max_requests: int = Field(500, ge=1, description="requests one lookup (one collection of a request) may send")
+    max_requests: int = Field(500, ge=1, description="requests one retrieval may send to this source")
     pagination: Pagination = Pagination()
     headers: dict[str, str] = Field(default_factory=dict, description="sent with every request (no secrets)")
     resources: dict[str, Resource] = Field(default_factory=dict)

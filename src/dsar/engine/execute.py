@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
@@ -119,6 +120,7 @@ class _Run:
         self.keys: dict[tuple[str, str], set[Any]] = {}
         self.lock = threading.Lock()
         self.results: dict[str, CollectionResult] = {}
+        self.id = uuid.uuid4().hex  # tells adapters which reads belong to one walk (an HTTP source's budget)
 
     def exported(self, key: str) -> bool:
         return self.selection is None or key in self.selection.collections
@@ -229,6 +231,7 @@ class _Run:
             conditions=[condition(m, v) for m, v in conds],
             since=window,
             chunk=self.opts.chunk_size,
+            retrieval=self.id,
         )
         local_seen: set[tuple[Any, ...]] = set()
         new_keys: dict[str, set[Any]] = {c: set() for c in step.needed}
