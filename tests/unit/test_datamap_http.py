@@ -143,3 +143,8 @@ def test_the_cli_check_fails_on_a_listing_lookup(
     monkeypatch.setenv("STRIPE_KEY", KEY)
     result = CliRunner().invoke(app, ["datamap", "check", str(path)])
     assert result.exit_code != 0 and "cannot look rows up by 'name'" in result.output
+
+
+def test_a_secret_never_shows_in_a_repr() -> None:
+    dm = parse(stripe_map(), "dm.yaml", ENV)
+    assert KEY not in repr(dm) and KEY not in str(dm.sources["stripe"])

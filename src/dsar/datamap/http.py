@@ -50,14 +50,14 @@ class Auth(_Strict):
     oauth2: the client-credentials grant at `token_url`, its access token sent as a bearer token."""
 
     type: Literal["bearer", "basic", "header", "oauth2", "none"]
-    token: str | None = None
+    token: str | None = Field(None, repr=False)  # secrets: `${ENV_VAR}` in the file, never in a repr or log
     username: str | None = None
-    password: str | None = None
+    password: str | None = Field(None, repr=False)
     name: str | None = Field(None, description="header name for `type: header`, e.g. X-Api-Key")
-    value: str | None = None
+    value: str | None = Field(None, repr=False)
     token_url: str | None = None
     client_id: str | None = None
-    client_secret: str | None = None
+    client_secret: str | None = Field(None, repr=False)
     scope: str | None = None
 
     @model_validator(mode="after")
