@@ -209,9 +209,10 @@ class HttpConnector:
             except ValueError as exc:
                 raise unavailable(self.name, exc) from exc
             found = at_path(body, res.rows if f.rows is None else f.rows)
+            if isinstance(found, dict):  # one object (a lookup by path): no pages follow
+                yield [found]
+                return
             rows = [r for r in found if isinstance(r, dict)] if isinstance(found, list) else []
-            if isinstance(found, dict):
-                rows = [found]
             if rows:
                 yield rows
             nxt = _next(p, body, rows, resp, params)
