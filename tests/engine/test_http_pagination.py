@@ -128,3 +128,28 @@ def test_a_path_lookup_and_a_json_update(served: tuple[HttpConnector, Api]) -> N
     assert got == [(4, "b")]
     src.erase([Change("items", ["id"], [(4,), (8,)], {"note": None, "owner": "erased"})], chunk=10)
     assert api.patches == [(4, {"note": None, "owner": "erased"}), (8, {"note": None, "owner": "erased"})]
+
+
+def test_an_api_that_ignores_the_page_parameter_is_caught_on_the_second_page() -> None:
+    from dsar.connectors.base import root_cause
+    from dsar.errors import SourceError
+
+    api = Api("page", "bearer")
+
+    def app(base: str) -> Starlette:
+        async def items(request: Request) -> Response:
+            api.requests += 1
+            return JSONResponse({"items": ITEMS[:10]})
+
+        return Starlette(routes=[Route("/items", items)])
+
+    with loopback_server(app) as base:
+        pagination, rows = STYLES["page"]
+        text = MAP % {"url": base, "auth": AUTHS["bearer"][0], "pagination": pagination, "rows": rows}
+        src = connect_source("api", parse(text, env={"SECRET": "pw"}).sources["api"])
+        try:
+            with pytest.raises(SourceError) as info:
+                list(src.read(Read("items", ["id"], ["id"], [Condition("owner", "equal", ["a"])])))
+        finally:
+            src.close()
+    assert "the same page twice" in str(root_cause(info.value)) and api.requests == 2

@@ -198,6 +198,7 @@ class HttpConnector:
         elif p.type == "offset":
             params[str(p.param)] = "0"
         url: str = path
+        last: list[dict[str, Any]] | None = None
         while True:
             resp = self.session.send("GET", url, params=params or None, budget=budget)  # a Link URL has its own
             if resp.status_code == 404:
@@ -213,6 +214,9 @@ class HttpConnector:
                 yield [found]
                 return
             rows = [r for r in found if isinstance(r, dict)] if isinstance(found, list) else []
+            if rows and rows == last:  # an API that ignores the page parameter would answer the first page forever
+                raise unavailable(self.name, HttpStatusError(resp.status_code, "the same page twice: check pagination"))
+            last = rows
             if rows:
                 yield rows
             nxt = _next(p, body, rows, resp, params)
