@@ -178,6 +178,16 @@ def _cross_check(dm: DataMap, filename: str, lines: Mapping[Loc, int]) -> list[s
                     f"{filename}:{line}: collections.{key}.references[{i}].to: {ref.to!r} is not "
                     "`<source>.<collection>.<column>` of a declared collection"
                 )
+            if ref.identity is not None and ref.identity not in dm.identities:
+                line = _line_for(("collections", key, "references", i, "identity"), lines)
+                out.append(
+                    f"{filename}:{line}: collections.{key}.references[{i}].identity: unknown identity "
+                    f"{ref.identity!r}; use one of {sorted(dm.identities)}"
+                )
+        columns = [m.column for _, m in coll.identity_matches()]
+        for col in sorted({c for c in columns if columns.count(c) > 1}):
+            line = _line_for(("collections", key, "identities"), lines)
+            out.append(f"{filename}:{line}: collections.{key}.identities: column {col!r} is listed twice; keep one")
         for col, spec in coll.fields.items():
             at_field = (
                 f"{filename}:{_line_for(('collections', key, 'fields', col), lines)}: collections.{key}.fields.{col}"
