@@ -72,6 +72,8 @@ def quote_every_identifier(engine: Engine) -> None:
     DuckDB reserves more (`at` since 2.0 is in none of its lists), and a quoted name means the same to it."""
     if engine.dialect.name == "duckdb":
         setattr(engine.dialect.identifier_preparer, "_requires_quotes", lambda value: True)  # noqa: B010
+
+
 _STATEMENTS = 4096  # statements kept per source (by shape); past that the cache starts afresh
 
 

@@ -161,7 +161,8 @@ class _Run:
         for m in step.matches:
             kind = self.dm.identities.get(m.identity or "", "")
             if m.kind == "identity":  # normalised: lower_trim compares lower(trim(column)) with it
-                vals: set[Any] = {n for v in _given(self.identities, m.identity or "") for n in identities_kinds.lookup_values(kind, v)}
+                given = _given(self.identities, m.identity or "")
+                vals: set[Any] = {n for v in given for n in identities_kinds.lookup_values(kind, v)}
             else:
                 with self.lock:
                     vals = set(self.keys.get((m.parent or "", m.parent_column or ""), ()))
