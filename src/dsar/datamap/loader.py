@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from dsar.datamap.model import DataMap
+from dsar.datamap.model import UNION_TAGS, DataMap
 from dsar.datamap.portability import cross_check as portability_cross_check
 from dsar.errors import DataMapError
 
@@ -146,7 +146,7 @@ def parse(text: str, filename: str = "<datamap>", env: Mapping[str, str] | None 
         dm = DataMap.model_validate(raw)
     except ValidationError as exc:
         for err in exc.errors():
-            loc = tuple(err["loc"])
+            loc = tuple(p for p in err["loc"] if p not in UNION_TAGS)
             dotted = ".".join(str(p) for p in loc)
             problems.append(f"{filename}:{_line_for(loc, lines)}: {dotted}: {_hint(err)}")
         raise DataMapError("\n".join(problems)) from None

@@ -7,9 +7,9 @@ this collection's `column` holds values of that column, so the walk goes from th
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, field_validator
 
 from dsar.datamap.identities import Kind
 from dsar.datamap.odr import OdrSection
@@ -35,6 +35,19 @@ class IdentityMatch(_Strict):
         description="lower_trim: lower(trim(column)) = value (index that expression); "
         "exact: column = value (column holds normalised values, or a case-insensitive collation)",
     )
+
+
+def _one_or_many(value: Any) -> str:
+    return "identity-columns" if isinstance(value, list) else "identity-column"
+
+
+# One column, or a list of them (`email` and `alt_email`); the tags keep pydantic's errors to the branch used,
+# and the loader leaves them out of the paths it prints.
+IdentityColumns = Annotated[
+    Annotated[IdentityMatch, Tag("identity-column")] | Annotated[list[IdentityMatch], Tag("identity-columns")],
+    Discriminator(_one_or_many),
+]
+UNION_TAGS = frozenset({"identity-column", "identity-columns"})
 
 
 class Reference(_Strict):
@@ -99,7 +112,7 @@ class Collection(_Strict):
     table: str | None = Field(None, description="table name; the collection name when omitted")
     description: str = ""
     primary_key: list[str] = Field(min_length=1)
-    identities: dict[str, IdentityMatch | list[IdentityMatch]] = Field(
+    identities: dict[str, IdentityColumns] = Field(
         default_factory=dict, description="identity name -> its column, or a list of columns (email, alt_email)"
     )
     references: list[Reference] = Field(default_factory=list)
