@@ -255,10 +255,14 @@ class ServiceConnector:
         return TableSpec(table, tuple(_column(n, s, key, required) for n, s in props.items()))
 
     def indexes(self, table: str) -> list[Index]:
-        """The key and every lookup the service says it answers without a listing (its own indexes)."""
+        """The key and every lookup the service says it answers without a listing (its own indexes), each also
+        as `lower(trim(field))`: the service applies the match rule it is sent."""
         entry = self._entry(table)
-        key = tuple(c.lower() for c in entry.get("key") or [])
-        return [key, *(tuple(c.lower() for c in ix) for ix in entry.get("lookups") or [])]
+        out = [tuple(c.lower() for c in entry.get("key") or [])]
+        for ix in entry.get("lookups") or []:
+            cols = tuple(str(c).lower() for c in ix)
+            out += [cols, (f"lower(trim({cols[0]}))", *cols[1:])] if cols else []
+        return out
 
     def _access(self, read: Read) -> dict[str, Any]:
         payload: dict[str, Any] = {
