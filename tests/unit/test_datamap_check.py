@@ -106,7 +106,7 @@ def test_a_reference_column_without_an_index_warns_with_the_create_index_hint(tm
     assert rep.errors == []
     assert rep.warnings == [
         "shop.orders: lookup column 'customer_id' has no usable index; every request scans the table. "
-        "Add: CREATE INDEX ... ON orders (customer_id)"
+        'Add: CREATE INDEX "ix_orders_customer_id" ON "orders" ("customer_id");'
     ]
     code, out, _ = cli(path)
     assert code == 0  # warnings do not fail the check

@@ -62,7 +62,7 @@ from dsar.connectors.base import (
     once,
     unavailable,
 )
-from dsar.connectors.sql_catalog import duckdb_columns, read_indexes
+from dsar.connectors.sql_catalog import duckdb_columns, index_advice, read_indexes
 
 _DRIVER_HINTS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql", "duckdb": "duckdb"}
 
@@ -191,6 +191,11 @@ class SqlConnector:
             return read_indexes(self.engine, table)
         except SQLAlchemyError as exc:
             raise unavailable(self.name, exc) from exc
+
+    def index_advice(self, table: str, column: str, *, expression: bool) -> str:
+        """The CREATE INDEX (or, on MariaDB, the generated column) that makes this lookup an index search."""
+        mariadb = bool(getattr(self.engine.dialect, "is_mariadb", False))  # known once connected (ping)
+        return index_advice(self.engine, table, column, expression=expression, mariadb=mariadb)
 
     # --- read ----------------------------------------------------------------------------------------
 

@@ -35,6 +35,30 @@ def read_indexes(engine: Engine, table: str) -> list[tuple[str, ...]]:
     return out
 
 
+def index_advice(engine: Engine, table: str, column: str, *, expression: bool, mariadb: bool) -> str:
+    """The statement that makes a lookup an index search on this engine, names quoted as it quotes them.
+
+    `expression`: the lookup is `lower(trim(column))`. MySQL 8 wants an expression in its own parentheses;
+    MariaDB has no expression indexes, so the advice is a stored generated column with an index, which the data
+    map then names with `match: exact`.
+    """
+    q = engine.dialect.identifier_preparer.quote_identifier  # always quotes: mixed case, reserved words
+    base = re.sub(r"[^a-z0-9_]+", "_", f"{table}_{column}".lower()).strip("_")
+    name = q(f"ix_{base}"[:60])
+    if not expression:
+        return f"CREATE INDEX {name} ON {q(table)} ({q(column)});"
+    expr = f"lower(trim({q(column)}))"
+    if mariadb:
+        normalized = f"{column}_normalized"
+        return (
+            f"ALTER TABLE {q(table)} ADD {q(normalized)} VARCHAR(320) AS ({expr}) STORED, ADD INDEX ({q(normalized)}); "
+            f"then map the identity to `{normalized}` with `match: exact` and add it to `exclude`"
+        )
+    if engine.dialect.name == "mysql":
+        return f"CREATE INDEX {name} ON {q(table)} (({expr}));"
+    return f"CREATE INDEX {name} ON {q(table)} ({expr});"
+
+
 def _sqlite_indexes(engine: Engine, table: str) -> list[tuple[str, ...]]:
     """SQLite indexes read from the catalogue: UNIQUE constraints' automatic indexes and every
     CREATE INDEX (plain or expression) parsed from its SQL text."""
