@@ -305,6 +305,7 @@ class Container:
             notify=self._notify,
             on_end=self.task_ended,
             on_open=self.requests.tasks_opened_in,
+            identity_kinds=lambda: self.datamap.identities,
         )
 
     @cached_property
