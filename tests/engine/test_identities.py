@@ -180,6 +180,9 @@ def test_the_loader_names_an_unknown_identity_on_a_reference_and_a_column_listed
     assert "references[0].identity: unknown identity 'fax'" in msg
     assert "column 'email' is listed twice" in msg
     with pytest.raises(Exception) as info:
+        parse(text.replace("identity: stripe}", "match: lower_trim}"), "dm.yaml")
+    assert "references[0].match: `lower_trim` compares normalised identities; add `identity`" in str(info.value)
+    with pytest.raises(Exception) as info:
         parse(text.replace("stripe: customer_id", "stripe: passport"), "dm.yaml")
     assert "identities.stripe" in str(info.value) and "customer_id" in str(info.value)
 

@@ -178,6 +178,12 @@ def _cross_check(dm: DataMap, filename: str, lines: Mapping[Loc, int]) -> list[s
                     f"{filename}:{line}: collections.{key}.references[{i}].to: {ref.to!r} is not "
                     "`<source>.<collection>.<column>` of a declared collection"
                 )
+            if ref.match == "lower_trim" and ref.identity is None:
+                line = _line_for(("collections", key, "references", i, "match"), lines)
+                out.append(
+                    f"{filename}:{line}: collections.{key}.references[{i}].match: `lower_trim` compares normalised "
+                    "identities; add `identity` (e.g. `identity: email`) or use `match: exact`"
+                )
             if ref.identity is not None and ref.identity not in dm.identities:
                 line = _line_for(("collections", key, "references", i, "identity"), lines)
                 out.append(
