@@ -6,6 +6,7 @@ reply route; signatures are checked both ways; a service that never answers ends
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import secrets
 import sqlite3
@@ -227,3 +228,20 @@ def test_the_reply_route_refuses_wrong_links_and_wrong_signatures() -> None:
     assert post(path, secret).status_code == 204
     assert replies.take("loyalty", reply) == body
     assert replies.take("loyalty", reply) is None
+
+
+def test_a_service_slower_than_its_timeout_is_a_source_failure_naming_it() -> None:
+    slow = FastAPI()
+
+    @slow.post("/dsar")
+    async def answer() -> Response:
+        await asyncio.sleep(1.5)
+        return Response(b"{}", 200)
+
+    with loopback_server(lambda _b: slow) as base:
+        src = ServiceConnector("loyalty", _service_url(base, _secret(), "?timeout=0.2"))
+        with pytest.raises(SourceError) as info:
+            src.ping()
+        src.close()
+    assert info.value.source == "loyalty" and info.value.code == "SOURCE_UNAVAILABLE"
+    assert isinstance(root_cause(info.value), httpx.TimeoutException)
