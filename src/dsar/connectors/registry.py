@@ -1,7 +1,8 @@
 """Which adapter serves a data-map source: chosen by the scheme of its URL.
 
 `connect(name, url)` is what the composition root hands to the engine's `Sources`. A new kind of source
-registers its factory here (`register("https", ...)`); the engine does not change. Any scheme nobody
+registers its factory here (`register("https", ...)`); the engine does not change. `service+https://` is a
+company service (`service.py`). Any scheme nobody
 registered is taken for a SQLAlchemy URL, as data maps have always used them.
 """
 
@@ -16,13 +17,19 @@ from dsar.datamap.model import Source
 Factory = Callable[[str, str], Connector]  # (source name, url) -> an open connector
 
 _lock = threading.Lock()
-_factories: dict[str, Factory] = {}
+_factories: dict[str, Factory] = {}  # "service" (company services) is registered below
 
 
 def _sql(name: str, url: str) -> Connector:
     from dsar.connectors.sql import SqlConnector  # SQLAlchemy loads only when a SQL source is used
 
     return SqlConnector(name, url)
+
+
+def _service(name: str, url: str) -> Connector:
+    from dsar.connectors.service import ServiceConnector  # httpx loads only when a company service is used
+
+    return ServiceConnector(name, url)
 
 
 def scheme_of(url: str) -> str:
@@ -49,3 +56,6 @@ def connect_source(name: str, source: Source) -> Connector:
 
         return HttpConnector(name, source.url, source.http)
     return connect(name, source.url)
+
+
+register("service", _service)  # `service+https://...`: docs/company-services.md
