@@ -46,3 +46,7 @@ def check(file: Path | None = typer.Argument(None, help="the data map; DSAR_DATA
     typer.echo(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)")
     if not report.ok:
         raise typer.Exit(1)
+
+
+# discover, coverage, import-fides and export-fides live in their own module and register on `app`.
+from dsar.cli import discovery as discovery  # noqa: E402

@@ -65,17 +65,29 @@ _ADDRESS_TABLES = re.compile(r"address", re.IGNORECASE)
 _NAME_HINTS: list[tuple[re.Pattern[str], str, bool]] = [
     (re.compile(r"e_?mail|mail_?addr"), EMAIL, False),
     (re.compile(r"phone|mobile|cell_?no|telephone|^tel$|_tel$|fax"), PHONE, False),
-    (re.compile(r"first_?name|last_?name|given_?name|family_?name|surname|full_?name|middle_?name|maiden"), NAME, False),
+    (
+        re.compile(r"first_?name|last_?name|given_?name|family_?name|surname|full_?name|middle_?name|maiden"),
+        NAME,
+        False,
+    ),
     (re.compile(r"^(contact_?|customer_?|user_?|display_?|person_?)?name$|^nick_?name$"), NAME, True),
     (re.compile(r"birth|^dob$|_dob$|born"), DOB, False),
-    (re.compile(r"ssn|social_?sec|national_?id|passport|tax_?id|nino|\bbsn\b|^bsn$|driver_?lic|licen[cs]e_?no"),
-     NATIONAL_ID, False),
+    (
+        re.compile(r"ssn|social_?sec|national_?id|passport|tax_?id|nino|\bbsn\b|^bsn$|driver_?lic|licen[cs]e_?no"),
+        NATIONAL_ID,
+        False,
+    ),
     (re.compile(r"iban|bank_?account|account_?number"), IBAN, False),
     (re.compile(r"card_?(no|num)|ccn|credit_?card|^pan$|card_?last"), CARD, False),
     (re.compile(r"(^|_)ip(_?addr(ess)?)?$|ip_?address|remote_?addr"), IP, False),
-    (re.compile(r"address|street|^house|city|town|zip|postal|post_?code|^state$|province|country|region$"
-                r"|billing_?(addr|city|state|country|postal)|shipping_?(addr|city|state|country|postal)"),
-     ADDRESS, True),
+    (
+        re.compile(
+            r"address|street|^house|city|town|zip|postal|post_?code|^state$|province|country|region$"
+            r"|billing_?(addr|city|state|country|postal)|shipping_?(addr|city|state|country|postal)"
+        ),
+        ADDRESS,
+        True,
+    ),
     (re.compile(r"password|passwd|pwd|secret|token|api_?key|hash$"), CREDENTIALS, False),
     (re.compile(r"gender|^sex$"), "user.demographic.gender", True),
     (re.compile(r"^(user_?name|login|handle)$"), "user.account.username", False),
@@ -88,7 +100,10 @@ _ADDRESS_PARTS = [
     (re.compile(r"street|house|address|addr"), "street"),
 ]
 _FREE_TEXT_NAMES = re.compile(r"comment|note|body|message|text|remark|description|bio|about|content|subject")
-_PERSON_NAME_VALUE = re.compile(r"^[^\W\d_][^\W\d_'’.\-]*(?:[ '’.\-]+[^\W\d_][^\W\d_'’.\-]*){0,3}\.?$")
+_APOSTROPHES = "'\u2019"
+_PERSON_NAME_VALUE = re.compile(
+    rf"^[^\W\d_][^\W\d_{_APOSTROPHES}.\-]*(?:[ {_APOSTROPHES}.\-]+[^\W\d_][^\W\d_{_APOSTROPHES}.\-]*){{0,3}}\.?$"
+)
 
 
 def name_hint(column: str, table: str, personal_table: bool) -> Finding | None:
@@ -201,9 +216,9 @@ def pd_in_text(v: str) -> str | None:
         if is_email(m.group(0)):
             return "an e-mail address"
     if len(v) <= 2000 and any(ch.isdigit() for ch in v):
-        for m in phonenumbers.PhoneNumberMatcher(v, "US", leniency=phonenumbers.Leniency.VALID):
-            raw = m.raw_string
-            before = v[m.start - 1] if m.start > 0 else " "
+        for found in phonenumbers.PhoneNumberMatcher(v, "US", leniency=phonenumbers.Leniency.VALID):
+            raw, start = found.raw_string, int(found.start)
+            before = v[start - 1] if start > 0 else " "
             if _DATE_LIKE.search(raw) or before in "/=:._-" or before.isalnum():
                 continue  # a date, a version or part of a token, not a number to call
             if raw.startswith(("+", "(")) or ((" " in raw or "-" in raw) and "." not in raw):

@@ -70,7 +70,9 @@ def plan_walk(scan: SourceScan) -> Walk:
                 and r.confidence >= FOLLOW
                 and not scan.emails(r.parent)
             ):
-                rev = Ref(r.parent, r.parent_column, r.table, r.column, r.confidence, r.evidence + "; walked in reverse")
+                rev = Ref(
+                    r.parent, r.parent_column, r.table, r.column, r.confidence, r.evidence + "; walked in reverse"
+                )
                 _add(w, r.parent, (r.parent_column, r.table, r.column, rev))
                 queue.append(r.parent)
         if not queue:
@@ -80,16 +82,28 @@ def plan_walk(scan: SourceScan) -> Walk:
 
 def _skip(scan: SourceScan, w: Walk, r: Ref, child: str, conf: float) -> bool:
     if conf < FOLLOW:
-        _note(w, child, f"candidate reference {r.column} -> {r.parent}.{r.parent_column} not walked "
-              f"(confidence {conf:.2f}: {r.evidence})")
+        _note(
+            w,
+            child,
+            f"candidate reference {r.column} -> {r.parent}.{r.parent_column} not walked "
+            f"(confidence {conf:.2f}: {r.evidence})",
+        )
         return True
     if child == r.parent:
-        _note(w, child, f"self-reference {r.column} -> {r.parent}.{r.parent_column} not walked: it reaches other "
-              "people's rows (e.g. a manager's reports)")
+        _note(
+            w,
+            child,
+            f"self-reference {r.column} -> {r.parent}.{r.parent_column} not walked: it reaches other "
+            "people's rows (e.g. a manager's reports)",
+        )
         return True
     if scan.emails(child):
-        _note(w, child, f"reference {r.column} -> {r.parent}.{r.parent_column} not walked: {child} rows have their "
-              "own e-mail identity (other people)")
+        _note(
+            w,
+            child,
+            f"reference {r.column} -> {r.parent}.{r.parent_column} not walked: {child} rows have their "
+            "own e-mail identity (other people)",
+        )
         return True
     return False
 
@@ -128,7 +142,7 @@ def source_url(name: str, url: str) -> tuple[str, str | None]:
     """The URL to write, its password (if any) replaced by ${<NAME>_PASSWORD}, and that variable's name."""
     try:
         u = make_url(url)
-    except Exception:  # noqa: BLE001  (written as given; the loader will say what is wrong)
+    except Exception:
         return url, None
     if not u.password:
         return url, None
@@ -186,8 +200,10 @@ def _collection(s: SourceScan, t: Table, walk: Walk) -> list[str]:
         out.append("    # REVIEW: no primary key: rows are told apart by " + ", ".join(pk))
     out.append(f"    primary_key: [{', '.join(q(c) for c in pk)}]")
     if t.name not in walk.reached:
-        out.append("    # REVIEW: holds personal data but no identity or reference reaches it: `datamap check` and "
-                   "`datamap coverage` will say so; add a reference")
+        out.append(
+            "    # REVIEW: holds personal data but no identity or reference reaches it: `datamap check` and "
+            "`datamap coverage` will say so; add a reference"
+        )
     emails = s.emails(t.name)
     if emails:
         out.append("    identities:")
@@ -196,7 +212,9 @@ def _collection(s: SourceScan, t: Table, walk: Walk) -> list[str]:
             out.append(f"      # REVIEW: {other} holds e-mails too; the data map takes one column per identity")
     for col, f in s.personal_columns(t.name, at_least=0.8):
         if f.category == d.PHONE:
-            out.append(f"    # identity candidate: {col} (phone number); the data map's identities are e-mail only here")
+            out.append(
+                f"    # identity candidate: {col} (phone number); the data map's identities are e-mail only here"
+            )
     if len(t.primary_key) == 1 and emails and d.person_table(t.name):
         out.append(f"    # identity candidate: {t.primary_key[0]} (customer id), for requests that name it")
     refs = walk.refs.get(t.name, [])

@@ -86,8 +86,9 @@ def infer(tables: list[Table], present: Present | None = None, *, use_declared: 
             for fk in t.foreign_keys:
                 if len(fk.columns) != 1 or fk.parent not in by_name:
                     continue
-                out.append(Ref(t.name, fk.columns[0], fk.parent, fk.parent_columns[0], 1.0, "declared foreign key",
-                               True))
+                out.append(
+                    Ref(t.name, fk.columns[0], fk.parent, fk.parent_columns[0], 1.0, "declared foreign key", True)
+                )
                 declared.add((t.name, fk.columns[0]))
     keys = [(p, k) for p in tables for k in _keys(p)]
     stems = {p.name: _stems(p.name, prefix) for p in tables}
@@ -115,7 +116,10 @@ def infer(tables: list[Table], present: Present | None = None, *, use_declared: 
                     elif n and overlap >= 0.8 * n:
                         conf, why = 0.8, f"name '{col.name}' names table '{parent.name}'; {overlap} of {n} values found"
                     elif n:
-                        conf, why = 0.4, f"name '{col.name}' names table '{parent.name}' but only {overlap} of {n} found"
+                        conf, why = (
+                            0.4,
+                            f"name '{col.name}' names table '{parent.name}' but only {overlap} of {n} found",
+                        )
                     else:
                         conf, why = 0.7, f"name '{col.name}' names table '{parent.name}'; no values sampled"
                     cands.append(Ref(t.name, col.name, parent.name, key, conf, why))
@@ -132,8 +136,16 @@ def infer(tables: list[Table], present: Present | None = None, *, use_declared: 
                     out.append(best[0])
                 else:  # values fit several tables' keys: keep the one whose name is closest, less sure
                     pick = min(best, key=lambda r: _distance(col.name, r.parent))
-                    out.append(Ref(pick.table, pick.column, pick.parent, pick.parent_column, 0.35,
-                                   pick.evidence + f"; {len(best)} tables fit equally"))
+                    out.append(
+                        Ref(
+                            pick.table,
+                            pick.column,
+                            pick.parent,
+                            pick.parent_column,
+                            0.35,
+                            pick.evidence + f"; {len(best)} tables fit equally",
+                        )
+                    )
     return out
 
 

@@ -11,9 +11,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from dsar.connectors.base import root_cause
+from dsar.db.engine import unreachable
 from dsar.discovery import detectors as d
 from dsar.discovery.references import Ref, infer
 from dsar.discovery.schema import Log, SourceReader, Table
+from dsar.errors import SourceError
 
 Progress = Callable[[str, int, int], None]
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -71,7 +74,19 @@ def scan_source(
     progress: Progress | None = None,
     use_declared: bool = True,
 ) -> SourceScan:
-    """Read one source: catalogue, samples, categories, references."""
+    """Read one source: catalogue, samples, categories, references. A source that cannot be read raises
+    `SourceError` whose message says which and why in one line (no credentials)."""
+    try:
+        return _scan(name, url, sample, log, progress, use_declared)
+    except SourceError as exc:
+        if exc.__cause__ is None:
+            raise
+        raise SourceError(name, f"source {name}: {unreachable(url, root_cause(exc))}") from None
+
+
+def _scan(
+    name: str, url: str, sample: int, log: Log | None, progress: Progress | None, use_declared: bool
+) -> SourceScan:
     reader = SourceReader(name, url, log)
     try:
         tables = reader.tables()
@@ -111,9 +126,9 @@ def classify_all(scan: SourceScan, linked: set[str] | None = None) -> None:
                     temporal=c.kind == "temporal",
                     personal_table=t.name in personal,
                 )
-                if any(f.category == d.DOB for f in found) and c.kind == "temporal":
-                    if not d.plausible_birth_dates(t.values(c.name)) and t.values(c.name):
-                        found = [f for f in found if f.category != d.DOB]
+                dob = any(f.category == d.DOB for f in found) and c.kind == "temporal"
+                if dob and t.values(c.name) and not d.plausible_birth_dates(t.values(c.name)):
+                    found = [f for f in found if f.category != d.DOB]
                 if c.name in t.primary_key and len(t.primary_key) == 1 and c.kind == "int":
                     found = []  # a surrogate key: `mark_keys` says whose
                 scan.findings[(t.name, c.name)] = found
@@ -135,4 +150,6 @@ def mark_keys(scan: SourceScan) -> None:
         if scan.emails(t.name) and len(t.primary_key) == 1:
             pk = t.primary_key[0]
             if not scan.findings.get((t.name, pk)):
-                scan.findings[(t.name, pk)] = [d.Finding(d.UNIQUE_ID, 0.8, "the key of a table with an e-mail identity")]
+                scan.findings[(t.name, pk)] = [
+                    d.Finding(d.UNIQUE_ID, 0.8, "the key of a table with an e-mail identity")
+                ]

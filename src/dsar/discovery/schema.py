@@ -9,6 +9,7 @@ run is told to `log` (its text with placeholders, never the values), for `--verb
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from sqlalchemy.types import TypeEngine
 
 from dsar.connectors.base import unavailable
 from dsar.connectors.sql_catalog import read_indexes
+from dsar.errors import SourceError
 
 Log = Callable[[str], None]
 _DRIVER_HINTS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}
@@ -83,7 +85,11 @@ class SourceReader:
         self.name = name
         self.log = log or (lambda _sql: None)
         try:
-            backend = make_url(url).get_backend_name()
+            parsed = make_url(url)
+            backend = parsed.get_backend_name()
+            file = parsed.database if backend == "sqlite" and "mode=memory" not in url else None
+            if file not in (None, "", ":memory:") and not os.path.exists(str(file)):
+                raise SourceError(name, f"source {name}: the SQLite file {parsed.database} does not exist")
             self.engine: Engine = create_engine(url, pool_size=2) if backend != "sqlite" else create_engine(url)
         except ModuleNotFoundError as exc:
             extra = _DRIVER_HINTS.get(backend, backend)
@@ -109,7 +115,7 @@ class SourceReader:
         if not names:
             return []
         cols = {k[1]: v for k, v in insp.get_multi_columns().items()}
-        pks = {k[1]: v for k, v in insp.get_multi_pk_constraint().items()}
+        pks: dict[str, Any] = {k[1]: v for k, v in insp.get_multi_pk_constraint().items()}
         fks = {k[1]: v for k, v in insp.get_multi_foreign_keys().items()}
         if self.dialect == "sqlite":
             idx = {n: read_indexes(self.engine, n) for n in names}
@@ -119,7 +125,7 @@ class SourceReader:
             ixs = {k[1]: v for k, v in insp.get_multi_indexes().items()}
             idx, uniq = {}, {}
             for n in names:
-                pk_cols = tuple(c.lower() for c in (pks.get(n) or {}).get("constrained_columns") or [])
+                pk_cols = tuple(c.lower() for c in _pk(pks, n))
                 u = [tuple(c.lower() for c in x["column_names"]) for x in uq.get(n, [])]
                 u += [tuple(str(c).lower() for c in x["column_names"]) for x in ixs.get(n, []) if x.get("unique")]
                 i = [tuple(str(c).lower() for c in x["column_names"] if c is not None) for x in ixs.get(n, [])]
@@ -138,7 +144,7 @@ class SourceReader:
                 )
                 for c in cols.get(n, [])
             ]
-            pk = list((pks.get(n) or {}).get("constrained_columns") or [])
+            pk = _pk(pks, n)
             foreign = [
                 ForeignKey(tuple(f["constrained_columns"]), f["referred_table"], tuple(f["referred_columns"]))
                 for f in fks.get(n, [])
@@ -219,3 +225,8 @@ def _type_name(type_: TypeEngine[Any]) -> str:
         return str(type_)
     except SQLAlchemyError:
         return type(type_).__name__
+
+
+def _pk(pks: dict[str, Any], table: str) -> list[str]:
+    found = pks.get(table)
+    return list(found.get("constrained_columns") or []) if found else []
