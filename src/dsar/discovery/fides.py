@@ -179,6 +179,10 @@ def _render(src: str, cname: str, coll: _Coll, warnings: list[str]) -> list[str]
         for kind, col in coll.identities.items():
             out.append(f"      {kind}: {{column: {q(col)}, match: lower_trim}}")
     for kind, col in coll.other_identities:
+        if kind == "email":
+            out.append(f"    # REVIEW: {col} is an e-mail identity too; the data map takes one column per identity")
+            warnings.append(f"{src}.{cname}.{col}: a second e-mail identity in one collection, kept as a comment")
+            continue
         out.append(f"    # fides identity {kind}: {col} (the data map's identities are e-mail only here)")
         warnings.append(f"{src}.{cname}.{col}: identity {kind!r} kept as a comment (e-mail identities only)")
     if coll.refs:
