@@ -106,12 +106,18 @@ _PERSON_NAME_VALUE = re.compile(
 )
 
 
+_CARD_TABLES = re.compile(r"card|payment", re.IGNORECASE)
+_CARD_CODE = re.compile(r"^(cvv2?|cvc2?|csc|security_?code|card_?code|code)$")
+
+
 def name_hint(column: str, table: str, personal_table: bool) -> Finding | None:
     """The category a column's name suggests; `personal_table`: the table holds other personal data or is
     named like one (customers, users, ...), which makes `name`, `city` and the like personal."""
     low = column.lower()
     if _KEY_NAME.search(column) and not _NAME_HINTS[0][0].search(low):
         return None  # a key (shipping_address_id): a reference, not the data it names
+    if _CARD_CODE.match(low) and (_CARD_TABLES.search(table) or low != "code"):
+        return Finding(CARD, 0.6, f"column name '{column}' (a card's security code)")
     personal = personal_table or bool(_PERSON_TABLES.search(table)) or bool(_ADDRESS_TABLES.search(table))
     for pattern, category, needs_person in _NAME_HINTS:
         if pattern.search(low):
@@ -281,8 +287,10 @@ def classify(
             found[NAME] = Finding(NAME, 0.9, f"{hint.evidence}; sampled values look like names")
         elif not found:
             conf = 0.75 if (n or not text) else 0.6
-            if hint.category in (PHONE, EMAIL, CARD, IBAN, IP, NATIONAL_ID) and n:
+            if hint.category in (PHONE, EMAIL, IP) and n:
                 conf = 0.5  # the name says so but the values do not
+            elif hint.category in (CARD, IBAN, NATIONAL_ID) and n:
+                conf = 0.6  # the values fail the checksum, but so do test data and masked numbers: for review
             found[hint.category] = Finding(hint.category, conf, hint.evidence)
     if not found and text and n:
         kinds = [k for k in map(pd_in_text, texts) if k]

@@ -62,6 +62,9 @@ def common_prefix(tables: list[str]) -> str:
     return best if n >= max(2, len(tables) // 2) else ""
 
 
+_HIERARCHY = re.compile(r"parent|manager|reports_?to|supervisor|boss|superior|referr|mentor")
+_ROLE = re.compile(r"rep(_|$)|agent|manager|owner|assignee|staff|sales|author|created_by|updated_by|approver|handler")
+_PEOPLE = re.compile(r"employee|staff|user|agent|person|people|member|account", re.IGNORECASE)
 _SUFFIX = re.compile(r"^(?:id_?|fk_?)?(?P<stem>[a-z0-9_]+?)(?:_?(?:id|no|key|fk|code|ref))?$")
 
 
@@ -107,6 +110,9 @@ def infer(tables: list[Table], present: Present | None = None, *, use_declared: 
                 by_name_match = name in stems[parent.name] or (
                     col.name.lower() == key.lower() and key.lower() != "id" and parent.name != t.name
                 )
+                if not by_name_match and parent.name != t.name and len(name) > 3:
+                    # a qualified name: shipping_address_id, billing_address_id -> address
+                    by_name_match = any(len(st) >= 4 and name.endswith(st) for st in stems[parent.name])
                 overlap, n = _overlap(t, col.name, parent, key, present if by_name_match else None)
                 if not by_name_match and n >= 3 and overlap >= n / 2 and overlap < n:
                     overlap, n = _overlap(t, col.name, parent, key, present)
@@ -126,6 +132,9 @@ def infer(tables: list[Table], present: Present | None = None, *, use_declared: 
                 elif n >= 3 and overlap == n and _id_like(col.name) and parent.name != t.name:
                     why = f"all {n} sampled values of '{col.name}' are keys of '{parent.name}' (names differ)"
                     cands.append(Ref(t.name, col.name, parent.name, key, 0.5, why))
+                elif n and overlap == n and parent.name == t.name and _HIERARCHY.search(col.name.lower()):
+                    why = f"'{col.name}' names a hierarchy and all {n} sampled values are keys of its own table"
+                    cands.append(Ref(t.name, col.name, parent.name, key, 0.6, why))
             cands.sort(key=lambda r: -r.confidence)
             named = [c for c in cands if c.confidence >= 0.7]
             if named:
@@ -134,6 +143,12 @@ def infer(tables: list[Table], present: Present | None = None, *, use_declared: 
                 best = [c for c in cands if c.confidence == cands[0].confidence]
                 if len(best) == 1 or cands[0].confidence >= 0.7:
                     out.append(best[0])
+                elif _ROLE.search(col.name.lower()) and len([c for c in best if _PEOPLE.search(c.parent)]) == 1:
+                    pick = next(c for c in best if _PEOPLE.search(c.parent))
+                    why = (
+                        f"{pick.evidence}; '{col.name}' names a role held by people, the only such table of {len(best)}"
+                    )
+                    out.append(Ref(pick.table, pick.column, pick.parent, pick.parent_column, 0.6, why))
                 else:  # values fit several tables' keys: keep the one whose name is closest, less sure
                     pick = min(best, key=lambda r: _distance(col.name, r.parent))
                     out.append(
