@@ -149,6 +149,7 @@ _DIGITS = re.compile(r"\D")
 _CARD_PREFIX = re.compile(r"^(4|5[1-5]|2[2-7]|3[47]|6[05]|35)")
 _SSN_SHAPE = re.compile(r"^\d{3}-\d{2}-\d{4}$")
 _IBAN_SHAPE = re.compile(r"^[A-Z]{2}\d{2}[A-Z0-9 ]{10,32}$")
+_PHONE_RUN = re.compile(r"\d(?:[\s().\-/]{0,3}\d){6,}")  # 7+ digits close together: worth asking the matcher
 _DATE_LIKE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.]\d{1,2}[/.]\d{2,4}")
 _KEY_NAME = re.compile(r"(_id|_no|_key|_fk)$|^id_|[a-z]Id$|^id$")
 _IP_SHAPE = re.compile(r"^[0-9a-fA-F:.]{3,45}(/\d{1,3})?$")
@@ -221,7 +222,7 @@ def pd_in_text(v: str) -> str | None:
     for m in _EMAIL_IN_TEXT.finditer(v):
         if is_email(m.group(0)):
             return "an e-mail address"
-    if len(v) <= 2000 and any(ch.isdigit() for ch in v):
+    if len(v) <= 2000 and _PHONE_RUN.search(v):
         for found in phonenumbers.PhoneNumberMatcher(v, "US", leniency=phonenumbers.Leniency.VALID):
             raw, start = found.raw_string, int(found.start)
             before = v[start - 1] if start > 0 else " "
@@ -273,6 +274,9 @@ def classify(
         for category, check, conf in _VALUE_CHECKS:
             if category == CARD and not (text or column_digits(texts)):
                 continue
+            head = texts[:20]
+            if sum(1 for s in head if check(s)) < len(head) * (VALUE_SHARE - 0.3):
+                continue  # the first values say no: the rest need not be checked
             hits = sum(1 for s in texts if check(s))
             if hits and hits / n >= VALUE_SHARE:
                 found[category] = Finding(category, conf, f"{hits} of {n} sampled values pass the {category} check")

@@ -93,7 +93,8 @@ def infer(tables: list[Table], present: Present | None = None, *, use_declared: 
                     Ref(t.name, fk.columns[0], fk.parent, fk.parent_columns[0], 1.0, "declared foreign key", True)
                 )
                 declared.add((t.name, fk.columns[0]))
-    keys = [(p, k) for p in tables for k in _keys(p)]
+    keys = [(p, k, c) for p in tables for k in _keys(p) if (c := p.column(k)) is not None]
+    cache: dict[tuple[str, str], set[object]] = {}
     stems = {p.name: _stems(p.name, prefix) for p in tables}
     for t in tables:
         for col in t.columns:
@@ -103,9 +104,8 @@ def infer(tables: list[Table], present: Present | None = None, *, use_declared: 
                 continue  # a table's own surrogate key points nowhere
             cands: list[Ref] = []
             name = _name_of(col.name)
-            for parent, key in keys:
-                pcol = parent.column(key)
-                if pcol is None or not _compatible(col.kind, pcol.kind) or (parent.name == t.name and key == col.name):
+            for parent, key, pcol in keys:
+                if not _compatible(col.kind, pcol.kind) or (parent.name == t.name and key == col.name):
                     continue
                 by_name_match = name in stems[parent.name] or (
                     col.name.lower() == key.lower() and key.lower() != "id" and parent.name != t.name
@@ -113,9 +113,9 @@ def infer(tables: list[Table], present: Present | None = None, *, use_declared: 
                 if not by_name_match and parent.name != t.name and len(name) > 3:
                     # a qualified name: shipping_address_id, billing_address_id -> address
                     by_name_match = any(len(st) >= 4 and name.endswith(st) for st in stems[parent.name])
-                overlap, n = _overlap(t, col.name, parent, key, present if by_name_match else None)
-                if not by_name_match and n >= 3 and overlap >= n / 2 and overlap < n:
-                    overlap, n = _overlap(t, col.name, parent, key, present)
+                # the database is asked (an indexed IN) only for a name match: asking for every pair of
+                # columns whose samples overlap would be tables x tables queries on a large schema
+                overlap, n = _overlap(t, col.name, parent, key, present if by_name_match else None, cache)
                 if by_name_match:
                     if n and overlap == n:
                         conf, why = 0.95, f"name '{col.name}' names table '{parent.name}'; all {n} sampled values found"
@@ -181,14 +181,29 @@ def _distance(column: str, table: str) -> int:
     return sum(1 for x, y in zip(a, b, strict=False) if x != y) + abs(len(a) - len(b))
 
 
-def _overlap(child: Table, column: str, parent: Table, key: str, present: Present | None) -> tuple[int, int]:
+def _distinct(t: Table, column: str, cache: dict[tuple[str, str], set[object]]) -> set[object]:
+    found = cache.get((t.name, column))
+    if found is None:
+        found = cache[(t.name, column)] = set(t.values(column))
+    return found
+
+
+def _overlap(
+    child: Table,
+    column: str,
+    parent: Table,
+    key: str,
+    present: Present | None,
+    cache: dict[tuple[str, str], set[object]],
+) -> tuple[int, int]:
     """(how many distinct sampled values of the child's column the parent's key holds, how many there were)."""
-    values = sorted({v for v in child.values(column)}, key=repr)[:200]
-    if not values:
+    distinct = _distinct(child, column, cache)
+    if not distinct:
         return 0, 0
-    known = {v for v in parent.values(key)}
-    hits = sum(1 for v in values if v in known)
-    if hits < len(values) and present is not None and parent.indexed(key):
-        missing = [v for v in values if v not in known]
-        hits += present(parent, key, missing)
-    return hits, len(values)
+    if len(distinct) > 200:
+        distinct = set(sorted(distinct, key=repr)[:200])
+    known = _distinct(parent, key, cache)
+    hits = len(distinct & known)
+    if hits < len(distinct) and present is not None and parent.indexed(key):
+        hits += present(parent, key, [v for v in distinct if v not in known])
+    return hits, len(distinct)

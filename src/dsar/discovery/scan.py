@@ -112,12 +112,12 @@ def _scan(
 
 def classify_all(scan: SourceScan, linked: set[str] | None = None) -> None:
     """Categories of every column; `linked`: tables known to hold rows about a person (they point at one)."""
-    for second in (False, True):
+    for second in (False, True) if linked is None else (True,):
         personal = {t.name for t in scan.tables if _personal(scan, t)} | (linked or set()) if second else set()
         for t in scan.tables:
+            if second and t.name not in personal:
+                continue  # classified as it was in the first pass
             for c in t.columns:
-                if c.kind == "other" and not second:
-                    continue
                 found = d.classify(
                     c.name,
                     t.name,
