@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from dsar.cli import discovery
 from dsar.cli.common import load_settings
 from dsar.cli.progress import ProgressLine
 from dsar.connectors.registry import connect
@@ -48,5 +49,4 @@ def check(file: Path | None = typer.Argument(None, help="the data map; DSAR_DATA
         raise typer.Exit(1)
 
 
-# discover, coverage, import-fides and export-fides live in their own module and register on `app`.
-from dsar.cli import discovery as discovery  # noqa: E402
+discovery.register(app)  # discover, coverage, import-fides, export-fides

@@ -1,4 +1,4 @@
-"""`dsar datamap discover | coverage | import-fides | export-fides` (registered on the `datamap` group)."""
+"""`dsar datamap discover | coverage | import-fides | export-fides`: `register` adds them to the `datamap` group."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from pathlib import Path
 import typer
 
 from dsar.cli.common import fail, load_settings
-from dsar.cli.datamap import app
 from dsar.cli.progress import ProgressLine
 from dsar.datamap.loader import load, parse
 from dsar.errors import DataMapError, SourceError
@@ -28,7 +27,6 @@ def _source_failed(exc: SourceError | RuntimeError) -> None:
     fail(exc.message if isinstance(exc, SourceError) else str(exc))
 
 
-@app.command("discover")
 def discover(
     source: list[str] = typer.Option(..., "--source", help="a source URL, or NAME=URL; repeat for several"),
     sample: int = typer.Option(200, "--sample", min=0, max=100_000, help="rows read per table at most"),
@@ -89,7 +87,6 @@ def discover(
     )
 
 
-@app.command("coverage")
 def coverage(
     datamap: Path | None = typer.Option(None, "--datamap", help="the data map; DSAR_DATAMAP when omitted"),
     sample: int = typer.Option(200, "--sample", min=1, max=100_000, help="rows read per table at most"),
@@ -126,7 +123,6 @@ def coverage(
         raise typer.Exit(1)
 
 
-@app.command("import-fides")
 def import_fides(
     files: list[Path] = typer.Argument(..., help="Fides dataset YAML files"),
     out: Path = typer.Option(..., "--out", help="where to write the data map"),
@@ -166,7 +162,6 @@ def _env_names(text: str) -> set[str]:
     return set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", text))
 
 
-@app.command("export-fides")
 def export_fides(
     out: Path = typer.Option(..., "--out", help="where to write the Fides datasets"),
     datamap: Path | None = typer.Option(None, "--datamap", help="the data map; DSAR_DATAMAP when omitted"),
@@ -187,3 +182,11 @@ def export_fides(
     except OSError as exc:
         fail(f"cannot write {out}: {exc.strerror}")
     typer.echo(f"wrote {out}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the commands to the `datamap` group."""
+    app.command("discover")(discover)
+    app.command("coverage")(coverage)
+    app.command("import-fides")(import_fides)
+    app.command("export-fides")(export_fides)
