@@ -246,14 +246,15 @@ _VALUE_CHECKS: list[tuple[str, Any, float]] = [  # (category, check, confidence 
 def _texts(values: Sequence[Any]) -> list[str]:
     out = []
     for v in values:
-        if v is None or isinstance(v, bool):
+        if v is None or isinstance(v, _NOT_TEXT):
             continue
-        if isinstance(v, bytes | bytearray | memoryview):
-            continue
-        s = str(v).strip()
+        s = v.strip() if isinstance(v, str) else str(v)
         if s:
             out.append(s)
     return out
+
+
+_NOT_TEXT = (bool, bytes, bytearray, memoryview)
 
 
 def classify(
