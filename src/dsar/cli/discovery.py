@@ -79,7 +79,7 @@ def discover(
     except OSError as exc:
         fail(f"cannot write {out}: {exc.strerror}")
     tables = sum(len(s.tables) for s in scans)
-    review = text.count("REVIEW")
+    review = sum(1 for line in text.splitlines() if "# REVIEW" in line or '"REVIEW:' in line)
     colls = len(re.findall(r"^  [A-Za-z_]\w*\.[A-Za-z_]\w*:$", text, re.MULTILINE))
     typer.echo(
         f"wrote {out}: {tables} tables read, {colls} collections, {review} item(s) marked REVIEW; "

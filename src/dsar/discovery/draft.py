@@ -179,6 +179,8 @@ def render(scans: list[SourceScan]) -> str:
                 skipped.append(f"{s.name}.{t.name}")
                 continue
             out.extend(_collection(s, t, walk))
+    if not any(line.startswith("  ") and not line.startswith("  #") for line in out[out.index("collections:") :]):
+        out[out.index("collections:")] = "collections: {}  # no table with personal data that can be mapped"
     if skipped:
         out.append("# Tables without personal data found and not linked to any that has (not collections):")
         out.extend(f"#   {name}" for name in skipped)
@@ -198,13 +200,18 @@ def _collection(s: SourceScan, t: Table, walk: Walk) -> list[str]:
         uniq = next((list(u) for u in t.unique if u and all(c in real for c in u)), None)
         pk = [real[c] for c in uniq] if uniq else [c.name for c in t.columns]
         out.append("    # REVIEW: no primary key: rows are told apart by " + ", ".join(pk))
+    if not all(IDENT.match(c) for c in pk):
+        return [
+            f"  # REVIEW: {s.name}.{name} holds personal data, but its key columns have names the data map "
+            "cannot write (letters, digits and _ only); map it by hand, e.g. through a view"
+        ]
     out.append(f"    primary_key: [{', '.join(q(c) for c in pk)}]")
     if t.name not in walk.reached:
         out.append(
             "    # REVIEW: holds personal data but no identity or reference reaches it: `datamap check` and "
             "`datamap coverage` will say so; add a reference"
         )
-    emails = s.emails(t.name)
+    emails = [c for c in s.emails(t.name) if IDENT.match(c)]
     if emails:
         out.append("    identities:")
         out.append(f"      email: {{column: {q(emails[0])}, match: lower_trim}}")
@@ -217,7 +224,7 @@ def _collection(s: SourceScan, t: Table, walk: Walk) -> list[str]:
             )
     if len(t.primary_key) == 1 and emails and d.person_table(t.name):
         out.append(f"    # identity candidate: {t.primary_key[0]} (customer id), for requests that name it")
-    refs = walk.refs.get(t.name, [])
+    refs = [r for r in walk.refs.get(t.name, []) if IDENT.match(r[0]) and IDENT.match(r[2])]
     if refs:
         out.append("    references:")
         for col, parent, pcol, r in refs:
@@ -249,7 +256,7 @@ def _fields(s: SourceScan, t: Table) -> tuple[list[str], list[str]]:
         if col is None:
             continue
         if f.category == d.CREDENTIALS:
-            if col_name not in t.primary_key:
+            if col_name not in t.primary_key and IDENT.match(col_name):
                 exclude.append(col_name)
             continue
         erase, replacement, note = proposal(f, col, col_name in t.primary_key)

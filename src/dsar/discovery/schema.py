@@ -4,7 +4,7 @@ The catalogue is read with SQLAlchemy's bulk inspector calls (one query per kind
 schema, not one per table). Samples never scan a large table: PostgreSQL reads `TABLESAMPLE SYSTEM`
 pages sized from the planner's row estimate (falling back to the first rows), SQLite and MariaDB read
 the first N rows with `LIMIT` and no `ORDER BY`, so the database stops after N rows. Every statement
-run is told to `log` (its text with placeholders, never the values), for `--verbose`.
+sent is told to `log` (its text with placeholders, never the values), for `--verbose`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Date, DateTime, Engine, Integer, String, Text, Time, create_engine, inspect, text
+from sqlalchemy import Date, DateTime, Engine, Integer, String, Text, Time, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.types import TypeEngine
@@ -97,6 +97,11 @@ class SourceReader:
         except (SQLAlchemyError, ValueError) as exc:
             raise unavailable(name, exc) from exc
         self.dialect = self.engine.dialect.name
+        if log is not None:  # every statement sent, the catalogue's included, as the driver gets it (no values)
+            event.listen(self.engine, "before_cursor_execute", self._show)
+
+    def _show(self, _conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        self.log(statement)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -110,7 +115,6 @@ class SourceReader:
 
     def _tables(self) -> list[Table]:
         insp = inspect(self.engine)
-        self.log(f"-- {self.name}: the catalogue (SQLAlchemy inspector, one query per kind of object)")
         names = sorted(insp.get_table_names())
         if not names:
             return []
@@ -175,7 +179,6 @@ class SourceReader:
             sql = "SELECT table_name, table_rows FROM information_schema.tables WHERE table_schema = DATABASE()"
         else:
             return {}
-        self.log(sql)
         with self.engine.connect() as conn:
             return {str(r[0]): int(r[1]) for r in conn.execute(text(sql)) if r[1] is not None and int(r[1]) >= 0}
 
@@ -197,11 +200,9 @@ class SourceReader:
                 # SYSTEM sampling reads whole pages at random: ask for ~4n rows' worth, keep n.
                 percent = min(100.0, max(0.001, 400.0 * n / table.estimate))
                 sql = f"SELECT {cols} FROM {q(table.name)} TABLESAMPLE SYSTEM ({percent:.4f}) LIMIT {int(n)}"
-                self.log(sql)
                 rows = [dict(r._mapping) for r in conn.execute(text(sql))]
                 if len(rows) >= min(n, 10):
                     return rows
-            self.log(plain)
             return [dict(r._mapping) for r in conn.execute(text(plain))]
 
     def present(self, table: Table, column: str, values: Sequence[Any]) -> int:
@@ -212,7 +213,6 @@ class SourceReader:
         params = {f"v{i}": v for i, v in enumerate(values)}
         marks = ", ".join(f":v{i}" for i in range(len(values)))
         sql = f"SELECT DISTINCT {q(column)} FROM {q(table.name)} WHERE {q(column)} IN ({marks})"
-        self.log(sql)
         try:
             with self.engine.connect() as conn:
                 return len(conn.execute(text(sql), params).all())
