@@ -129,3 +129,34 @@ def test_bad_files_are_one_line_errors(tmp_path: Path) -> None:
         ],
     )
     assert r.exit_code == 1 and "DATASET_KEY=URL" in r.output
+
+
+def test_an_imported_dataset_passes_check_against_its_database(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from dsar.connectors.registry import connect
+    from dsar.engine.check import check
+    from dsar.engine.sources import Sources
+
+    url = f"sqlite:///{tmp_path}/webshop.sqlite"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        for ddl in (
+            "CREATE TABLE address (id INTEGER PRIMARY KEY, street TEXT, city TEXT, zip TEXT)",
+            "CREATE TABLE customer (id INTEGER PRIMARY KEY, email TEXT, name TEXT, mobile TEXT, address_id INTEGER)",
+            "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER, shipping_address_id INTEGER)",
+            "CREATE TABLE service_request (id TEXT PRIMARY KEY, email TEXT, alt_email TEXT, opened DATE, details TEXT)",
+        ):
+            conn.exec_driver_sql(ddl)
+    engine.dispose()
+    text, _ = import_fides(
+        read_datasets([("ds.yml", (FIXTURES / "webshop_dataset.yml").read_text())]), {"webshop_db": url}
+    )
+    dm = parse(text)
+    sources = Sources(dm, connect)
+    try:
+        report = check(dm, sources)
+    finally:
+        sources.dispose()
+    assert report.ok, report.errors
+    assert not any("NOT reachable" in line for line in report.lines), report.lines
