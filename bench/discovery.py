@@ -282,7 +282,8 @@ def scale(tables: int, big: int, rows: int) -> None:
                 f"note text, amount numeric(10, 2), ip text, at timestamptz)"
             )
             conn.exec_driver_sql(
-                f"INSERT INTO t{i:03d}_events SELECT g, 1 + mod(g::bigint * 7919, {rows}), mod(g, 50), 'event ' || g, mod(g, 1000), "
+                f"INSERT INTO t{i:03d}_events SELECT g, 1 + mod(g::bigint * 7919, {rows}), mod(g, 50), "
+                f"'event ' || g, mod(g, 1000), "
                 f"'10.0.' || mod(g, 250) || '.' || mod(g, 200), now() FROM generate_series(1, {n}) g"
             )
         conn.exec_driver_sql("ANALYZE")
