@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from dsar.cli.app import app
 from dsar.datamap.loader import load, parse
+from dsar.datamap.model import DataMap
 from dsar.discovery.fides import export_fides, import_fides, read_datasets
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -52,12 +53,30 @@ def test_import_maps_collections_identities_and_both_directions_of_reference() -
     assert any("details: nested fields left out" in w for w in warnings)
 
 
+def _erasure(dm: DataMap) -> dict[str, object]:
+    """Per collection: the action, and the masking strategies of a masked one."""
+    return {
+        key: (
+            c.erasure_action(),
+            {
+                n: (f.erase, f.replacement)
+                for n, f in c.fields.items()
+                if c.erasure_action() != "delete" and f.erase in ("null", "replace", "hash")
+            },
+        )
+        for key, c in dm.collections.items()
+    }
+
+
 def test_demo_map_round_trips_through_fides() -> None:
     env = {"DATAMAP_DIR": "/demo"}
     exported = export_fides(load(DEMO_MAP, env=env))
     dm = load(DEMO_MAP, env=env)
     text, _ = import_fides(read_datasets([("x.yml", exported)]), {s: dm.sources[s].url for s in dm.sources})
     assert _shape(text, env) == _shape(DEMO_MAP, env)
+    back = parse(text, env=env)
+    assert _erasure(back) == _erasure(dm)  # actions and strategies survive (keep: by setting none)
+    assert "strategy: hmac" in exported and "rewrite_value: Erased" in exported and "strategy: delete" in exported
 
 
 def test_fixture_round_trips_through_the_cli(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ installed (`pip install "dsar[fides]"`).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -40,6 +41,13 @@ class _Coll:
     fields: dict[str, list[str]] = field(default_factory=dict)
     all_fields: list[str] = field(default_factory=list)
     description: str = ""
+    erase: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # column -> (strategy, replacement)
+    delete: bool = False  # the collection's masking strategy is `delete`
+
+
+# dsar's field strategies and Fides' masking strategies (fides_meta.masking_strategy_override)
+_TO_FIDES = {"null": "null_rewrite", "replace": "string_rewrite", "hash": "hmac"}
+_FROM_FIDES = {"null_rewrite": "null", "string_rewrite": "replace", "hmac": "hash", "hash": "hash"}
 
 
 def _validate(raw: Any, filename: str) -> list[dict[str, Any]]:
@@ -92,7 +100,9 @@ def import_fides(datasets: list[dict[str, Any]], urls: Mapping[str, str] | None 
     for ds in datasets:
         src = names[str(ds["fides_key"])]
         for c in ds.get("collections") or []:
-            colls.setdefault((src, str(c["name"])), _Coll(description=str(c.get("description") or "")))
+            coll = colls.setdefault((src, str(c["name"])), _Coll(description=str(c.get("description") or "")))
+            override = ((c.get("fides_meta") or {}).get("masking_strategy_override") or {}).get("strategy")
+            coll.delete = override == "delete"
     for ds in datasets:
         src = names[str(ds["fides_key"])]
         for c in ds.get("collections") or []:
@@ -114,7 +124,9 @@ def import_fides(datasets: list[dict[str, Any]], urls: Mapping[str, str] | None 
         lines += [f"  {src}:", f"    url: {q(url)}", f"    description: {q(f'Fides dataset {key}')}"]
     lines.append("collections:")
     for (src, cname), coll in colls.items():
-        lines += _render(src, cname, coll, warnings)
+        # a dataset that sets masking strategies has chosen them: its other fields are kept, not guessed at
+        chosen = any(c.erase or c.delete for (s, _), c in colls.items() if s == src)
+        lines += _render(src, cname, coll, warnings, propose=not chosen)
     return "\n".join(lines) + "\n", warnings
 
 
@@ -140,6 +152,19 @@ def _field(
         coll.identities["email"] = fname
     elif ident:
         coll.other_identities.append((str(ident), fname))
+    masking = meta.get("masking_strategy_override") or {}
+    if masking.get("strategy"):
+        strategy = _FROM_FIDES.get(str(masking["strategy"]))
+        if strategy is None:
+            warnings.append(
+                f"{src}.{cname}.{fname}: masking strategy {masking['strategy']!r} has no equal here; "
+                "a strategy is proposed from the categories"
+            )
+        else:
+            value = (masking.get("configuration") or {}).get("rewrite_value")
+            coll.erase[fname] = (strategy, str(value) if strategy == "replace" and value is not None else None)
+            if strategy == "replace" and value is None:
+                coll.erase[fname] = ("replace", "Erased")
     cats = [str(x) for x in f.get("data_categories") or []]
     if cats:
         coll.fields[fname] = cats
@@ -162,7 +187,7 @@ def _field(
             coll.refs.append((fname, f"{target_ds}.{tcoll}.{tfield}"))
 
 
-def _render(src: str, cname: str, coll: _Coll, warnings: list[str]) -> list[str]:
+def _render(src: str, cname: str, coll: _Coll, warnings: list[str], *, propose: bool) -> list[str]:
     key = re.sub(r"[^A-Za-z0-9_]", "_", cname)
     out = [f"  {src}.{key}:"]
     if key != cname:
@@ -189,10 +214,17 @@ def _render(src: str, cname: str, coll: _Coll, warnings: list[str]) -> list[str]
         out.append("    references:")
         out.extend(f"      - {{column: {q(c)}, to: {to}}}" for c, to in coll.refs)
     personal = {n: cats for n, cats in coll.fields.items() if any(c.startswith("user.") for c in cats)}
+    if coll.delete:
+        out.append("    erasure: {action: delete}  # the dataset's masking strategy: delete")
     out.append("    fields:" if coll.fields else "    fields: {}")
     for name, cats in coll.fields.items():
         spec = f"categories: [{', '.join(q(c) for c in cats)}]"
-        if name in personal and name not in pk:
+        if coll.delete:
+            pass
+        elif name in coll.erase:
+            strategy, value = coll.erase[name]
+            spec += f", erase: {json.dumps(strategy)}" + (f", replacement: {q(value)}" if value is not None else "")
+        elif name in personal and name not in pk and propose:
             first = next(c for c in cats if c.startswith("user."))
             erase, repl, _ = proposal(d.Finding(first, 1.0, ""), Column(name, "", "text", True, None), False)
             if d.family(first) not in (d.EMAIL, d.NAME):
@@ -200,6 +232,7 @@ def _render(src: str, cname: str, coll: _Coll, warnings: list[str]) -> list[str]
             spec += f", erase: {q(erase) if erase != 'null' else chr(34) + 'null' + chr(34)}"
             if repl is not None and erase == "replace":
                 spec += f", replacement: {q(repl)}"
+            out.append(f"      # REVIEW: erase {erase} proposed from {first} (the dataset sets no masking strategy)")
         out.append(f"      {q(name)}: {{{spec}}}")
     out += [
         "    processing:",
@@ -243,22 +276,22 @@ def _export_collection(dm: DataMap, key: str) -> dict[str, Any]:
         target = f"{dm.table_of(f'{src}.{parent}')}.{pcol}"
         refs = get(ref.column).setdefault("fides_meta", {}).setdefault("references", [])
         refs.append({"dataset": src, "field": target, "direction": "from"})
+    delete = coll.erasure_action() == "delete"
     for name, spec in coll.fields.items():
         f = get(name)
         if spec.categories:
             f["data_categories"] = list(spec.categories)
         if spec.description:
             f["description"] = spec.description
+        if spec.erase in _TO_FIDES and not delete:
+            override: dict[str, Any] = {"strategy": _TO_FIDES[spec.erase]}
+            if spec.erase == "replace":
+                override["configuration"] = {"rewrite_value": spec.replacement}
+            f.setdefault("fides_meta", {})["masking_strategy_override"] = override
     out: dict[str, Any] = {"name": table}
     if coll.description:
         out["description"] = coll.description
+    if delete:
+        out["fides_meta"] = {"masking_strategy_override": {"strategy": "delete"}}
     out["fields"] = list(fields.values())
     return out
-
-
-def check_round_trip(dm: DataMap) -> DataMap:
-    """The data map after export and import again (for tests and `--check`)."""
-    from dsar.datamap.loader import parse
-
-    text, _ = import_fides(read_datasets([("<export>", export_fides(dm))]), {s: dm.sources[s].url for s in dm.sources})
-    return parse(text, "<round trip>")
