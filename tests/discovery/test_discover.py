@@ -104,6 +104,7 @@ def test_mariadb_draft_loads_and_passes_check(tmp_path: Path, mysql_url: str) ->
     assert "LIMIT 80" in output
 
 
+@pytest.mark.postgres
 def test_a_password_in_the_url_is_not_written(tmp_path: Path, pg_url: str) -> None:
     build(pg_url, fks=True, customers=20)
     with_password = pg_url.replace("postgres@", "postgres:not-the-real-one@")
