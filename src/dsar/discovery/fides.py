@@ -269,7 +269,7 @@ def _export_collection(dm: DataMap, key: str) -> dict[str, Any]:
 
     for name in coll.primary_key:
         get(name).setdefault("fides_meta", {})["primary_key"] = True
-    for kind, m in coll.identities.items():
+    for kind, m in coll.identity_matches():
         get(m.column).setdefault("fides_meta", {})["identity"] = dm.identities.get(kind, kind)
     for ref in coll.references:
         src, parent, pcol = ref.to.split(".")
