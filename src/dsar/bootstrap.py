@@ -24,7 +24,7 @@ from dsar.datamap.model import DataMap
 from dsar.db.engine import Database, make_engine
 from dsar.engine.execute import EngineOptions, Sources
 from dsar.engine.plan import Plan, build_plan
-from dsar.errors import DataMapError, DsarError
+from dsar.errors import DataMapError, DsarError, InvalidInput
 from dsar.jobs.base import JobRunner, NoRunner
 from dsar.jobs.inprocess import InProcessRunner, Loop
 from dsar.jobs.periodic import PeriodicJobs, Schedule
@@ -46,7 +46,9 @@ from dsar.requests.rules import load_rules
 from dsar.requests.service import PrivacyRequests
 from dsar.signing.keys import KeyStore, SigningKeyError
 from dsar.storage.base import Storage
-from dsar.storage.factory import storage_from_url
+from dsar.storage.encrypted import EncryptedStorage, Rotation
+from dsar.storage.factory import make_keyring, storage_from_url
+from dsar.storage.keyring import Keyring
 from dsar.tasks.jobs import TaskWorker
 from dsar.tasks.service import PrivacyTasks
 from dsar.tasks.states import RETRIEVAL
@@ -112,12 +114,37 @@ class Container:
 
     @cached_property
     def storage(self) -> Storage:
-        return storage_from_url(
+        plain = storage_from_url(
             self.settings.objects_url(),
             public_url=self.settings.public_url.rstrip("/"),
             signing_key=self.key("storage-links"),
             clock=self.clock,
         )
+        if not self.settings.encryption.enabled:
+            return plain
+        return self.encrypted(plain)
+
+    def encrypted(self, plain: Storage) -> EncryptedStorage:
+        """`plain` behind encryption at rest, with this deployment's keys (docs/encryption.md)."""
+        return EncryptedStorage(
+            plain,
+            self.keyring,
+            public_url=self.settings.public_url.rstrip("/"),
+            signing_key=self.key("storage-links"),
+            clock=self.clock,
+            plaintext_reads=self.settings.encryption.plaintext_reads,
+        )
+
+    def rotate_keys(self) -> Rotation:
+        """`dsar keys rotate`: every stored object's data key re-wrapped under the current key."""
+        if not isinstance(self.storage, EncryptedStorage):
+            raise InvalidInput("Encryption at rest is off (DSAR_ENCRYPTION__ENABLED): there are no keys to rotate.")
+        return self.storage.rotate()
+
+    @cached_property
+    def keyring(self) -> Keyring:
+        e = self.settings.encryption
+        return make_keyring(e.keys, e.key_id, e.kms_key_id, master_kek=self.key("storage-kek"))
 
     @cached_property
     def datamap(self) -> DataMap:
