@@ -32,6 +32,7 @@ KEY = "privacyRequest/6f1c2a9e-3a43-4a8e-9c1e-0d6f4f1b2c3d/result/data_retrieval
 EMAIL = b"jane.doe@example.com"
 PUBLIC_URL = "https://dsar.example.test"
 SMALL_CHUNK = 1024
+CHUNK = sealed.CHUNK_SIZE
 OLD = b"o" * 32
 NEW = b"n" * 32
 
@@ -44,9 +45,18 @@ def _zip(rows: int = 2000) -> bytes:
     return out.getvalue()
 
 
-def _encrypted(inner: Storage, keyring: LocalKeyring | None = None, **kw: object) -> EncryptedStorage:
-    keyring = keyring or LocalKeyring({"old": OLD}, "old")
-    return EncryptedStorage(inner, keyring, public_url=PUBLIC_URL, signing_key=b"s" * 32, clock=FrozenClock(), **kw)  # type: ignore[arg-type]
+def _encrypted(
+    inner: Storage, keyring: LocalKeyring | None = None, *, plaintext_reads: bool = True, chunk_size: int = CHUNK
+) -> EncryptedStorage:
+    return EncryptedStorage(
+        inner,
+        keyring or LocalKeyring({"old": OLD}, "old"),
+        public_url=PUBLIC_URL,
+        signing_key=b"s" * 32,
+        clock=FrozenClock(),
+        plaintext_reads=plaintext_reads,
+        chunk_size=chunk_size,
+    )
 
 
 @pytest.fixture
@@ -192,7 +202,6 @@ def _local_url(url: str, base: str) -> str:
     return base + url.removeprefix(PUBLIC_URL)
 
 
-CHUNK = sealed.CHUNK_SIZE
 CONTENT = hashlib.shake_256(b"range").digest(4 * CHUNK + 321)
 
 
