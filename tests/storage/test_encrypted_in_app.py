@@ -13,11 +13,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from tests.api.files import CREATE
+from tests.api.harness import running_api, settings_for
 
 from dsar.bootstrap import Container
 from dsar.storage.encrypted import EncryptedStorage
-from tests.api.files import CREATE
-from tests.api.harness import running_api, settings_for
 
 pytestmark = pytest.mark.local_stack  # the test chooses its own storage
 
