@@ -259,6 +259,7 @@ class Container:
                 parallelism=s.engine.parallelism,
                 retries=s.engine.source_retries,
                 backoff_seconds=s.engine.retry_backoff_seconds,
+                seal_spool=s.encryption.enabled,
             ),
             lease=timedelta(seconds=s.job.lease_seconds),
             max_attempts=s.job.max_attempts,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+from pathlib import Path
 from typing import BinaryIO
 
 import pytest
@@ -56,3 +57,38 @@ def test_swapped_chunks_and_another_key_fail() -> None:
         _reader(sealed.new_data_key(), prefix, 3 * C, b"".join(chunks)).read()
     with pytest.raises(sealed.Tampered, match="ends inside"):
         _reader(key, prefix, 3 * C, b"".join(chunks)[:-1]).read()
+
+
+def test_a_work_file_is_sealed_and_rolls_back_without_reusing_a_nonce(tmp_path: Path) -> None:
+    path = tmp_path / "rows.jsonl"
+    writer = sealed.SpoolWriter(path, chunk_size=C)
+    lines = [b'{"email":"jane.doe@example.com","n":%d}\n' % n for n in range(40)]
+    for line in lines[:20]:
+        writer.write(line)
+    mark = writer.tell()
+    writer.flush()
+    first_key_header = path.read_bytes()[:60]
+    for line in lines[20:]:  # a failed attempt's rows, dropped again
+        writer.write(b"x" + line)
+    writer.seek(mark)
+    writer.truncate()
+    writer.flush()
+    assert path.read_bytes()[:60] != first_key_header  # sealed chunks dropped: a fresh data key
+    for line in lines[20:]:
+        writer.write(line)
+    writer.close()
+    assert b"jane.doe" not in path.read_bytes()
+    with sealed.open_spool(path, chunk_size=C) as handle:
+        assert list(handle) == lines
+    clear = tmp_path / "clear.jsonl"
+    clear.write_bytes(b"".join(lines))
+    with sealed.open_spool(clear) as handle:
+        assert handle.read() == b"".join(lines)
+    empty = tmp_path / "empty.jsonl"
+    sealed.SpoolWriter(empty).close()
+    with sealed.open_spool(empty) as handle:
+        assert handle.read() == b""
+    cut = path.read_bytes()[:-1]
+    path.write_bytes(cut)
+    with pytest.raises(sealed.Tampered), sealed.open_spool(path, chunk_size=C) as handle:
+        handle.read()

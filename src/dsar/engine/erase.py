@@ -23,6 +23,7 @@ from dsar.datamap.model import DataMap
 from dsar.engine.execute import EngineOptions, Sources, normalize_email, run_retrieval
 from dsar.engine.plan import Plan
 from dsar.errors import DataMapError, SourceError
+from dsar.kit import sealed
 
 _log = log.get("dsar.erase")
 
@@ -146,7 +147,7 @@ def locate(
 
 
 def _rows(spool: Path) -> Iterator[dict[str, Any]]:
-    with open(spool, "rb") as fh:
+    with sealed.open_spool(spool) as fh:
         for line in fh:
             if line.strip():
                 yield orjson.loads(line)
