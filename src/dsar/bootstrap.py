@@ -110,7 +110,10 @@ class Container:
 
     @cached_property
     def db(self) -> Database:
-        return Database(make_engine(self.settings.state_url()))
+        db = Database(make_engine(self.settings.state_url()))
+        if self.settings.encryption.enabled:  # subjects' e-mails sealed in the state (docs/encryption.md)
+            db.seal_fields(self.key("state-fields"))
+        return db
 
     @cached_property
     def storage(self) -> Storage:

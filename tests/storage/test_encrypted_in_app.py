@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import sqlite3
 import subprocess
 import sys
 import zipfile
@@ -17,6 +18,7 @@ from tests.api.files import CREATE
 from tests.api.harness import running_api, settings_for
 
 from dsar.bootstrap import Container
+from dsar.db.sealed import PREFIX
 from dsar.storage.encrypted import EncryptedStorage
 
 pytestmark = pytest.mark.local_stack  # the test chooses its own storage
@@ -48,6 +50,10 @@ def test_an_archive_and_an_upload_are_stored_encrypted_and_downloaded_in_clear(t
         made = api.gql(CREATE % len(content)).json()["data"]["createUploadLink"]
         put = api.client.put(made["uploadUrl"], content=content, headers={"Content-Type": "text/csv"})
         assert put.status_code == 200, put.text
+
+    with sqlite3.connect(settings.data_dir / "dsar.sqlite3") as state:
+        stored = [row[0] for row in state.execute("SELECT subject_email FROM privacy_tasks")]
+    assert stored and all(v.startswith(PREFIX) and EMAIL not in v for v in stored)  # sealed in the state too
 
     files = _objects(settings.data_dir)
     assert len(files) >= 4  # two objects, each a header and a body
