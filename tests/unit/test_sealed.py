@@ -9,6 +9,7 @@ from typing import BinaryIO
 
 import pytest
 
+from dsar.engine import spool
 from dsar.kit import sealed
 
 C = 100
@@ -61,7 +62,7 @@ def test_swapped_chunks_and_another_key_fail() -> None:
 
 def test_a_work_file_is_sealed_and_rolls_back_without_reusing_a_nonce(tmp_path: Path) -> None:
     path = tmp_path / "rows.jsonl"
-    writer = sealed.SpoolWriter(path, chunk_size=C)
+    writer = spool.SpoolWriter(path, chunk_size=C)
     lines = [b'{"email":"jane.doe@example.com","n":%d}\n' % n for n in range(40)]
     for line in lines[:20]:
         writer.write(line)
@@ -78,17 +79,17 @@ def test_a_work_file_is_sealed_and_rolls_back_without_reusing_a_nonce(tmp_path: 
         writer.write(line)
     writer.close()
     assert b"jane.doe" not in path.read_bytes()
-    with sealed.open_spool(path, chunk_size=C) as handle:
+    with spool.open_spool(path, chunk_size=C) as handle:
         assert list(handle) == lines
     clear = tmp_path / "clear.jsonl"
     clear.write_bytes(b"".join(lines))
-    with sealed.open_spool(clear) as handle:
+    with spool.open_spool(clear) as handle:
         assert handle.read() == b"".join(lines)
     empty = tmp_path / "empty.jsonl"
-    sealed.SpoolWriter(empty).close()
-    with sealed.open_spool(empty) as handle:
+    spool.SpoolWriter(empty).close()
+    with spool.open_spool(empty) as handle:
         assert handle.read() == b""
     cut = path.read_bytes()[:-1]
     path.write_bytes(cut)
-    with pytest.raises(sealed.Tampered), sealed.open_spool(path, chunk_size=C) as handle:
+    with pytest.raises(sealed.Tampered), spool.open_spool(path, chunk_size=C) as handle:
         handle.read()

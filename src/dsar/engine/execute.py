@@ -23,11 +23,11 @@ import orjson
 from dsar import log
 from dsar.connectors.base import Condition, Connector, Read, TableSpec, root_cause
 from dsar.datamap.model import DataMap
+from dsar.engine import spool as sealed_spool
 from dsar.engine.plan import Match, Plan, Step, Unit
 from dsar.engine.results import CollectionResult, ColumnInfo, SourceReport
 from dsar.engine.sources import Sources as Sources
 from dsar.errors import SourceError
-from dsar.kit import sealed
 
 _log = log.get("dsar.engine")
 # Datetimes pass through to _default: orjson would write an aware value with its own offset
@@ -261,7 +261,7 @@ class _Run:
 
     def _spool_writer(self, path: Path) -> BinaryIO:
         if self.opts.seal_spool:
-            return cast(BinaryIO, sealed.SpoolWriter(path))
+            return cast(BinaryIO, sealed_spool.SpoolWriter(path))
         return open(path, "wb")
 
     def run_unit(self, unit: Unit) -> None:

@@ -17,8 +17,8 @@ from typing import Any
 
 import orjson
 
+from dsar.engine import spool as sealed_spool
 from dsar.engine.results import ArchiveMeta, CollectionResult, SourceReport
-from dsar.kit import sealed
 
 __all__ = ["render_index"]
 
@@ -261,7 +261,7 @@ def _by_source(
 
 
 def _rows(spool: Path, limit: int) -> Iterable[dict[str, Any]]:
-    with sealed.open_spool(spool) as f:
+    with sealed_spool.open_spool(spool) as f:
         for line in islice(filter(bytes.strip, f), limit):
             row = orjson.loads(line)
             yield row if isinstance(row, dict) else {}

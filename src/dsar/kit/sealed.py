@@ -15,7 +15,7 @@ import io
 import os
 import struct
 from collections.abc import Callable, Iterable, Iterator
-from typing import BinaryIO, cast
+from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -50,13 +50,13 @@ def sealed_size(size: int, chunk_size: int = CHUNK_SIZE) -> int:
     return size + chunk_count(size, chunk_size) * TAG_SIZE
 
 
-def _nonce(prefix: bytes, index: int) -> bytes:
+def nonce(prefix: bytes, index: int) -> bytes:
     if index >= MAX_CHUNKS:
         raise ValueError("The stream is too long to seal: more than 2**32 chunks.")
     return prefix + struct.pack(">I", index)
 
 
-def _aad(index: int, final: bool) -> bytes:
+def aad(index: int, final: bool) -> bytes:
     return struct.pack(">BQB", FORMAT_VERSION, index, 1 if final else 0)
 
 
@@ -71,15 +71,15 @@ def seal(data_key: bytes, prefix: bytes, chunks: Iterable[bytes], chunk_size: in
         buffer += piece
         # Keep at least one byte back: only the end of the input tells which chunk is the final one.
         while len(buffer) > chunk_size:
-            yield aead.encrypt(_nonce(prefix, index), bytes(buffer[:chunk_size]), _aad(index, False))
+            yield aead.encrypt(nonce(prefix, index), bytes(buffer[:chunk_size]), aad(index, False))
             del buffer[:chunk_size]
             index += 1
-    yield aead.encrypt(_nonce(prefix, index), bytes(buffer), _aad(index, True))
+    yield aead.encrypt(nonce(prefix, index), bytes(buffer), aad(index, True))
 
 
 def open_chunk(aead: AESGCM, prefix: bytes, index: int, final: bool, sealed: bytes) -> bytes:
     try:
-        return aead.decrypt(_nonce(prefix, index), sealed, _aad(index, final))
+        return aead.decrypt(nonce(prefix, index), sealed, aad(index, final))
     except InvalidTag:
         raise Tampered(f"Chunk {index} failed its integrity check.") from None
 
@@ -204,173 +204,18 @@ def _read_exactly(handle: BinaryIO, n: int) -> bytes:
     return b"".join(parts)
 
 
-# -- work files (spool) ----------------------------------------------------------------------------------
-
-SPOOL_MAGIC = b"DSAR-SPOOL-1\n"
-# Wraps each work file's data key. It lives in this process's memory only: a work file outlives neither
-# the run that wrote it nor a crash (a retry reads the sources again), so losing the key loses nothing, and a
-# work file left on disk by a crash is noise.
-_PROCESS_KEY = os.urandom(KEY_SIZE)
-_SPOOL_HEADER = len(SPOOL_MAGIC) + PREFIX_SIZE + 12 + KEY_SIZE + TAG_SIZE
-
-
-class SpoolWriter(io.RawIOBase):
-    """An append-only file whose bytes land sealed on disk (`open_spool` reads them back in this process).
-
-    `seek(n)` (or `truncate(n)`) back to an earlier position drops what was written after it, as a retried
-    read of a source does; dropping sealed chunks re-seals the kept bytes under a fresh data key, so no
-    nonce is ever used twice with one key."""
-
-    def __init__(self, path: os.PathLike[str] | str, chunk_size: int = CHUNK_SIZE) -> None:
-        super().__init__()
-        self._path = path
-        self._file = open(path, "wb")  # noqa: SIM115 - closed by close()
-        self._chunk_size = chunk_size
-        self._start()
-
-    def _start(self) -> None:
-        data_key, prefix, nonce = new_data_key(), new_prefix(), os.urandom(12)
-        wrapped = AESGCM(_PROCESS_KEY).encrypt(nonce, data_key, SPOOL_MAGIC + prefix)
-        self._file.seek(0)
-        self._file.truncate()
-        self._file.write(SPOOL_MAGIC + prefix + nonce + wrapped)
-        self._aead = AESGCM(data_key)
-        self._prefix = prefix
-        self._buffer = bytearray()
-        self._index = 0
-
-    def writable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._index * self._chunk_size + len(self._buffer)
-
-    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
-        self._buffer += data
-        size = self._chunk_size
-        while len(self._buffer) > size:  # the final chunk is only known at close
-            plain = bytes(self._buffer[:size])
-            self._file.write(self._aead.encrypt(_nonce(self._prefix, self._index), plain, _aad(self._index, False)))
-            del self._buffer[:size]
-            self._index += 1
-        return len(data)
-
-    def flush(self) -> None:
-        """Push the sealed chunks to the file (the open chunk stays in memory until it is full or closed)."""
-        if not self._file.closed:
-            self._file.flush()
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence != io.SEEK_SET or offset > self.tell() or offset < 0:
-            raise io.UnsupportedOperation("a sealed work file only goes back to an earlier position")
-        self.truncate(offset)
-        return offset
-
-    def truncate(self, size: int | None = None) -> int:
-        size = self.tell() if size is None else size
-        flushed = self._index * self._chunk_size
-        if size >= flushed:
-            del self._buffer[size - flushed :]
-            return size
-        self._file.flush()
-        kept: list[bytes] = []
-        with open(self._path, "rb") as sealed_file:
-            sealed_file.seek(_SPOOL_HEADER)
-            for index in range(-(-size // self._chunk_size)):
-                piece = sealed_file.read(self._chunk_size + TAG_SIZE)
-                kept.append(open_chunk(self._aead, self._prefix, index, False, piece))
-        self._start()
-        self.write(b"".join(kept)[:size])
-        return size
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        try:
-            last = self._aead.encrypt(_nonce(self._prefix, self._index), bytes(self._buffer), _aad(self._index, True))
-            self._file.write(last)
-        finally:
-            self._file.close()
-            super().close()
-
-
-def open_spool(path: os.PathLike[str] | str, chunk_size: int = CHUNK_SIZE) -> BinaryIO:
-    """A buffered reader of a work file: sealed by `SpoolWriter` in this process, or written in clear."""
-    raw = open(path, "rb")  # noqa: SIM115 - handed to the caller
-    try:
-        head = raw.read(_SPOOL_HEADER)
-        if not head.startswith(SPOOL_MAGIC):
-            raw.seek(0)
-            return raw
-        prefix = head[len(SPOOL_MAGIC) : len(SPOOL_MAGIC) + PREFIX_SIZE]
-        nonce = head[len(SPOOL_MAGIC) + PREFIX_SIZE : len(SPOOL_MAGIC) + PREFIX_SIZE + 12]
-        try:
-            data_key = AESGCM(_PROCESS_KEY).decrypt(
-                nonce, head[len(SPOOL_MAGIC) + PREFIX_SIZE + 12 :], SPOOL_MAGIC + prefix
-            )
-        except (InvalidTag, ValueError):
-            raise Tampered("A work file was not sealed by this process, or was changed.") from None
-        body = os.fstat(raw.fileno()).st_size - _SPOOL_HEADER
-        chunks = max(1, -(-body // (chunk_size + TAG_SIZE)))
-        size = max(0, body - chunks * TAG_SIZE)
-    except BaseException:
-        raw.close()
-        raise
-
-    def source(offset: int) -> BinaryIO:
-        raw.seek(_SPOOL_HEADER + offset)
-        return cast(BinaryIO, _Unclosed(raw))
-
-    reader = _OwningReader(data_key, prefix, size, source, chunk_size, raw)
-    return cast(BinaryIO, io.BufferedReader(reader, buffer_size=chunk_size))
-
-
-class _Unclosed(io.RawIOBase):
-    """The shared file handle as a source the reader may 'close' when it jumps (the owner closes it)."""
-
-    def __init__(self, raw: BinaryIO) -> None:
-        super().__init__()
-        self._raw = raw
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        return self._raw.read(size)
-
-
-class _OwningReader(SealedReader):
-    def __init__(
-        self,
-        data_key: bytes,
-        prefix: bytes,
-        size: int,
-        source: Callable[[int], BinaryIO],
-        chunk_size: int,
-        raw: BinaryIO,
-    ) -> None:
-        super().__init__(data_key, prefix, size, source, chunk_size)
-        self._raw = raw
-
-    def close(self) -> None:
-        super().close()
-        self._raw.close()
-
-
 __all__ = [
     "CHUNK_SIZE",
     "FORMAT_VERSION",
     "KEY_SIZE",
     "SealedReader",
-    "SpoolWriter",
     "Tampered",
+    "aad",
     "chunk_count",
     "new_data_key",
     "new_prefix",
-    "open_spool",
+    "nonce",
+    "open_chunk",
     "seal",
     "sealed_size",
 ]

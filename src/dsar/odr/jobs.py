@@ -13,10 +13,10 @@ import orjson
 
 from dsar import log
 from dsar.datamap.model import DataMap
+from dsar.engine import spool as sealed_spool
 from dsar.engine.archive import build_archive
 from dsar.engine.execute import Selection
 from dsar.engine.results import CollectionResult
-from dsar.kit import sealed
 from dsar.odr import repository as repo
 from dsar.odr.service import OdrRequests
 from dsar.tasks import repository as tasks_repo
@@ -79,7 +79,7 @@ def _graph(context: str, name: str, colls: list[CollectionResult], dm: DataMap) 
         if r.spool is None or r.records == 0 or not r.spool.exists():
             continue
         pk = dm.collections[r.key].primary_key
-        with sealed.open_spool(r.spool) as fh:
+        with sealed_spool.open_spool(r.spool) as fh:
             for line in fh:
                 if not line.strip():
                     continue

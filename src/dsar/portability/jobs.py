@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 
 from dsar import log
 from dsar.datamap.portability import PortabilityScope, ScopeCollection
+from dsar.engine import spool as sealed_spool
 from dsar.engine.execute import Selection
 from dsar.engine.results import CollectionResult
 from dsar.errors import SourceError
-from dsar.kit import sealed
 from dsar.notifications.service import Notifications
 from dsar.portability import repository as repo
 from dsar.portability.models import CANCELED, COMPLETED, DataQuery
@@ -61,7 +61,7 @@ def schema_doc(r: CollectionResult, scope_id: str) -> bytes:
 
 def _rows(spool: Path, spec: ScopeCollection) -> Iterator[bytes]:
     """The spool's lines (JSON objects), without those the scope's `where` filters out."""
-    with sealed.open_spool(spool) as f:
+    with sealed_spool.open_spool(spool) as f:
         for line in f:
             if not line.strip():
                 continue
