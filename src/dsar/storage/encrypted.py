@@ -256,6 +256,9 @@ class EncryptedStorage:
         data_key = self._unwrap(key, header)
         key_id, wrapped = self.keyring.wrap(data_key, header.context(key))
         fresh = Header(key_id, wrapped, header.prefix, header.size, header.chunk_size, header.body)
+        now = self._read_header_or_none(key)
+        if now is None or now.body != header.body:  # rewritten meanwhile: the new header is current already
+            return False
         self.inner.put_stream(key, [fresh.encode()], HEADER_TYPE)
         return True
 
