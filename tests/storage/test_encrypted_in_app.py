@@ -18,6 +18,7 @@ from tests.api.files import CREATE
 from tests.api.harness import running_api, settings_for
 
 from dsar.bootstrap import Container
+from dsar.config import Settings
 from dsar.db.sealed import PREFIX
 from dsar.storage.encrypted import EncryptedStorage
 
@@ -27,12 +28,24 @@ EMAIL = "jane.doe@example.com"
 NEW_KEY = base64.b64encode(b"N" * 32).decode()
 
 
-def _objects(data_dir: Path) -> list[Path]:
-    return [p for p in (data_dir / "objects").rglob("*") if p.is_file()]
+def _objects(settings: Settings) -> list[bytes]:
+    """Every stored object's bytes: files under the objects directory, or the bucket's objects."""
+    if settings.storage_url is None:
+        return [p.read_bytes() for p in (settings.data_dir / "objects").rglob("*") if p.is_file()]
+    import boto3
+
+    bucket = settings.storage_url.removeprefix("s3://").split("/")[0]
+    client = boto3.client("s3")
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    return [client.get_object(Bucket=bucket, Key=key)["Body"].read() for key in keys]
 
 
-def test_an_archive_and_an_upload_are_stored_encrypted_and_downloaded_in_clear(tmp_path: Path, demo_dir: Path) -> None:
-    settings = settings_for(tmp_path, demo_dir, encryption={"enabled": True})
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_an_archive_and_an_upload_are_stored_encrypted_and_downloaded_in_clear(
+    tmp_path: Path, demo_dir: Path, request: pytest.FixtureRequest, where: str
+) -> None:
+    extra = {"storage_url": f"s3://{request.getfixturevalue('s3_bucket')}/dsar"} if where == "s3" else {}
+    settings = settings_for(tmp_path, demo_dir, encryption={"enabled": True}, **extra)
     with running_api(settings) as api:
         assert isinstance(api.container.storage, EncryptedStorage)
         task = api.wait(api.start(EMAIL))
@@ -55,11 +68,10 @@ def test_an_archive_and_an_upload_are_stored_encrypted_and_downloaded_in_clear(t
         stored = [row[0] for row in state.execute("SELECT subject_email FROM privacy_tasks")]
     assert stored and all(v.startswith(PREFIX) and EMAIL not in v for v in stored)  # sealed in the state too
 
-    files = _objects(settings.data_dir)
-    assert len(files) >= 4  # two objects, each a header and a body
-    for path in files:
-        data = path.read_bytes()
-        assert EMAIL.encode() not in data and b"PK\x03\x04" not in data, path
+    objects = _objects(settings)
+    assert len(objects) >= 4  # two objects, each a header and a body
+    for data in objects:
+        assert EMAIL.encode() not in data and b"PK\x03\x04" not in data
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("DSAR_")}
     env.update(
@@ -68,6 +80,7 @@ def test_an_archive_and_an_upload_are_stored_encrypted_and_downloaded_in_clear(t
         DSAR_ENCRYPTION__ENABLED="true",
         DSAR_ENCRYPTION__KEYS=f'{{"2026-12": "{NEW_KEY}"}}',
         DSAR_ENCRYPTION__KEY_ID="2026-12",
+        **({"DSAR_STORAGE_URL": settings.storage_url} if settings.storage_url else {}),
     )
     rotated = subprocess.run(
         [sys.executable, "-m", "dsar", "keys", "rotate"], env=env, capture_output=True, text=True, timeout=120
