@@ -33,6 +33,7 @@ from dsar.kit.jws import JwsError, SigningKey
 from dsar.kit.signing import derive_key
 from dsar.notifications.service import Notifications, http_transport
 from dsar.notifications.webhooks import Webhooks
+from dsar.odr import repository as odr_repo
 from dsar.odr.face import OIDC_CALLBACK, Odr
 from dsar.odr.jobs import odr_handler
 from dsar.odr.mail import Mailer, OutboxMailer, SmtpMailer
@@ -49,6 +50,7 @@ from dsar.storage.base import Storage
 from dsar.storage.encrypted import EncryptedStorage, Rotation
 from dsar.storage.factory import make_keyring, storage_from_url
 from dsar.storage.keyring import Keyring
+from dsar.tasks import repository as tasks_repo
 from dsar.tasks.jobs import TaskWorker
 from dsar.tasks.service import PrivacyTasks
 from dsar.tasks.states import RETRIEVAL
@@ -138,11 +140,21 @@ class Container:
             plaintext_reads=self.settings.encryption.plaintext_reads,
         )
 
-    def rotate_keys(self) -> Rotation:
-        """`dsar keys rotate`: every stored object's data key re-wrapped under the current key."""
+    def rotate_keys(self) -> tuple[Rotation, int]:
+        """`dsar keys rotate`: every stored object's data key re-wrapped under the current key, and the e-mails
+        of the state written in clear before encryption was on sealed (how many)."""
         if not isinstance(self.storage, EncryptedStorage):
             raise InvalidInput("Encryption at rest is off (DSAR_ENCRYPTION__ENABLED): there are no keys to rotate.")
-        return self.storage.rotate()
+        done = self.storage.rotate()
+        sealed = 0
+        for seal in (tasks_repo.seal_clear_emails, odr_repo.seal_clear_emails):
+            while True:
+                with self.db.session() as s:
+                    count = seal(s)
+                sealed += count
+                if not count:
+                    break
+        return done, sealed
 
     @cached_property
     def keyring(self) -> Keyring:

@@ -14,6 +14,9 @@ from dsar.db.migrate import upgrade
 from dsar.db.sealed import PREFIX, SealedFieldError
 from dsar.kit.clock import FrozenClock
 from dsar.kit.ids import new_id
+from dsar.odr import repository as odr_repo
+from dsar.odr.models import OdrRefreshToken
+from dsar.tasks import repository as repo
 from dsar.tasks.models import IN_PROGRESS, RETRIEVAL, PrivacyTask
 
 EMAIL = "Jane.Doe+dsar@example.com"
@@ -88,3 +91,53 @@ def test_rows_written_in_clear_still_read_and_a_wrong_key_fails(db: Database) ->
     db.seal_fields(None)
     with pytest.raises(SealedFieldError, match="encryption at rest is off"), db.session(write=False) as s:
         s.execute(select(PrivacyTask.subject_email).where(PrivacyTask.id == sealed)).scalar_one()
+
+
+def test_rows_written_in_clear_are_sealed_on_request(db: Database) -> None:
+    db.seal_fields(None)
+    clear = [_task(db, f"old{n}@example.com") for n in range(5)]
+    db.seal_fields(KEY)
+    already = _task(db)
+    before = _raw(db, already)
+    total = 0
+    while True:
+        with db.session() as s:
+            done = repo.seal_clear_emails(s, limit=2)
+        total += done
+        if not done:
+            break
+    assert total == 5
+    assert _raw(db, already) == before  # sealed values are left as they are
+    with db.session(write=False) as s:
+        for n, tid in enumerate(clear):
+            assert _raw(db, tid).startswith(PREFIX)
+            assert s.get(PrivacyTask, tid).subject_email == f"old{n}@example.com"  # type: ignore[union-attr]
+
+
+def test_odr_emails_are_sealed_and_clear_ones_sealed_on_request(db: Database) -> None:
+    now = FrozenClock().now()
+
+    def token(name: str) -> OdrRefreshToken:
+        return OdrRefreshToken(
+            token_hash=name,
+            family="f",
+            email=f"{name}@example.com",
+            client_id="c",
+            created_at=now,
+            expires_at=now,
+            revoked=False,
+        )
+
+    db.seal_fields(None)
+    with db.session() as s:
+        odr_repo.add_refresh(s, token("clear"))
+    db.seal_fields(KEY)
+    with db.session() as s:
+        odr_repo.add_refresh(s, token("sealed"))
+    with db.session() as s:
+        assert odr_repo.seal_clear_emails(s) == 1
+    with db.engine.connect() as conn:
+        raw = {str(k): str(v) for k, v in conn.execute(text("SELECT token_hash, email FROM odr_refresh_tokens"))}
+    assert all(v.startswith(PREFIX) and "example.com" not in v for v in raw.values())
+    with db.session(write=False) as s:
+        assert s.get(OdrRefreshToken, "clear").email == "clear@example.com"  # type: ignore[union-attr]

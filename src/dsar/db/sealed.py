@@ -13,11 +13,13 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Engine, Text, TypeDecorator
+from sqlalchemy import Engine, Text, TypeDecorator, select, type_coerce, update
 from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from dsar.errors import DsarError
 
@@ -74,4 +76,18 @@ class SealedText(TypeDecorator[str]):
             raise SealedFieldError("A sealed field of the state database does not open under this key.") from None
 
 
-__all__ = ["PREFIX", "SealedFieldError", "SealedText", "use_field_key"]
+def seal_clear(
+    s: Session, column: InstrumentedAttribute[Any], key: InstrumentedAttribute[Any], limit: int = 1000
+) -> int:
+    """Seal up to `limit` values of `column` still stored in clear (written before encryption was on); the
+    owner package calls it with its model's columns (`dsar keys rotate`). Returns how many it sealed."""
+    if _key(s.get_bind().dialect) is None:
+        return 0
+    raw = type_coerce(column, Text)  # compare the stored text, not a sealed literal
+    rows = s.execute(select(key, column).where(column.is_not(None), ~raw.startswith(PREFIX)).limit(limit)).all()
+    for row_key, value in rows:
+        s.execute(update(column.class_).where(key == row_key).values({column.key: value}))
+    return len(rows)
+
+
+__all__ = ["PREFIX", "SealedFieldError", "SealedText", "seal_clear", "use_field_key"]
