@@ -118,3 +118,30 @@ def test_rotation_without_encryption_is_a_one_line_error(tmp_path: Path) -> None
     assert rotated.stderr.strip().splitlines() == [
         "error: Encryption at rest is off (DSAR_ENCRYPTION__ENABLED): there are no keys to rotate."
     ]
+
+
+@pytest.mark.parametrize(
+    ("keys", "key_id", "message"),
+    [
+        ('{"k1": "c2hvcnQ="}', "k1", "error: DSAR_ENCRYPTION__KEYS: encryption key 'k1' must be 32 random bytes"),
+        ("{}", "k9", "error: DSAR_ENCRYPTION__KEY_ID 'k9' is not among DSAR_ENCRYPTION__KEYS."),
+        (f'{{"master": "{NEW_KEY}"}}', "master", "error: DSAR_ENCRYPTION__KEYS: the id 'master' names the derived key"),
+    ],
+)
+def test_wrong_keys_are_a_one_line_error_naming_no_key(tmp_path: Path, keys: str, key_id: str, message: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DSAR_")}
+    env.update(
+        DSAR_DATA_DIR=str(tmp_path / "state"),
+        DSAR_SECRET_KEY="x" * 40,
+        DSAR_ENCRYPTION__ENABLED="true",
+        DSAR_ENCRYPTION__KEYS=keys,
+        DSAR_ENCRYPTION__KEY_ID=key_id,
+    )
+    (tmp_path / "state").mkdir()
+    rotated = subprocess.run(
+        [sys.executable, "-m", "dsar", "keys", "rotate"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert rotated.returncode == 1
+    lines = rotated.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message), rotated.stderr
+    assert NEW_KEY not in rotated.stderr and "c2hvcnQ" not in rotated.stderr
