@@ -27,7 +27,7 @@ from dsar.datamap.model import DataMap
 from dsar.db.engine import Database, make_engine
 from dsar.engine.execute import EngineOptions, Sources
 from dsar.engine.plan import Plan, build_plan
-from dsar.errors import DataMapError, DsarError
+from dsar.errors import DataMapError, DsarError, InvalidInput
 from dsar.jobs.base import JobRunner, NoRunner
 from dsar.jobs.inprocess import InProcessRunner, Loop
 from dsar.jobs.periodic import PeriodicJobs, Schedule
@@ -36,6 +36,7 @@ from dsar.kit.jws import JwsError, SigningKey
 from dsar.kit.signing import derive_key
 from dsar.notifications.service import Notifications, http_transport
 from dsar.notifications.webhooks import Webhooks
+from dsar.odr import repository as odr_repo
 from dsar.odr.face import OIDC_CALLBACK, Odr
 from dsar.odr.jobs import odr_handler
 from dsar.odr.mail import Mailer, OutboxMailer, SmtpMailer
@@ -49,7 +50,10 @@ from dsar.requests.rules import load_rules
 from dsar.requests.service import PrivacyRequests
 from dsar.signing.keys import KeyStore, SigningKeyError
 from dsar.storage.base import Storage
-from dsar.storage.factory import storage_from_url
+from dsar.storage.encrypted import EncryptedStorage, Rotation
+from dsar.storage.factory import make_keyring, storage_from_url
+from dsar.storage.keyring import Keyring
+from dsar.tasks import repository as tasks_repo
 from dsar.tasks.jobs import TaskWorker
 from dsar.tasks.service import PrivacyTasks
 from dsar.tasks.states import RETRIEVAL
@@ -129,16 +133,54 @@ class Container:
 
     @cached_property
     def db(self) -> Database:
-        return Database(make_engine(self.settings.state_url()))
+        db = Database(make_engine(self.settings.state_url()))
+        if self.settings.encryption.enabled:  # subjects' e-mails sealed in the state (docs/encryption.md)
+            db.seal_fields(self.key("state-fields"))
+        return db
 
     @cached_property
     def storage(self) -> Storage:
-        return storage_from_url(
+        plain = storage_from_url(
             self.settings.objects_url(),
             public_url=self.settings.public_url.rstrip("/"),
             signing_key=self.key("storage-links"),
             clock=self.clock,
         )
+        if not self.settings.encryption.enabled:
+            return plain
+        return self.encrypted(plain)
+
+    def encrypted(self, plain: Storage) -> EncryptedStorage:
+        """`plain` behind encryption at rest, with this deployment's keys (docs/encryption.md)."""
+        return EncryptedStorage(
+            plain,
+            self.keyring,
+            public_url=self.settings.public_url.rstrip("/"),
+            signing_key=self.key("storage-links"),
+            clock=self.clock,
+            plaintext_reads=self.settings.encryption.plaintext_reads,
+        )
+
+    def rotate_keys(self) -> tuple[Rotation, int]:
+        """`dsar keys rotate`: every stored object's data key re-wrapped under the current key, and the e-mails
+        of the state written in clear before encryption was on sealed (how many)."""
+        if not isinstance(self.storage, EncryptedStorage):
+            raise InvalidInput("Encryption at rest is off (DSAR_ENCRYPTION__ENABLED): there are no keys to rotate.")
+        done = self.storage.rotate()
+        sealed = 0
+        for seal in (tasks_repo.seal_clear_emails, odr_repo.seal_clear_emails):
+            while True:
+                with self.db.session() as s:
+                    count = seal(s)
+                sealed += count
+                if not count:
+                    break
+        return done, sealed
+
+    @cached_property
+    def keyring(self) -> Keyring:
+        e = self.settings.encryption
+        return make_keyring(e.keys, e.key_id, e.kms_key_id, master_kek=self.key("storage-kek"))
 
     @cached_property
     def datamap(self) -> DataMap:
@@ -276,6 +318,7 @@ class Container:
                 parallelism=s.engine.parallelism,
                 retries=s.engine.source_retries,
                 backoff_seconds=s.engine.retry_backoff_seconds,
+                seal_spool=s.encryption.enabled,
             ),
             lease=timedelta(seconds=s.job.lease_seconds),
             max_attempts=s.job.max_attempts,

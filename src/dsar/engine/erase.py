@@ -20,6 +20,7 @@ import orjson
 from dsar import log
 from dsar.connectors.base import Change, root_cause
 from dsar.datamap.model import DataMap
+from dsar.engine import spool as sealed_spool
 from dsar.engine.execute import EngineOptions, Sources, normalize_email, run_retrieval
 from dsar.engine.plan import Plan
 from dsar.errors import DataMapError, SourceError
@@ -156,7 +157,7 @@ def locate(
 
 
 def _rows(spool: Path) -> Iterator[dict[str, Any]]:
-    with open(spool, "rb") as fh:
+    with sealed_spool.open_spool(spool) as fh:
         for line in fh:
             if line.strip():
                 yield orjson.loads(line)

@@ -17,7 +17,7 @@ from datetime import time as dtime
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, BinaryIO, TypeVar, cast
 
 import orjson
 
@@ -25,6 +25,7 @@ from dsar import log
 from dsar.connectors.base import Condition, Connector, Read, TableSpec, root_cause
 from dsar.datamap import identities as identities_kinds
 from dsar.datamap.model import DataMap
+from dsar.engine import spool as sealed_spool
 from dsar.engine.plan import Match, Plan, Step, Unit
 from dsar.engine.results import CollectionResult, ColumnInfo, SourceReport
 from dsar.engine.sources import Sources as Sources
@@ -58,6 +59,7 @@ class EngineOptions:
     retries: int = 3
     backoff_seconds: float = 0.5
     sleep: Callable[[float], None] = time.sleep
+    seal_spool: bool = False  # work files sealed with a key held in memory only (encryption at rest)
 
 
 @dataclass(frozen=True)
@@ -281,10 +283,15 @@ class _Run:
     def _table(self, step: Step) -> TableSpec:
         return self.sources.get(step.source).describe(step.table)
 
+    def _spool_writer(self, path: Path) -> BinaryIO:
+        if self.opts.seal_spool:
+            return cast(BinaryIO, sealed_spool.SpoolWriter(path))
+        return open(path, "wb")
+
     def run_unit(self, unit: Unit) -> None:
         tables = {s.key: self.retrying(s, partial(self._table, s)) for s in unit.steps}
         results = {s.key: self.result_for(s, tables[s.key]) for s in unit.steps}
-        handles = {k: open(r.spool, "wb") for k, r in results.items() if r.spool}  # noqa: SIM115
+        handles = {k: self._spool_writer(r.spool) for k, r in results.items() if r.spool}
         try:
             if not unit.cyclic:
                 step = unit.steps[0]

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dsar.db.lease import NOW, Lease
+from dsar.db.sealed import seal_clear
 from dsar.kit.ids import new_id
 from dsar.tasks.models import IdempotencyKey, PrivacyTask
 from dsar.tasks.records import TaskRecord, TaskView
@@ -389,3 +390,8 @@ def result_keys(s: Session, ids: Sequence[str]) -> list[str]:
 def delete_tasks(s: Session, ids: Sequence[str], channel: str) -> None:
     """Delete these tasks of a channel (a face that forgets its requests, with their tasks)."""
     s.execute(delete(PrivacyTask).where(PrivacyTask.id.in_(ids), PrivacyTask.channel == channel))
+
+
+def seal_clear_emails(s: Session, limit: int = 1000) -> int:
+    """Seal up to `limit` subject e-mails written in clear before encryption at rest was on."""
+    return seal_clear(s, PrivacyTask.subject_email, PrivacyTask.id, limit)
