@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from dsar import log
 from dsar.auth.endusers import EndUserTokens, IdentityProvider
+from dsar.auth.oidc import OidcClient
 from dsar.auth.service import AuthService
 from dsar.config import Settings
 from dsar.connectors.registry import connect
@@ -31,13 +32,12 @@ from dsar.jobs.periodic import PeriodicJobs, Schedule
 from dsar.kit.clock import Clock, SystemClock
 from dsar.kit.jws import JwsError, SigningKey
 from dsar.kit.signing import derive_key
+from dsar.notifications.mail import Mailer, OutboxMailer, SmtpConfig, SmtpMailer
 from dsar.notifications.service import Notifications, http_transport
 from dsar.notifications.webhooks import Webhooks
 from dsar.odr.face import OIDC_CALLBACK, Odr
 from dsar.odr.jobs import odr_handler
-from dsar.odr.mail import Mailer, OutboxMailer, SmtpMailer
 from dsar.odr.oauth import OdrAuth
-from dsar.odr.oidc import OidcClient
 from dsar.odr.service import OdrConfig, OdrRequests
 from dsar.portability.jobs import DataQueryJob
 from dsar.portability.service import CHANNEL as ADP_CHANNEL
@@ -345,6 +345,7 @@ class Container:
             give_up=timedelta(hours=p.notify_give_up_hours),
             lease=timedelta(seconds=max(p.notify_timeout_seconds * 3, self.settings.job.lease_seconds)),
             transport=http_transport(p.notify_timeout_seconds),
+            mailer=self.mailer,
         )
 
     @cached_property
@@ -399,7 +400,6 @@ class Container:
             config=config,
             on_open=self.requests.tasks_opened_in,
         )
-        mailer: Mailer = SmtpMailer(o) if o.smtp_host else OutboxMailer(s.data_dir.resolve() / "outbox")
         oidc = None
         if o.oidc_issuer:
             callback = public + o.prefix + OIDC_CALLBACK
@@ -414,7 +414,7 @@ class Container:
             clock=self.clock,
             key=self.key("odr-oauth"),
             endusers=self.endusers,
-            mailer=mailer,
+            mailer=self.mailer,
             settings=o,
             subject_ref=self.tasks.subject_ref,
             organisation=config.organisation,
@@ -422,6 +422,14 @@ class Container:
             oidc=oidc,
         )
         return Odr(requests, auth, config)
+
+    @cached_property
+    def mailer(self) -> Mailer:
+        """SMTP (DSAR_ODR__SMTP_*), or .eml files in data_dir/outbox when no server is set."""
+        o = self.settings.odr
+        if not o.smtp_host:
+            return OutboxMailer(self.settings.data_dir.resolve() / "outbox")
+        return SmtpMailer(SmtpConfig(o.smtp_host, o.smtp_port, o.smtp_security, o.smtp_username, o.smtp_password))
 
     def _notify(self, task_id: str) -> None:
         self.runner.notify(task_id)
