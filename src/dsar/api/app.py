@@ -19,6 +19,7 @@ from dsar.api.rest.portability import portability_router
 from dsar.api.rest.token import token_router
 from dsar.api.rest.uploads import uploads_router
 from dsar.api.rest.wellknown import wellknown_router
+from dsar.api.web import install as install_web
 from dsar.bootstrap import Container
 from dsar.db.migrate import upgrade
 
@@ -47,6 +48,7 @@ def create_app(container: Container, *, migrate: bool = True, close: bool = Fals
         redoc_url=None,
     )
     pages.mount(app)
+    install_web(app)
     app.include_router(token_router(container))
     app.include_router(graphql_router(container))
     app.include_router(health_router(container))
