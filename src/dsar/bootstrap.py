@@ -53,6 +53,9 @@ from dsar.tasks.states import RETRIEVAL
 from dsar.uploads.batches import RetrievalBatches
 from dsar.uploads.links import LocalUploadLinks, PresignedUploadLinks, UploadLinks
 from dsar.uploads.service import Uploads
+from dsar.verification.center import PrivacyCenter
+from dsar.verification.datapoints import datamap_lookup
+from dsar.verification.messages import Messages
 
 
 def master_key(secret: str | None, data_dir: Path) -> bytes:
@@ -275,6 +278,7 @@ class Container:
             retention_months=r.retention_months,
             default_jurisdiction=r.default_jurisdiction,
             company_tenant=r.company_tenant,
+            on_change=lambda *a: self.privacy_center.case_changed(*a),
         )
 
     def task_ended(self, s: Session, task_id: str) -> None:
@@ -329,6 +333,7 @@ class Container:
                 Schedule("uploads-expiry", every, self.uploads.delete_expired),
                 Schedule("odr-expiry", odr_every, self.odr.requests.delete_expired),
                 Schedule("requests-purge", timedelta(hours=1), self.requests.purge_expired),  # retention in months
+                Schedule("privacy-center", timedelta(minutes=1), lambda _now: self.privacy_center.run_due()),
             ],
         )
 
@@ -422,6 +427,44 @@ class Container:
             oidc=oidc,
         )
         return Odr(requests, auth, config)
+
+    @cached_property
+    def privacy_center(self) -> PrivacyCenter:
+        s = self.settings
+        p = s.privacy
+        oidc = None
+        if s.odr.oidc_issuer:  # the company's identity provider, as the ODR sign-in uses it
+            oidc = OidcClient(
+                issuer=s.odr.oidc_issuer,
+                client_id=s.odr.oidc_client_id,
+                client_secret=s.odr.oidc_client_secret,
+                redirect_uri=s.public_url.rstrip("/") + "/privacy/oidc/callback",
+            )
+        center = PrivacyCenter(
+            db=self.db,
+            clock=self.clock,
+            requests=self.requests,
+            storage=self.storage,
+            mailer=self.mailer,
+            messages=Messages(override_dir=p.templates_dir, company=s.company_name, color=p.primary_color),
+            settings=p,
+            key=self.key("privacy-center-codes"),
+            public_url=s.public_url,
+            sender=p.mail_from or s.odr.mail_from,
+            company=s.company_name,
+            oidc=oidc,
+            data_points=datamap_lookup(lambda: self.datamap, lambda: self.sources),
+            link_ttl_seconds=s.link_ttl_seconds,
+        )
+        center.tasks = PrivacyTasks(
+            db=self.db,
+            clock=self.clock,
+            subject_key=self.key("subject-pseudonyms"),
+            notify=self._notify,
+            on_end=self.task_ended,
+            on_open=center.task_opened,
+        )
+        return center
 
     @cached_property
     def mailer(self) -> Mailer:

@@ -47,6 +47,12 @@ def requester(s: Session, request_id: str, *, lock: bool = False) -> Requester |
     return s.scalar(q.with_for_update() if lock else q)
 
 
+def waiting(s: Session, limit: int = 500) -> list[Requester]:
+    """Verified requesters whose answer is not ready yet (the team may have approved their case since)."""
+    q = select(Requester).where(Requester.verified_at.is_not(None), Requester.completed_at.is_(None)).limit(limit)
+    return list(s.scalars(q))
+
+
 def to_remind(s: Session, completed_before: datetime, limit: int = 500) -> list[Requester]:
     """Requesters whose archive is ready since before `completed_before` and who were not reminded yet."""
     q = (
