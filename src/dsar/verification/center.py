@@ -49,6 +49,7 @@ CHANNEL = "privacy_center"
 TASK_TENANT = "privacy-center"  # the engine tasks of the center's cases (no API client sees them)
 SESSION = timedelta(minutes=30)  # a verified status check stays usable this long
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+_PLACE = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
 _CASE: ContextVar[str | None] = ContextVar("privacy_center_case", default=None)
 WORK_TYPES = {"access": RETRIEVAL, "portability": RETRIEVAL, "deletion": DELETION}
 DOCUMENT_TYPES = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}
@@ -124,6 +125,8 @@ class PrivacyCenter:
         email = _checked_email(email)
         if agent is not None:
             _check_agent(agent)
+        place = (jurisdiction or "").strip().upper()
+        jurisdiction = place if _PLACE.fullmatch(place) else None  # anything else: the default rule
         now = self.clock.now()
         with self.db.session() as s:
             rid = self.requests.open_in(
@@ -589,3 +592,32 @@ def _check_agent(agent: Agent) -> None:
         raise InvalidInput("enter the agent's name", code="AgentName")
     if agent.content_type not in DOCUMENT_TYPES or not agent.document or len(agent.document) > MAX_DOCUMENT:
         raise InvalidInput("the signed permission must be a PDF, PNG or JPEG of at most 5 MB", code="AgentDocument")
+
+
+US_STATES = {
+    "US-CA": "California",
+    "US-CO": "Colorado",
+    "US-CT": "Connecticut",
+    "US-OR": "Oregon",
+    "US-TX": "Texas",
+    "US-UT": "Utah",
+    "US-VA": "Virginia",
+}
+
+
+def places(center: PrivacyCenter, language: str) -> list[tuple[str, str]]:
+    """Where a person may say they live: every country (named in their language) and the US states that have
+    a rule of their own; (code, name), sorted by name. A place without a rule gets the default rule."""
+    from babel import Locale
+
+    try:
+        names = Locale.parse(language).territories
+    except (ValueError, TypeError):
+        names = Locale.parse("en").territories
+    countries = [(code, str(name)) for code, name in names.items() if len(code) == 2 and code.isalpha()]
+    states = [
+        (code, f"{names.get('US', 'US')}: {US_STATES.get(code, code)}")
+        for code in sorted({p for r in center.requests.rules.rules.values() for p in r.jurisdictions})
+        if code.startswith("US-")
+    ]
+    return sorted(countries + states, key=lambda item: item[1])

@@ -51,7 +51,7 @@ class PrivacyCenterSettings(BaseModel):
         description="languages offered (shipped: en de fr es)",
     )
     mail_from: str = Field("", description="From address of the center's e-mails (DSAR_ODR__MAIL_FROM when empty)")
-    logo_url: str = Field("", description="the company's logo (an https URL or a path under public_url)")
+    logo_file: Path | None = Field(None, description="the company's logo (PNG, SVG or JPEG file), shown on every page")
     primary_color: str = Field("#2457d6", pattern=r"^#[0-9a-fA-F]{6}$", description="the company's colour")
     regulators: dict[str, str] = Field(
         default_factory=dict,
