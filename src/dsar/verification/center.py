@@ -147,7 +147,7 @@ class PrivacyCenter:
             )
             purpose = "confirm" if agent is not None else "submit"
             cid, code = self._challenge(s, purpose, rid, email, now)
-        self._send_code(email, language, code, purpose, type, agent)
+        self._send_code(email, language, code, purpose, type, agent, cid)
         _log.info("privacy_center_submitted", request_id=rid, type=type, agent=agent is not None)
         return cid
 
@@ -156,7 +156,7 @@ class PrivacyCenter:
         email = _checked_email(email)
         with self.db.session() as s:
             cid, code = self._challenge(s, "status", None, email, self.clock.now())
-        self._send_code(email, language, code, "status", "access", None)
+        self._send_code(email, language, code, "status", "access", None, cid)
         return cid
 
     def _challenge(self, s: Session, purpose: str, rid: str | None, email: str, now: datetime) -> tuple[str, str]:
@@ -186,7 +186,12 @@ class PrivacyCenter:
         minutes = self.s.code_ttl_seconds // 60
         if purpose == "confirm" and agent is not None:
             r = self.messages.render(
-                "confirm_agent", language, agent=agent.name, type=rtype, code=code, url=self.public_url + "/privacy"
+                "confirm_agent",
+                language,
+                agent=agent.name,
+                type=rtype,
+                code=code,
+                url=f"{self.public_url}/privacy/verify/{cid}",
             )
         else:
             r = self.messages.render("code", language, code=code, minutes=minutes)

@@ -19,6 +19,12 @@ from dsar.errors import Conflict, DsarError, InvalidInput, NotFound
 from dsar.verification.center import DOCUMENT_TYPES, MAX_DOCUMENT, Agent, PrivacyCenter, places
 
 PREFIX = "/privacy"
+
+
+def N_(text: str) -> str:  # marks a text for the catalogs (pybabel's default keyword); translated later
+    return text
+
+
 SESSION_COOKIE = "dsar_privacy"
 GPC_COOKIE = "dsar_gpc"
 LANG_COOKIE = "dsar_lang"
@@ -54,7 +60,7 @@ def privacy_router(container: Container) -> APIRouter:
         return data if web.check_csrf(request, data) else None
 
     def forbidden(request: Request) -> Response:
-        text = web.gettext(request, "This form has expired. Go back, reload the page and try again.")
+        text = web.gettext(request, N_("This form has expired. Go back, reload the page and try again."))
         return page(request, "message.html", {"title": text, "text": ""}, status=403)
 
     async def call(fn: Callable[[], Any]) -> Any:
@@ -105,7 +111,7 @@ def privacy_router(container: Container) -> APIRouter:
                 )
             )
         except InvalidInput as exc:
-            errors = {_field_of(exc): web.gettext(request, _MESSAGES.get(exc.code, "Check this field."))}
+            errors = {_field_of(exc): web.gettext(request, _MESSAGES.get(exc.code, N_("Check this field.")))}
             extra = {"errors": errors, "values": values, "gpc": False}
             return page(request, "home.html", _submit_values(request, center()) | extra, status=400)
         return RedirectResponse(f"{PREFIX}/verify/{cid}", status_code=303)
@@ -138,7 +144,7 @@ def privacy_router(container: Container) -> APIRouter:
                 )
             )
         except InvalidInput as exc:
-            errors = {_field_of(exc): web.gettext(request, _MESSAGES.get(exc.code, "Check this field."))}
+            errors = {_field_of(exc): web.gettext(request, _MESSAGES.get(exc.code, N_("Check this field.")))}
             extra = {"errors": errors, "values": values}
             return page(request, "agent.html", _submit_values(request, center()) | extra, status=400)
         return page(request, "agent_sent.html", {"challenge": cid})
@@ -173,7 +179,7 @@ def privacy_router(container: Container) -> APIRouter:
             return _signed_in(request, cid)
         errors: dict[str, str] = {}
         if view.step == before.step and view.step in ("code", "data_points"):  # a wrong answer
-            text = web.gettext(request, "That is not right. Tries left:")
+            text = web.gettext(request, N_("That is not right. Tries left:"))
             errors["code" if view.step == "code" else "answers"] = f"{text} {view.tries_left}"
         status = 400 if errors else 200
         return page(request, "verify.html", {"view": view, "oidc": center().oidc is not None, "errors": errors}, status)
@@ -199,8 +205,8 @@ def privacy_router(container: Container) -> APIRouter:
         return RedirectResponse(f"{PREFIX}/verify/{view.id}", status_code=303)
 
     def _expired(request: Request) -> Response:
-        title = web.gettext(request, "This link has expired")
-        text = web.gettext(request, "Start again from the privacy center's home page.")
+        title = web.gettext(request, N_("This link has expired"))
+        text = web.gettext(request, N_("Start again from the privacy center's home page."))
         return page(request, "message.html", {"title": title, "text": text}, status=404)
 
     def _signed_in(request: Request, cid: str) -> Response:
@@ -231,7 +237,7 @@ def privacy_router(container: Container) -> APIRouter:
         try:
             cid = await call(lambda: center().start_status(values["email"], negotiate(request)))
         except InvalidInput as exc:
-            errors = {"email": web.gettext(request, _MESSAGES.get(exc.code, "Check this field."))}
+            errors = {"email": web.gettext(request, _MESSAGES.get(exc.code, N_("Check this field.")))}
             return page(request, "status_start.html", {"errors": errors, "values": values}, status=400)
         return RedirectResponse(f"{PREFIX}/verify/{cid}", status_code=303)
 
@@ -278,10 +284,10 @@ def privacy_router(container: Container) -> APIRouter:
 
 
 _MESSAGES = {
-    "InvalidEmail": "Enter a valid e-mail address.",
-    "UnknownType": "Choose what you would like us to do.",
-    "AgentName": "Enter the agent's name.",
-    "AgentDocument": "Attach the signed permission as a PDF, PNG or JPEG file of at most 5 MB.",
+    "InvalidEmail": N_("Enter a valid e-mail address."),
+    "UnknownType": N_("Choose what you would like us to do."),
+    "AgentName": N_("Enter the agent's name."),
+    "AgentDocument": N_("Attach the signed permission as a PDF, PNG or JPEG file of at most 5 MB."),
 }
 _FIELDS = {"InvalidEmail": "email", "UnknownType": "type", "AgentName": "agent_name", "AgentDocument": "document"}
 
