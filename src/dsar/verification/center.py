@@ -180,7 +180,9 @@ class PrivacyCenter:
         )
         return cid, code if budget else ""  # over budget: no e-mail, and no code can match; the page is the same
 
-    def _send_code(self, email: str, language: str, code: str, purpose: str, rtype: str, agent: Agent | None) -> None:
+    def _send_code(
+        self, email: str, language: str, code: str, purpose: str, rtype: str, agent: Agent | None, cid: str
+    ) -> None:
         if not code:
             return
         minutes = self.s.code_ttl_seconds // 60
