@@ -6,6 +6,7 @@ import re
 import socket
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -54,8 +55,9 @@ def code_in(msg: EmailMessage) -> str:
     return found.group(1)
 
 
-@pytest.fixture
-def mailbox() -> Iterator[tuple[Mailbox, int]]:
+@contextmanager
+def smtp_server() -> Iterator[tuple[Mailbox, int]]:
+    """A real SMTP server (aiosmtpd) on a free loopback port, and what it received."""
     box = Mailbox()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -66,6 +68,12 @@ def mailbox() -> Iterator[tuple[Mailbox, int]]:
         yield box, port
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    with smtp_server() as found:
+        yield found
 
 
 def center_settings(tmp: Path, demo: Path, port: int, **privacy: Any) -> Any:
