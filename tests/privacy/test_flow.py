@@ -99,6 +99,22 @@ def sign_in_to_status(api: Api, box: Mailbox, email: str = JANE) -> str:
     return api.client.get("/privacy/status/requests").text
 
 
+def test_a_verified_status_check_is_a_session_only_in_the_browser_that_started_it(
+    center_api: Api, mailbox: tuple[Mailbox, int]
+) -> None:
+    box, _port = mailbox
+    page = center_api.client.get("/privacy/status")
+    r = center_api.client.post(
+        "/privacy/status", data={"csrf_token": csrf(page.text), "email": JANE}, follow_redirects=False
+    )
+    location = r.headers["location"]
+    center_api.client.post(location, data={"csrf_token": csrf(page.text), "code": code_in(box.wait_for(JANE))})
+    other = TestClient(center_api.client.app)
+    stolen = other.get(location, follow_redirects=False)
+    assert stolen.status_code == 404 and "dsar_privacy=" not in stolen.headers.get("set-cookie", "")
+    assert other.get("/privacy/status/requests", follow_redirects=False).headers["location"] == "/privacy/status"
+
+
 def test_completed_request_is_told_by_e_mail_and_downloaded_from_the_status_page(
     center_api: Api, mailbox: tuple[Mailbox, int]
 ) -> None:

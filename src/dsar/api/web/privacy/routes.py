@@ -26,6 +26,7 @@ def N_(text: str) -> str:  # marks a text for the catalogs (pybabel's default ke
 
 
 SESSION_COOKIE = "dsar_privacy"
+PENDING_COOKIE = "dsar_privacy_check"  # the status check this browser started: only it may turn into a session
 GPC_COOKIE = "dsar_gpc"
 LANG_COOKIE = "dsar_lang"
 
@@ -210,7 +211,10 @@ def privacy_router(container: Container) -> APIRouter:
         return page(request, "message.html", {"title": title, "text": text}, status=404)
 
     def _signed_in(request: Request, cid: str) -> Response:
+        if request.cookies.get(PENDING_COOKIE) != cid:  # a verified check's URL opened in another browser
+            return _expired(request)
         response = RedirectResponse(f"{PREFIX}/status/requests", status_code=303)
+        response.delete_cookie(PENDING_COOKIE, path=PREFIX)
         response.set_cookie(
             SESSION_COOKIE,
             cid,
@@ -239,7 +243,18 @@ def privacy_router(container: Container) -> APIRouter:
         except InvalidInput as exc:
             errors = {"email": web.gettext(request, _MESSAGES.get(exc.code, N_("Check this field.")))}
             return page(request, "status_start.html", {"errors": errors, "values": values}, status=400)
-        return RedirectResponse(f"{PREFIX}/verify/{cid}", status_code=303)
+        response = RedirectResponse(f"{PREFIX}/verify/{cid}", status_code=303)
+        # Lax, not Strict: the company's identity provider sends the browser back here from its own site.
+        response.set_cookie(
+            PENDING_COOKIE,
+            cid,
+            max_age=3600,
+            httponly=True,
+            samesite="lax",
+            secure=secure_request(request),
+            path=PREFIX,
+        )
+        return response
 
     @router.get("/status/requests")
     async def status_list(request: Request) -> Response:
