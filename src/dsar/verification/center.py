@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from dsar import log
 from dsar.auth.oidc import OidcClient, OidcError
 from dsar.db.engine import Database
-from dsar.errors import Conflict, InvalidInput, NotFound
+from dsar.errors import Conflict, DsarError, InvalidInput, NotFound, Unavailable
 from dsar.kit.clock import Clock
 from dsar.notifications.email import queue_email
 from dsar.notifications.mail import Mailer
@@ -246,7 +246,11 @@ class PrivacyCenter:
             email = requester.email if requester else ""
         right = bool(email) and self.data_points is not None
         for point in self.s.data_points:
-            expected = self.data_points(email, point) if right and self.data_points else set()
+            try:
+                expected = self.data_points(email, point) if right and self.data_points else set()
+            except DsarError as exc:  # a source is down: no try is spent, the person tries again later
+                _log.warning("privacy_center_data_points_unavailable", error=type(exc).__name__)
+                raise Unavailable("data map", "the answers cannot be checked right now") from None
             right = right and normalize(answers.get(point.name, "")) in expected and bool(expected)
         with self.db.session() as s:
             c = self._get(s, cid, lock=True)

@@ -15,7 +15,7 @@ from starlette.datastructures import FormData, UploadFile
 from dsar.api.web import Web, secure_request
 from dsar.api.web.i18n import available_locales, negotiate
 from dsar.bootstrap import Container
-from dsar.errors import Conflict, DsarError, InvalidInput, NotFound
+from dsar.errors import Conflict, DsarError, InvalidInput, NotFound, Unavailable
 from dsar.verification.center import DOCUMENT_TYPES, MAX_DOCUMENT, Agent, PrivacyCenter, places
 
 PREFIX = "/privacy"
@@ -176,6 +176,9 @@ def privacy_router(container: Container) -> APIRouter:
                 view = await call(lambda: center().check_code(cid, str(data.get("code", ""))))
         except NotFound:
             return _expired(request)
+        except Unavailable:
+            title = web.gettext(request, N_("We cannot check your answers right now. Try again in a few minutes."))
+            return page(request, "message.html", {"title": title, "text": ""}, status=503)
         if view.step == "done" and view.purpose == "status":
             return _signed_in(request, cid)
         errors: dict[str, str] = {}
