@@ -210,3 +210,37 @@ def test_an_e_mail_waits_in_the_outbox_while_smtp_is_down(tmp_path: Path, demo_d
 def test_forms_without_the_csrf_token_are_refused(center_api: Api) -> None:
     r = TestClient(center_api.client.app).post("/privacy/requests", data={"type": "access", "email": JANE})
     assert r.status_code == 403
+
+
+def test_a_reminder_goes_before_the_download_expires_and_the_address_is_then_forgotten(
+    center_api: Api, mailbox: tuple[Mailbox, int]
+) -> None:
+    from datetime import timedelta
+
+    from dsar.verification import repository as vrepo
+
+    box, _port = mailbox
+    location = submit(center_api)
+    enter_code(center_api, location, code_in(box.wait_for(JANE, "verification code")))
+    case = wait_case(center_api, "completed", "access")
+    box.wait_for(JANE, "is complete")
+    c = center_api.container
+    days = c.settings.privacy.download_days
+    with c.db.session() as s:
+        who = vrepo.requester(s, case.id, lock=True)
+        assert who is not None and who.completed_at is not None
+        who.completed_at -= timedelta(days=days - 1)  # one day left: within the reminder's two
+    c.privacy_center.run_due()
+    reminder = text_of(box.wait_for(JANE, "expires soon"))
+    assert "can be downloaded until" in reminder
+    c.privacy_center.run_due()  # once
+    with c.db.session() as s:
+        who = vrepo.requester(s, case.id, lock=True)
+        assert who is not None and who.reminded_at is not None
+        who.completed_at -= timedelta(days=2)  # the window has passed
+    c.privacy_center.run_due()
+    with c.db.session(write=False) as s:
+        assert vrepo.requester(s, case.id) is None  # the address is gone; the case's record stays
+    assert c.requests.get(c.requests.company_tenant, case.id).status == "completed"
+    time.sleep(0.5)
+    assert sum("expires soon" in str(m) for _r, m in box.messages) == 1
