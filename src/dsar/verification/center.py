@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from contextlib import suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -29,24 +29,23 @@ from dsar.auth.oidc import OidcClient, OidcError
 from dsar.db.engine import Database
 from dsar.errors import Conflict, DsarError, InvalidInput, NotFound, Unavailable
 from dsar.kit.clock import Clock
-from dsar.notifications.email import queue_email
 from dsar.notifications.mail import Mailer
 from dsar.requests import repository as requests_repo
-from dsar.requests.service import DENIED, Filter, PrivacyRequests, RequestView
+from dsar.requests.service import PrivacyRequests
 from dsar.storage.base import Storage
 from dsar.tasks.records import OpenedTask
 from dsar.tasks.service import PrivacyTasks
-from dsar.tasks.states import COMPLETED, DELETION, RETRIEVAL
+from dsar.tasks.states import DELETION, RETRIEVAL
 from dsar.verification import codes
 from dsar.verification import repository as repo
 from dsar.verification.datapoints import Lookup, normalize
 from dsar.verification.messages import Messages
 from dsar.verification.models import Challenge, Requester
+from dsar.verification.notices import Notices
 from dsar.verification.settings import PrivacyCenterSettings
+from dsar.verification.status import CHANNEL, TASK_TENANT, Following
 
 _log = log.get("dsar.verification")
-CHANNEL = "privacy_center"
-TASK_TENANT = "privacy-center"  # the engine tasks of the center's cases (no API client sees them)
 SESSION = timedelta(minutes=30)  # a verified status check stays usable this long
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 _PLACE = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
@@ -75,17 +74,7 @@ class ChallengeView:
     request_id: str | None = None
 
 
-@dataclass(frozen=True)
-class StatusItem:
-    request: RequestView
-    can_cancel: bool
-    can_appeal: bool
-    appeal_until: date | None
-    download_url: str | None
-    download_until: date | None
-
-
-class PrivacyCenter:
+class PrivacyCenter(Following):
     def __init__(
         self,
         *,
@@ -109,6 +98,15 @@ class PrivacyCenter:
         self.public_url, self.sender, self.company = public_url.rstrip("/"), sender, company
         self.oidc, self.data_points, self.link_ttl = oidc, data_points, link_ttl_seconds
         self.tenant = requests.company_tenant
+        self.notices = Notices(
+            clock=clock,
+            requests=requests,
+            messages=messages,
+            settings=settings,
+            public_url=self.public_url,
+            sender=sender,
+            tenant=self.tenant,
+        )
         self.tasks: PrivacyTasks | None = None  # set by the composition root (its on_open is `task_opened`)
 
     # -- submitting ------------------------------------------------------------------------------------------
@@ -360,7 +358,7 @@ class PrivacyCenter:
             return
         case = self.requests.get(self.tenant, rid)
         with self.db.session() as s:
-            self._queue(s, rid, "received", case)
+            self.notices.queue(s, rid, "received")
         if case.type in self.s.auto_approve and case.status == "received":
             self.requests.approve(self.tenant, rid, actor="policy")
         self.start_work(rid)
@@ -416,7 +414,7 @@ class PrivacyCenter:
         window = timedelta(days=self.s.download_days)
         with self.db.session() as s:
             for who in repo.to_remind(s, now - window + timedelta(days=self.s.reminder_days)):
-                self._queue(s, who.request_id, "reminder", None, who=who)
+                self.notices.queue(s, who.request_id, "reminder", who=who)
                 who.reminded_at = now
                 done += 1
             done += repo.delete_expired(s, now, now - window)
@@ -426,143 +424,7 @@ class PrivacyCenter:
 
     def case_changed(self, s: Session, tenant: str, rid: str, kind: str, data: dict[str, Any]) -> None:
         """The requests' on_change hook, in the change's transaction: tell the person (when they came here)."""
-        if tenant != self.tenant or kind not in ("extended", "denied", "responded"):
-            return
-        who = repo.requester(s, rid)
-        if who is None:
-            return
-        if kind == "responded":
-            who.completed_at = self.clock.now()
-            kind = "completed"
-        self._queue(s, rid, kind, None, who=who, data=data)
-
-    def _queue(
-        self,
-        s: Session,
-        rid: str,
-        kind: str,
-        case: RequestView | None,
-        *,
-        who: Requester | None = None,
-        data: dict[str, Any] | None = None,
-    ) -> None:
-        who = who or repo.requester(s, rid)
-        row = requests_repo.get(s, self.tenant, rid)
-        if who is None or row is None:
-            return
-        status_url = f"{self.public_url}/privacy/status"
-        data = data or {}
-        ctx: dict[str, Any] = {"reference": rid[:8].upper(), "type": row.type, "status_url": status_url}
-        if kind == "received":
-            ctx.update(due=row.due_on, appeal_of=_appeal_of(s, rid))
-        elif kind == "extended":
-            ctx.update(due=row.due_on, reason=data.get("reason") or row.extension_reason or "")
-        elif kind == "denied":
-            until = self._appeal_until(row.rule, row.decided_at or self.clock.now(), rid, s)
-            ctx.update(
-                basis=row.decision_basis or data.get("basis", ""),
-                law=row.decision_law or "",
-                appeal_url=f"{self.public_url}/privacy/status" if until else "",
-                appeal_until=until,
-                regulator=self.s.regulators.get(row.rule, ""),
-            )
-        elif kind in ("completed", "reminder"):
-            done = who.completed_at or self.clock.now()
-            ctx.update(
-                download=row.type in ("access", "portability"), expires=done + timedelta(days=self.s.download_days)
-            )
-        r = self.messages.render(kind, who.locale, **ctx)
-        queue_email(
-            s,
-            self.clock.now(),
-            sender=self.sender,
-            to=who.email,
-            subject=r.subject,
-            text=r.text,
-            html=r.html,
-            language=r.language,
-        )
-
-    def _appeal_until(self, rule_id: str, decided: datetime, rid: str, s: Session) -> date | None:
-        rule = self.requests.rules.rule(rule_id)
-        if rule.appeal_respond is None or _appeal_of(s, rid):
-            return None  # no right of appeal there (or this is the appeal)
-        return (decided + timedelta(days=self.s.appeal_window_days)).date()
-
-    # -- the status page --------------------------------------------------------------------------------------
-
-    def session_subject(self, cid: str) -> str:
-        """The subject of a verified, unexpired status check (the page's session)."""
-        with self.db.session(write=False) as s:
-            c = repo.challenge(s, cid) if 20 <= len(cid) <= 64 else None
-            if c is None or c.verified_at is None or c.failed or c.expires_at <= self.clock.now():
-                raise NotFound("verify your e-mail address again")
-            return c.subject_ref
-
-    def status(self, cid: str) -> list[StatusItem]:
-        subject = self.session_subject(cid)
-        page = self.requests.page(self.tenant, Filter(subject_ref=subject, channel=CHANNEL), first=100)
-        return [self._item(v) for v in page.items]
-
-    def _mine(self, cid: str, rid: str) -> RequestView:
-        subject = self.session_subject(cid)
-        with self.db.session(write=False) as s:
-            row = requests_repo.get(s, self.tenant, rid) if re.fullmatch(r"[0-9a-f-]{36}", rid) else None
-            if row is None or row.subject_ref != subject or row.channel != CHANNEL:
-                raise NotFound(f"no privacy request {rid}")
-        return self.requests.get(self.tenant, rid)
-
-    def _item(self, v: RequestView) -> StatusItem:
-        with self.db.session(write=False) as s:
-            who = repo.requester(s, v.id)
-            until = self._appeal_until(v.rule, v.decided_at, v.id, s) if v.status == DENIED and v.decided_at else None
-            appealed = any(e.kind == "appealed" for e in self.requests.get(self.tenant, v.id).timeline)
-        url, download_until = None, None
-        if v.status == "completed" and who is not None and who.completed_at and v.type in ("access", "portability"):
-            download_until = (who.completed_at + timedelta(days=self.s.download_days)).date()
-        today = self.requests.today()
-        return StatusItem(
-            request=v,
-            can_cancel=v.status == "received" or (v.status == "in_progress" and not v.task_ids),
-            can_appeal=until is not None and today <= until and not appealed,
-            appeal_until=until,
-            download_url=url,
-            download_until=download_until if download_until and today <= download_until else None,
-        )
-
-    def download_url(self, cid: str, rid: str) -> str:
-        v = self._mine(cid, rid)
-        item = self._item(v)
-        if item.download_until is None or self.tasks is None:
-            raise NotFound("nothing to download")
-        for task_id in v.task_ids:
-            t = self.tasks.get(TASK_TENANT, task_id, RETRIEVAL)
-            if t.status == COMPLETED and t.result_key:
-                return self.storage.signed_url(t.result_key, self.link_ttl, filename="personal-data.zip")
-        raise NotFound("nothing to download")
-
-    def cancel(self, cid: str, rid: str) -> RequestView:
-        v = self._mine(cid, rid)
-        if not self._item(v).can_cancel:
-            raise Conflict("this request can no longer be cancelled", code="InvalidRequestState")
-        return self.requests.cancel(self.tenant, rid, actor="subject", reason="cancelled by the person")
-
-    def appeal(self, cid: str, rid: str, reason: str, language: str) -> str:
-        v = self._mine(cid, rid)
-        if not self._item(v).can_appeal:
-            raise Conflict("this decision can no longer be appealed here", code="NoAppeal")
-        appeal_id = self.requests.appeal(self.tenant, rid, actor="subject", channel=CHANNEL, reason=reason[:2000])
-        now = self.clock.now()
-        with self.db.session() as s:
-            first = repo.requester(s, rid)
-            email = first.email if first else ""
-            if email:
-                repo.add_requester(
-                    s, Requester(request_id=appeal_id, email=email, locale=language, verified_at=now, created_at=now)
-                )
-                s.flush()
-                self._queue(s, appeal_id, "received", None)
-        return appeal_id
+        self.notices.case_changed(s, tenant, rid, kind, data)
 
     # -- privacy --------------------------------------------------------------------------------------------
 
@@ -584,13 +446,6 @@ class PrivacyCenter:
         self.requests.complete(self.tenant, rid, actor="gpc", note="Global Privacy Control signal")
 
 
-def _appeal_of(s: Session, rid: str) -> str | None:
-    for e in requests_repo.events(s, rid):
-        if e.kind == "received" and e.data and e.data.get("appeal_of"):
-            return str(e.data["appeal_of"])[:8].upper()
-    return None
-
-
 def _checked_email(email: str) -> str:
     email = (email or "").strip()
     if len(email) > 254 or not _EMAIL.fullmatch(email):
@@ -603,32 +458,3 @@ def _check_agent(agent: Agent) -> None:
         raise InvalidInput("enter the agent's name", code="AgentName")
     if agent.content_type not in DOCUMENT_TYPES or not agent.document or len(agent.document) > MAX_DOCUMENT:
         raise InvalidInput("the signed permission must be a PDF, PNG or JPEG of at most 5 MB", code="AgentDocument")
-
-
-US_STATES = {
-    "US-CA": "California",
-    "US-CO": "Colorado",
-    "US-CT": "Connecticut",
-    "US-OR": "Oregon",
-    "US-TX": "Texas",
-    "US-UT": "Utah",
-    "US-VA": "Virginia",
-}
-
-
-def places(center: PrivacyCenter, language: str) -> list[tuple[str, str]]:
-    """Where a person may say they live: every country (named in their language) and the US states that have
-    a rule of their own; (code, name), sorted by name. A place without a rule gets the default rule."""
-    from babel import Locale
-
-    try:
-        names = Locale.parse(language).territories
-    except (ValueError, TypeError):
-        names = Locale.parse("en").territories
-    countries = [(code, str(name)) for code, name in names.items() if len(code) == 2 and code.isalpha()]
-    states = [
-        (code, f"{names.get('US', 'US')}: {US_STATES.get(code, code)}")
-        for code in sorted({p for r in center.requests.rules.rules.values() for p in r.jurisdictions})
-        if code.startswith("US-")
-    ]
-    return sorted(countries + states, key=lambda item: item[1])

@@ -16,7 +16,8 @@ from dsar.api.web import Web, secure_request
 from dsar.api.web.i18n import available_locales, negotiate
 from dsar.bootstrap import Container
 from dsar.errors import Conflict, DsarError, InvalidInput, NotFound, Unavailable
-from dsar.verification.center import DOCUMENT_TYPES, MAX_DOCUMENT, Agent, PrivacyCenter, places
+from dsar.verification.center import DOCUMENT_TYPES, MAX_DOCUMENT, Agent, PrivacyCenter
+from dsar.verification.places import places
 
 PREFIX = "/privacy"
 
@@ -322,7 +323,7 @@ def _submit_values(request: Request, center: PrivacyCenter) -> dict[str, Any]:
     lang = negotiate(request)
     return {
         "types": center.s.request_types,
-        "places": places(center, lang),
+        "places": places(center.requests.rules, lang),
         "errors": {},
         "values": {},
         "document_types": ",".join(DOCUMENT_TYPES),
