@@ -104,6 +104,17 @@ def _fill(browser: Any, css: str, text: str) -> None:
     el.send_keys(text)
 
 
+def _click(browser: Any, css: str, until: str) -> None:
+    """Submit a form and wait for the next page, known by a text in it (a click does not wait for the load)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    if css.startswith("//"):
+        browser.find_element("xpath", css).click()
+    else:
+        browser.find_element("css selector", css).click()
+    WebDriverWait(browser, 20).until(lambda b: until in b.page_source)
+
+
 def _case(c: Container, status: str, timeout: float = 60) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -122,13 +133,13 @@ def _submit_and_verify(browser: Any, base: str, box: Mailbox, lang: str, shots: 
         _shot(browser, f"home-{lang}")
     _fill(browser, "#email", JANE)
     Select(browser.find_element("css selector", "#place")).select_by_value("US-CA" if lang == "en" else "DE")
-    browser.find_element("css selector", "form[action='/privacy/requests'] button[type=submit]").click()
+    _click(browser, "form[action='/privacy/requests'] button[type=submit]", 'id="code"')
     assert "/privacy/verify/" in browser.current_url
     if shots:
         _shot(browser, f"verify-{lang}")
     subject = "verification code" if lang == "en" else "Bestätigungscode"
     _fill(browser, "#code", code_in(box.wait_for(JANE, subject)))
-    browser.find_element("css selector", "main button[type=submit]").click()
+    _click(browser, "main button[type=submit]", 'class="btn" href="/privacy/status"')
     if shots:
         _shot(browser, f"confirmed-{lang}")
 
@@ -154,9 +165,9 @@ def test_submit_verify_approve_complete_and_download(
     browser.get(f"{base}/privacy/status")
     after = box.count()
     _fill(browser, "#email", JANE)
-    browser.find_element("css selector", "main button[type=submit]").click()
+    _click(browser, "main button[type=submit]", 'id="code"')
     _fill(browser, "#code", code_in(box.wait_for(JANE, "verification code", after=after)))
-    browser.find_element("css selector", "main button[type=submit]").click()
+    _click(browser, "main button[type=submit]", "Download your data")
     assert browser.current_url.endswith("/privacy/status/requests")
     _shot(browser, "status-en")
     downloads = tmp_path / "downloads"
@@ -202,3 +213,68 @@ def test_a_gpc_signal_records_an_opt_out(browser: Any, center: tuple[str, Contai
     _shot(browser, "gpc-en")
     case = _case(c, "completed")
     assert case.type == "opt_out"
+
+
+def test_an_agent_submits_and_the_person_confirms(
+    browser: Any, center: tuple[str, Container], mailbox: tuple[Mailbox, int], tmp_path: Path
+) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    base, c = center
+    box, _port = mailbox
+    browser.delete_all_cookies()
+    permission = tmp_path / "permission.pdf"
+    permission.write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+    browser.get(f"{base}/privacy/agent?lang=en")
+    _fill(browser, "#agent_name", "Acme Privacy Agents")
+    _fill(browser, "#agent_email", "agent@acme.example")
+    _fill(browser, "#email", JANE)
+    Select(browser.find_element("css selector", "#place")).select_by_value("US-CA")
+    browser.find_element("css selector", "#document").send_keys(str(permission))
+    _shot(browser, "agent-en")
+    _click(browser, "main button[type=submit]", "Waiting for the person")
+    mail = box.wait_for(JANE, "Someone made a privacy request")
+    body = text_of(mail)
+    case = _case(c, "received")
+    c.requests.approve(c.requests.company_tenant, case.id, actor="dpo@shop.example")
+    c.privacy_center.run_due()
+    assert c.requests.get(c.requests.company_tenant, case.id).task_ids == []  # not before the person confirms
+    link = next(line.strip() for line in body.splitlines() if "/privacy/verify/" in line)
+    browser.delete_all_cookies()  # the person's own browser
+    browser.get(link)
+    _fill(browser, "#code", code_in(mail))
+    _click(browser, "main button[type=submit]", "Thank you, your request is confirmed")
+    _case(c, "completed")
+
+
+def test_a_denial_is_appealed_from_the_status_page(
+    browser: Any, center: tuple[str, Container], mailbox: tuple[Mailbox, int]
+) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    base, c = center
+    box, _port = mailbox
+    browser.delete_all_cookies()
+    browser.get(f"{base}/privacy?lang=en")
+    browser.find_element("css selector", "input[name=type][value=deletion]").click()
+    _fill(browser, "#email", JANE)
+    Select(browser.find_element("css selector", "#place")).select_by_value("US-VA")
+    _click(browser, "form[action='/privacy/requests'] button[type=submit]", 'id="code"')
+    _fill(browser, "#code", code_in(box.wait_for(JANE, "verification code")))
+    _click(browser, "main button[type=submit]", "Thank you, your request is confirmed")
+    case = _case(c, "received")
+    c.requests.deny(c.requests.company_tenant, case.id, actor="dpo@shop.example", basis="manifestly_unfounded")
+    denied = text_of(box.wait_for(JANE, "Our decision"))
+    assert "manifestly unfounded" in denied and "You may appeal this decision until" in denied
+    browser.get(f"{base}/privacy/status")
+    after = box.count()
+    _fill(browser, "#email", JANE)
+    _click(browser, "main button[type=submit]", 'id="code"')
+    _fill(browser, "#code", code_in(box.wait_for(JANE, "verification code", after=after)))
+    _click(browser, "main button[type=submit]", "Appeal this decision")
+    _fill(browser, f"#reason-{case.id}", "I have an account with you and want it gone.")
+    _shot(browser, "appeal-en")
+    _click(browser, "//button[normalize-space()='Send my appeal']", "We received your appeal")
+    _shot(browser, "appealed-en")
+    appeal = _case(c, "received")
+    assert appeal.id != case.id and appeal.due_on == c.requests.rules.rule("vcdpa").appeal_due(c.requests.today())
