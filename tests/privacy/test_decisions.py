@@ -94,6 +94,16 @@ def test_an_agent_submission_waits_for_the_persons_confirmation(center_api: Api,
     assert done.id == case.id and done.task_ids
     stored = list(Path(c.settings.data_dir, "objects", "privacy-center", "agents", case.id).iterdir())
     assert len(stored) == 1 and stored[0].read_bytes() == PDF
+    from datetime import timedelta
+
+    from dsar.verification import repository as vrepo
+
+    with c.db.session() as s:
+        who = vrepo.requester(s, case.id, lock=True)
+        assert who is not None and who.ended_at is not None
+        who.ended_at -= timedelta(days=61)
+    c.privacy_center.run_due()
+    assert not stored[0].exists()  # the permission goes with the address
 
 
 @pytest.fixture
@@ -237,7 +247,8 @@ def test_a_reminder_goes_before_the_download_expires_and_the_address_is_then_for
     with c.db.session() as s:
         who = vrepo.requester(s, case.id, lock=True)
         assert who is not None and who.reminded_at is not None
-        who.completed_at -= timedelta(days=2)  # the window has passed
+        assert who.ended_at is not None
+        who.ended_at -= timedelta(days=61)  # the download and appeal windows (60 days) have passed
     c.privacy_center.run_due()
     with c.db.session(write=False) as s:
         assert vrepo.requester(s, case.id) is None  # the address is gone; the case's record stays

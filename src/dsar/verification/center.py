@@ -412,12 +412,16 @@ class PrivacyCenter(Following):
             except (NotFound, Conflict):
                 continue
         window = timedelta(days=self.s.download_days)
+        kept = timedelta(days=max(self.s.download_days, self.s.appeal_window_days))
         with self.db.session() as s:
             for who in repo.to_remind(s, now - window + timedelta(days=self.s.reminder_days)):
                 self.notices.queue(s, who.request_id, "reminder", who=who)
                 who.reminded_at = now
                 done += 1
-            done += repo.delete_expired(s, now, now - window)
+            documents = repo.expired_documents(s, now - kept)
+            done += repo.delete_expired(s, now, now - kept)
+        for rid, document in documents:  # an agent's permission goes with the address
+            self.storage.delete(f"privacy-center/agents/{rid}/{document}")
         return done
 
     # -- e-mails about a case ---------------------------------------------------------------------------------

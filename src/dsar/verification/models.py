@@ -49,6 +49,7 @@ class Requester(Base):
     verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
     reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)  # answered, denied or cancelled
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 

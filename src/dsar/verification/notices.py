@@ -35,10 +35,14 @@ class Notices:
 
     def case_changed(self, s: Session, tenant: str, rid: str, kind: str, data: dict[str, Any]) -> None:
         """The requests' on_change hook, in the change's transaction: tell the person (when they came here)."""
-        if tenant != self.tenant or kind not in ("extended", "denied", "responded"):
+        if tenant != self.tenant or kind not in ("extended", "denied", "responded", "canceled"):
             return
         who = repo.requester(s, rid)
         if who is None:
+            return
+        if kind in ("denied", "responded", "canceled"):
+            who.ended_at = self.clock.now()  # the address is kept for the download or an appeal, then forgotten
+        if kind == "canceled":
             return
         if kind == "responded":
             who.completed_at = self.clock.now()

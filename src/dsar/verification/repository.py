@@ -49,7 +49,7 @@ def requester(s: Session, request_id: str, *, lock: bool = False) -> Requester |
 
 def waiting(s: Session, limit: int = 500) -> list[Requester]:
     """Verified requesters whose answer is not ready yet (the team may have approved their case since)."""
-    q = select(Requester).where(Requester.verified_at.is_not(None), Requester.completed_at.is_(None)).limit(limit)
+    q = select(Requester).where(Requester.verified_at.is_not(None), Requester.ended_at.is_(None)).limit(limit)
     return list(s.scalars(q))
 
 
@@ -64,10 +64,19 @@ def to_remind(s: Session, completed_before: datetime, limit: int = 500) -> list[
     return list(s.scalars(q))
 
 
-def delete_expired(s: Session, now: datetime, completed_before: datetime) -> int:
-    """Expired checks, and the contact of requests whose download window has passed."""
+def expired_documents(s: Session, ended_before: datetime) -> list[tuple[str, str]]:
+    """(request id, file) of the agents' permissions whose requests `delete_expired` forgets."""
+    q = select(Requester.request_id, Requester.agent_document).where(
+        Requester.ended_at < ended_before, Requester.agent_document.is_not(None)
+    )
+    return [(str(rid), str(doc)) for rid, doc in s.execute(q)]
+
+
+def delete_expired(s: Session, now: datetime, ended_before: datetime) -> int:
+    """Expired checks, and the contact of requests that ended before `ended_before` (the download and appeal
+    windows have passed)."""
     n = s.execute(delete(Challenge).where(Challenge.expires_at < now - timedelta(days=1))).rowcount  # type: ignore[attr-defined]
     m = s.execute(  # the case keeps its record; the address goes
-        delete(Requester).where(Requester.completed_at.is_not(None), Requester.completed_at < completed_before)
+        delete(Requester).where(Requester.ended_at.is_not(None), Requester.ended_at < ended_before)
     ).rowcount  # type: ignore[attr-defined]
     return int(n or 0) + int(m or 0)

@@ -55,6 +55,7 @@ def upgrade() -> None:
         _utc("verified_at", True),
         _utc("completed_at", True),
         _utc("reminded_at", True),
+        _utc("ended_at", True),
         _utc("created_at", False),
         sa.PrimaryKeyConstraint("request_id"),
     )
