@@ -19,7 +19,10 @@ from dsar.auth.endusers import EndUserTokens, IdentityProvider
 from dsar.auth.oidc import OidcClient
 from dsar.auth.service import AuthService
 from dsar.config import Settings
-from dsar.connectors.registry import connect
+from dsar.connectors.base import Connector
+from dsar.connectors.registry import connect, scheme_of
+from dsar.connectors.service import ServiceConnector, service_secret
+from dsar.connectors.service_replies import ServiceReplies
 from dsar.datamap.loader import load as load_datamap
 from dsar.datamap.model import DataMap
 from dsar.db.engine import Database, make_engine
@@ -96,6 +99,24 @@ def archive_keys(settings: Settings) -> KeyStore:
     )
 
 
+class _StorageReplies:
+    """Company services' late answers kept in the storage port, which the API and the workers share."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    def put(self, key: str, data: bytes) -> None:
+        self.storage.put_stream(key, [data], "application/json")
+
+    def take(self, key: str) -> bytes | None:
+        if not self.storage.exists(key):
+            return None
+        with self.storage.open(key) as fh:
+            data = fh.read()
+        self.storage.delete(key)
+        return data
+
+
 @dataclass
 class Container:
     settings: Settings
@@ -136,7 +157,30 @@ class Container:
 
     @cached_property
     def sources(self) -> Sources:
-        return Sources(self.datamap, connect)
+        return Sources(self.datamap, self._connect)
+
+    def _connect(self, name: str, url: str) -> Connector:
+        """The registry's adapter; a company service also gets the mailbox its late answers arrive in."""
+        if scheme_of(url) == "service":
+            return ServiceConnector(name, url, mailbox=self.service_replies)
+        return connect(name, url)
+
+    @cached_property
+    def service_replies(self) -> ServiceReplies:
+        def secret_of(source: str) -> str | None:
+            try:
+                src = self.datamap.sources.get(source)
+            except DataMapError:
+                return None
+            return service_secret(src.url) if src is not None else None
+
+        return ServiceReplies(
+            store=_StorageReplies(self.storage),
+            key=self.key("service-replies"),
+            public_url=self.settings.public_url,
+            secret_of=secret_of,
+            now=self.clock.now,
+        )
 
     @cached_property
     def auth(self) -> AuthService:
@@ -264,6 +308,7 @@ class Container:
             notify=self._notify,
             on_end=self.task_ended,
             on_open=self.requests.tasks_opened_in,
+            identity_kinds=lambda: self.datamap.identities,
         )
 
     @cached_property

@@ -16,6 +16,7 @@ from dsar.api.rest.files import files_router
 from dsar.api.rest.health import health_router
 from dsar.api.rest.odr import odr_router
 from dsar.api.rest.portability import portability_router
+from dsar.api.rest.services import services_router
 from dsar.api.rest.token import token_router
 from dsar.api.rest.uploads import uploads_router
 from dsar.api.rest.wellknown import wellknown_router
@@ -56,6 +57,7 @@ def create_app(container: Container, *, migrate: bool = True, close: bool = Fals
     app.include_router(odr_router(container))
     app.include_router(portability_router(container))
     app.include_router(wellknown_router(container))
+    app.include_router(services_router(container.service_replies))
     if container.settings.privacy.enabled:
         app.include_router(privacy_router(container))
     if container.storage.capabilities.own_download_route:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,10 +83,20 @@ def pseudonym(key: bytes, collection: str, column: str, subject: str, length: in
 
 
 def locate(
-    dm: DataMap, plan: Plan, sources: Sources, email: str, work: Path, opts: EngineOptions, erase_key: bytes
+    dm: DataMap,
+    plan: Plan,
+    sources: Sources,
+    email: str | Mapping[str, str],
+    work: Path,
+    opts: EngineOptions,
+    erase_key: bytes,
 ) -> ErasurePlan:
-    """Find the subject's rows (primary keys only are kept) and what the data map says to do with them."""
-    results, _reports = run_retrieval(dm, plan, sources, {"email": email}, work, opts)
+    """Find the subject's rows (primary keys only are kept) and what the data map says to do with them.
+    `email`: the subject's e-mail, or every identity of the subject (identity name -> value)."""
+    identities = {"email": email} if isinstance(email, str) else dict(email)
+    # the pseudonyms' subject: the e-mail as always, else the other identities
+    email = identities.get("email") or "\n".join(f"{k}={v}" for k, v in sorted(identities.items()))
+    results, _reports = run_retrieval(dm, plan, sources, identities, work, opts)
     order = [s.key for unit in plan.units for s in unit.steps]
     out: list[CollectionErasure] = []
     blocks: list[Block] = []

@@ -10,9 +10,6 @@ until it confirmed its subscription (SubscriptionConfirmation first, as SNS).
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import random
 from collections.abc import Callable
@@ -32,6 +29,7 @@ from dsar.db.lease import Lease
 from dsar.errors import NotFound
 from dsar.kit.clock import Clock
 from dsar.kit.ids import new_id, new_secret
+from dsar.kit.signing import standard_webhook_headers
 from dsar.notifications import sns
 from dsar.notifications.email import EMAIL, build_message, scrubbed
 from dsar.notifications.mail import Mailer
@@ -77,14 +75,6 @@ def http_transport(timeout: float) -> Transport:
             return client.post(url, content=body, headers=headers).status_code
 
     return post
-
-
-def standard_webhook_headers(secret: str, msg_id: str, now: datetime, body: bytes) -> dict[str, str]:
-    """Standard Webhooks: HMAC-SHA256 over `id.timestamp.body` with the base64 key of `whsec_<key>`."""
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    ts = str(int(now.timestamp()))
-    mac = hmac.new(key, f"{msg_id}.{ts}.".encode() + body, hashlib.sha256).digest()
-    return {"webhook-id": msg_id, "webhook-timestamp": ts, "webhook-signature": "v1," + base64.b64encode(mac).decode()}
 
 
 def timestamp(when: datetime) -> str:

@@ -24,7 +24,9 @@ class PrivacyTask(Base):
     kind: Mapped[str] = mapped_column(String(16))
     channel: Mapped[str] = mapped_column(String(16), default="bwp")
     subject_type: Mapped[str] = mapped_column(String(16), default="SHOPPER")
-    subject_email: Mapped[str] = mapped_column(String(320))
+    subject_email: Mapped[str] = mapped_column(String(320))  # "" when the subject came by another identity
+    # Identities besides the e-mail (identity name of the data map -> normalised value): phone, customer id.
+    subject_identities: Mapped[dict[str, str] | None] = mapped_column(JSON, default=None)
     subject_ref: Mapped[str] = mapped_column(String(32), index=True)
     status: Mapped[str] = mapped_column(String(16))
     errors: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)

@@ -3,7 +3,7 @@ writes of the other packages (they call these functions and get plain values; no
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -233,6 +233,7 @@ def add_task(
     due_at: datetime,
     holding_period_days: int | None = None,
     reason: str | None = None,
+    subject_identities: Mapping[str, str] | None = None,
 ) -> None:
     """Add one new task to the session; the caller flushes or commits it with the rest of its transaction."""
     s.add(
@@ -252,6 +253,7 @@ def add_task(
             attempts=0,
             holding_period_days=holding_period_days,
             reason=reason,
+            subject_identities=dict(subject_identities) if subject_identities else None,
         )
     )
 
