@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dsar.connectors.base import Condition, Read
+from dsar.datamap.identities import lookup_values
 from dsar.datamap.model import DataMap
-from dsar.engine.execute import normalize_email
 from dsar.engine.sources import Sources
 from dsar.verification.settings import DataPoint
 
@@ -23,10 +23,13 @@ def normalize(answer: object) -> str:
 
 
 def _identity(dm: DataMap, key: str, email: str) -> list[Condition]:
-    col = dm.collections[key]
+    """The collection's e-mail identity columns compared with the address (in each of its normal forms)."""
+    values = lookup_values("email", email)
     return [
-        Condition(m.column, "lower_trim" if m.match == "lower_trim" else "equal", [normalize_email(email)])
-        for m in col.identities.values()
+        Condition(m.column, "lower_trim" if m.match == "lower_trim" else "equal", [v])
+        for name, m in dm.collections[key].identity_matches()
+        if dm.identities.get(name) == "email"
+        for v in values
     ]
 
 
