@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from dsar import log
 from dsar.auth.endusers import EndUserTokens, IdentityProvider
+from dsar.auth.oidc import OidcClient
 from dsar.auth.service import AuthService
 from dsar.config import Settings
 from dsar.connectors.base import Connector
@@ -34,14 +35,13 @@ from dsar.jobs.periodic import PeriodicJobs, Schedule
 from dsar.kit.clock import Clock, SystemClock
 from dsar.kit.jws import JwsError, SigningKey
 from dsar.kit.signing import derive_key
+from dsar.notifications.mail import Mailer, OutboxMailer, SmtpConfig, SmtpMailer
 from dsar.notifications.service import Notifications, http_transport
 from dsar.notifications.webhooks import Webhooks
 from dsar.odr import repository as odr_repo
 from dsar.odr.face import OIDC_CALLBACK, Odr
 from dsar.odr.jobs import odr_handler
-from dsar.odr.mail import Mailer, OutboxMailer, SmtpMailer
 from dsar.odr.oauth import OdrAuth
-from dsar.odr.oidc import OidcClient
 from dsar.odr.service import OdrConfig, OdrRequests
 from dsar.portability.jobs import DataQueryJob
 from dsar.portability.service import CHANNEL as ADP_CHANNEL
@@ -60,6 +60,9 @@ from dsar.tasks.states import RETRIEVAL
 from dsar.uploads.batches import RetrievalBatches
 from dsar.uploads.links import LocalUploadLinks, PresignedUploadLinks, UploadLinks
 from dsar.uploads.service import Uploads
+from dsar.verification.center import PrivacyCenter
+from dsar.verification.datapoints import datamap_lookup
+from dsar.verification.messages import Messages
 
 
 def master_key(secret: str | None, data_dir: Path) -> bytes:
@@ -363,6 +366,7 @@ class Container:
             retention_months=r.retention_months,
             default_jurisdiction=r.default_jurisdiction,
             company_tenant=r.company_tenant,
+            on_change=lambda *a: self.privacy_center.case_changed(*a),
         )
 
     def task_ended(self, s: Session, task_id: str) -> None:
@@ -417,6 +421,7 @@ class Container:
                 Schedule("uploads-expiry", every, self.uploads.delete_expired),
                 Schedule("odr-expiry", odr_every, self.odr.requests.delete_expired),
                 Schedule("requests-purge", timedelta(hours=1), self.requests.purge_expired),  # retention in months
+                Schedule("privacy-center", timedelta(minutes=1), lambda _now: self.privacy_center.run_due()),
             ],
         )
 
@@ -433,6 +438,7 @@ class Container:
             give_up=timedelta(hours=p.notify_give_up_hours),
             lease=timedelta(seconds=max(p.notify_timeout_seconds * 3, self.settings.job.lease_seconds)),
             transport=http_transport(p.notify_timeout_seconds),
+            mailer=self.mailer,
         )
 
     @cached_property
@@ -487,7 +493,6 @@ class Container:
             config=config,
             on_open=self.requests.tasks_opened_in,
         )
-        mailer: Mailer = SmtpMailer(o) if o.smtp_host else OutboxMailer(s.data_dir.resolve() / "outbox")
         oidc = None
         if o.oidc_issuer:
             callback = public + o.prefix + OIDC_CALLBACK
@@ -502,7 +507,7 @@ class Container:
             clock=self.clock,
             key=self.key("odr-oauth"),
             endusers=self.endusers,
-            mailer=mailer,
+            mailer=self.mailer,
             settings=o,
             subject_ref=self.tasks.subject_ref,
             organisation=config.organisation,
@@ -510,6 +515,52 @@ class Container:
             oidc=oidc,
         )
         return Odr(requests, auth, config)
+
+    @cached_property
+    def privacy_center(self) -> PrivacyCenter:
+        s = self.settings
+        p = s.privacy
+        oidc = None
+        if s.odr.oidc_issuer:  # the company's identity provider, as the ODR sign-in uses it
+            oidc = OidcClient(
+                issuer=s.odr.oidc_issuer,
+                client_id=s.odr.oidc_client_id,
+                client_secret=s.odr.oidc_client_secret,
+                redirect_uri=s.public_url.rstrip("/") + "/privacy/oidc/callback",
+            )
+        center = PrivacyCenter(
+            db=self.db,
+            clock=self.clock,
+            requests=self.requests,
+            storage=self.storage,
+            mailer=self.mailer,
+            messages=Messages(override_dir=p.templates_dir, company=s.company_name, color=p.primary_color),
+            settings=p,
+            key=self.key("privacy-center-codes"),
+            public_url=s.public_url,
+            sender=p.mail_from or s.odr.mail_from,
+            company=s.company_name,
+            oidc=oidc,
+            data_points=datamap_lookup(lambda: self.datamap, lambda: self.sources),
+            link_ttl_seconds=s.link_ttl_seconds,
+        )
+        center.tasks = PrivacyTasks(
+            db=self.db,
+            clock=self.clock,
+            subject_key=self.key("subject-pseudonyms"),
+            notify=self._notify,
+            on_end=self.task_ended,
+            on_open=center.task_opened,
+        )
+        return center
+
+    @cached_property
+    def mailer(self) -> Mailer:
+        """SMTP (DSAR_ODR__SMTP_*), or .eml files in data_dir/outbox when no server is set."""
+        o = self.settings.odr
+        if not o.smtp_host:
+            return OutboxMailer(self.settings.data_dir.resolve() / "outbox")
+        return SmtpMailer(SmtpConfig(o.smtp_host, o.smtp_port, o.smtp_security, o.smtp_username, o.smtp_password))
 
     def _notify(self, task_id: str) -> None:
         self.runner.notify(task_id)

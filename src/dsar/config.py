@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dsar.odr.settings import OdrSettings
 from dsar.portability.settings import PortabilitySettings
+from dsar.verification.settings import PrivacyCenterSettings
 
 
 class JobSettings(BaseModel):
@@ -129,6 +130,7 @@ class Settings(BaseSettings):
     requests: RequestSettings = Field(default_factory=RequestSettings)
     archive_signing: ArchiveSigningSettings = Field(default_factory=ArchiveSigningSettings)
     encryption: EncryptionSettings = Field(default_factory=EncryptionSettings)
+    privacy: PrivacyCenterSettings = Field(default_factory=PrivacyCenterSettings)
 
     def state_url(self) -> str:
         if self.database_url:
