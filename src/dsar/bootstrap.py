@@ -32,7 +32,7 @@ from dsar.kit.clock import Clock, SystemClock
 from dsar.kit.jws import JwsError, SigningKey
 from dsar.kit.signing import derive_key
 from dsar.notifications.service import Notifications, http_transport
-from dsar.notifications.webhooks import Webhooks
+from dsar.notifications.webhooks import PREFERENCE_CHANGED, Outgoing, Webhooks
 from dsar.odr.face import OIDC_CALLBACK, Odr
 from dsar.odr.jobs import odr_handler
 from dsar.odr.mail import Mailer, OutboxMailer, SmtpMailer
@@ -42,6 +42,9 @@ from dsar.odr.service import OdrConfig, OdrRequests
 from dsar.portability.jobs import DataQueryJob
 from dsar.portability.service import CHANNEL as ADP_CHANNEL
 from dsar.portability.service import Portability, check_notify_url
+from dsar.requests.categories import CategoriesRequests
+from dsar.requests.events import CaseEvent, PreferenceEvent, event_type
+from dsar.requests.preferences import SubjectPreferences
 from dsar.requests.rules import load_rules
 from dsar.requests.service import PrivacyRequests
 from dsar.signing.keys import KeyStore, SigningKeyError
@@ -275,7 +278,50 @@ class Container:
             retention_months=r.retention_months,
             default_jurisdiction=r.default_jurisdiction,
             company_tenant=r.company_tenant,
+            on_events=self._case_events,
         )
+
+    def _case_events(self, s: Session, events: Sequence[CaseEvent]) -> None:
+        """A privacy request's changes become webhook events in the transaction that made them."""
+        self.webhooks.queue(
+            s,
+            [
+                Outgoing(
+                    e.tenant,
+                    e.request_id,
+                    e.seq,
+                    event_type(e.kind),
+                    f"privacyRequest/{e.request_id}",
+                    e.at,
+                    e.detail(),
+                )
+                for e in events
+            ],
+        )
+
+    def _preference_changed(self, s: Session, e: PreferenceEvent) -> None:
+        detail = {
+            "subjectRef": e.subject_ref,
+            "preference": e.preference,
+            "active": e.active,
+            "requestId": e.request_id,
+        }
+        self.webhooks.queue(
+            s,
+            [
+                Outgoing(
+                    e.tenant, e.change_id, 0, PREFERENCE_CHANGED, f"privacyPreference/{e.subject_ref}", e.at, detail
+                )
+            ],
+        )
+
+    @cached_property
+    def preferences(self) -> SubjectPreferences:
+        return SubjectPreferences(self.requests, on_change=self._preference_changed)
+
+    @cached_property
+    def categories(self) -> CategoriesRequests:
+        return CategoriesRequests(self.requests, lambda: self.datamap)
 
     def task_ended(self, s: Session, task_id: str) -> None:
         """Where a task ends (the worker's finish, a cancelled deletion), in that transaction: the webhook event

@@ -99,8 +99,18 @@ _ADD_EVENT = insert_(_EVENTS)
 
 def add_event(
     s: Session, request_id: str, at: datetime, actor: str, kind: str, data: dict[str, Any] | None = None
-) -> None:
-    s.execute(_ADD_EVENT, {"request_id": request_id, "at": at, "actor": actor, "kind": kind, "data": data})
+) -> int:
+    """Add a line to a request's timeline; its number (increasing per request: the webhook event's `seq`)."""
+    res = s.execute(_ADD_EVENT, {"request_id": request_id, "at": at, "actor": actor, "kind": kind, "data": data})
+    return int(res.inserted_primary_key[0])  # type: ignore[index]
+
+
+def events_of(s: Session, request_ids: Sequence[str]) -> Sequence[PrivacyRequestEvent]:
+    """The timelines of many requests (just opened in bulk), in one query."""
+    if not request_ids:
+        return []
+    stmt = select(PrivacyRequestEvent).where(PrivacyRequestEvent.request_id.in_(request_ids))
+    return s.scalars(stmt.order_by(PrivacyRequestEvent.id)).all()
 
 
 def events(s: Session, request_id: str) -> Sequence[PrivacyRequestEvent]:

@@ -4,7 +4,8 @@ Every face that accepts a request (back-office GraphQL, bulk CSV, portability ap
 console and privacy center to come) opens one case here, in the same transaction that creates its engine
 task (`open_in`), so no task exists without its case. A task's end moves its case on (`task_ended`). Every
 change is a line of the case's timeline, with who and when; the subject appears only as a keyed hash and a
-masked e-mail. The composition root passes `on_event`, which turns each change into a webhook event.
+masked e-mail. The composition root passes `on_events`, which turns each change into a webhook event
+(`dsar.requests.events`) in the transaction that made it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dsar.kit.clock import Clock
 from dsar.kit.ids import is_uuid, new_id
 from dsar.kit.signing import keyed_hash
 from dsar.requests import repository as repo
+from dsar.requests.events import CaseEvent, EventSink
 from dsar.requests.models import PrivacyRequest
 from dsar.requests.rules import REQUEST_TYPES, Deadline, Period, RuleBook
 from dsar.tasks import repository as tasks_repo
@@ -143,7 +145,7 @@ class PrivacyRequests:
         retention_months: int = 24,
         default_jurisdiction: str | None = None,
         company_tenant: str = "default",
-        on_event: Callable[[str, str, str, dict[str, Any]], None] | None = None,
+        on_events: EventSink | None = None,
     ) -> None:
         self.default_jurisdiction = default_jurisdiction.strip().upper() if default_jurisdiction else None
         self.company_tenant = company_tenant
@@ -153,7 +155,7 @@ class PrivacyRequests:
         self.subject_key = subject_key
         self.zone = ZoneInfo(timezone)
         self.retention_months = retention_months
-        self.on_event = on_event
+        self.on_events = on_events
 
     # -- opening ------------------------------------------------------------------------------------------------
 
@@ -237,6 +239,12 @@ class PrivacyRequests:
             )
             links.append({"request_id": rid, "task_id": t.task_id, "done": False})
         repo.insert_many(s, requests, events, links)
+        if self.on_events is not None:
+            tenants = {str(r["id"]): str(r["tenant"]) for r in requests}
+            lines = repo.events_of(s, list(tenants))
+            self.on_events(
+                s, [CaseEvent(tenants[e.request_id], e.request_id, e.id, e.kind, e.at, e.data or {}) for e in lines]
+            )
 
     def _new(
         self, tenant: str, rtype: str, channel: str, place: str | None, email: str, now: datetime, approved: bool
@@ -407,6 +415,18 @@ class PrivacyRequests:
 
         return self._change(tenant, request_id, change)
 
+    def note_in(
+        self, s: Session, tenant: str, request_id: str, *, actor: str, kind: str, data: dict[str, Any] | None
+    ) -> None:
+        """A line of the timeline written in the caller's transaction (a preference recorded, a rectification)."""
+        self._event(s, tenant, request_id, self.clock.now(), actor, kind, data)
+
+    def answer_in(self, s: Session, tenant: str, request_id: str, *, actor: str, data: dict[str, Any] | None) -> None:
+        """The request is answered, in the caller's transaction (types answered on the spot: a preference, the
+        categories)."""
+        now = self.clock.now()
+        self._respond(s, repo.Case(request_id, tenant, IN_PROGRESS), now, actor, COMPLETED, data)
+
     # -- tasks --------------------------------------------------------------------------------------------------
 
     def link_task_in(self, s: Session, tenant: str, request_id: str, task_id: str, *, actor: str) -> None:
@@ -566,9 +586,9 @@ class PrivacyRequests:
     def _event(
         self, s: Session, tenant: str, request_id: str, at: datetime, actor: str, kind: str, data: dict[str, Any] | None
     ) -> None:
-        repo.add_event(s, request_id, at, actor, kind, data)
-        if self.on_event is not None:
-            self.on_event(tenant, request_id, kind, data or {})
+        seq = repo.add_event(s, request_id, at, actor, kind, data)
+        if self.on_events is not None:
+            self.on_events(s, [CaseEvent(tenant, request_id, seq, kind, at, data or {})])
 
     def _span(self, start: date, end: date) -> tuple[datetime, datetime]:
         if end <= start:
