@@ -45,6 +45,7 @@ from dsar.portability.service import Portability, check_notify_url
 from dsar.requests.categories import CategoriesRequests
 from dsar.requests.events import CaseEvent, PreferenceEvent, event_type
 from dsar.requests.preferences import SubjectPreferences
+from dsar.requests.rectification import RectificationRequests
 from dsar.requests.rules import load_rules
 from dsar.requests.service import PrivacyRequests
 from dsar.signing.keys import KeyStore, SigningKeyError
@@ -318,6 +319,10 @@ class Container:
     @cached_property
     def preferences(self) -> SubjectPreferences:
         return SubjectPreferences(self.requests, on_change=self._preference_changed)
+
+    @cached_property
+    def rectifications(self) -> RectificationRequests:
+        return RectificationRequests(self.tasks, lambda: self.datamap, lambda: self.sources)
 
     @cached_property
     def categories(self) -> CategoriesRequests:

@@ -161,10 +161,11 @@ class Case:
     id: str
     tenant: str
     status: str
+    type: str = ""
 
 
 _CASE_OF_TASK = (
-    select(_REQUESTS.c.id, _REQUESTS.c.tenant, _REQUESTS.c.status)
+    select(_REQUESTS.c.id, _REQUESTS.c.tenant, _REQUESTS.c.status, _REQUESTS.c.type)
     .join(_LINKS, _LINKS.c.request_id == _REQUESTS.c.id)
     .where(_LINKS.c.task_id == bindparam("task_id"))
     .with_for_update(of=_REQUESTS)
@@ -174,7 +175,7 @@ _CASE_OF_TASK = (
 def case_of_task(s: Session, task_id: str) -> Case | None:
     """The case a task belongs to (one Core statement built once; the row locked on PostgreSQL)."""
     row = s.execute(_CASE_OF_TASK, {"task_id": task_id}).first()
-    return None if row is None else Case(row.id, row.tenant, row.status)
+    return None if row is None else Case(row.id, row.tenant, row.status, row.type)
 
 
 def record(

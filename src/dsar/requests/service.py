@@ -33,7 +33,7 @@ from dsar.requests.models import PrivacyRequest
 from dsar.requests.rules import REQUEST_TYPES, Deadline, Period, RuleBook
 from dsar.tasks import repository as tasks_repo
 from dsar.tasks.records import OpenedTask
-from dsar.tasks.states import DELETION
+from dsar.tasks.states import DELETION, RECTIFICATION
 
 Filter = repo.Filter
 
@@ -208,7 +208,7 @@ class PrivacyRequests:
             raise InvalidInput(f"unknown request type {type!r}; one of {', '.join(sorted(REQUEST_TYPES))}")
         if channel not in CHANNELS:
             raise InvalidInput(f"unknown channel {channel!r}; one of {', '.join(sorted(CHANNELS))}")
-        place = jurisdiction.strip().upper() if jurisdiction and jurisdiction.strip() else None
+        place = _place(jurisdiction) or self.default_jurisdiction
         now = self.clock.now()
         row, received = self._new(tenant, type, channel, place, email, now, approved_by_policy)
         repo.insert(s, row)
@@ -230,7 +230,8 @@ class PrivacyRequests:
         requests, events, links = [], [], []
         for t in opened:
             rtype, channel = _type_and_channel(t)
-            row, data = self._new(self._tenant(t.tenant), rtype, channel, self.default_jurisdiction, t.email, now, True)
+            place = _place(t.jurisdiction) or self.default_jurisdiction
+            row, data = self._new(self._tenant(t.tenant), rtype, channel, place, t.email, now, True)
             requests.append(row)
             rid = str(row["id"])
             events.append({"request_id": rid, "at": now, "actor": channel, "kind": "received", "data": data})
@@ -452,6 +453,11 @@ class PrivacyRequests:
         now = self.clock.now()
         data = _drop_none({"task_id": task_id, "status": status, "error": error_code})
         self._event(s, row.tenant, row.id, now, "engine", "task_ended", data)
+        if status == "COMPLETED" and row.type == "rectification":
+            # The record of a rectification (GDPR Art. 16): each value before and after, in the timeline.
+            task = tasks_repo.record(s, task_id)
+            changed = ((task.summary or {}) if task else {}).get("rectified") or []
+            self._event(s, row.tenant, row.id, now, "engine", "rectified", {"task_id": task_id, "changes": changed})
         if status == "COMPLETED":
             if repo.task_done(s, row.id, task_id):  # the last of its tasks
                 self._respond(s, row, now, "engine", COMPLETED, None)
@@ -629,9 +635,16 @@ class PrivacyRequests:
         )
 
 
+def _place(jurisdiction: str | None) -> str | None:
+    """A jurisdiction as the rules name it (FR, US-CA), or None when not given."""
+    return jurisdiction.strip().upper() if jurisdiction and jurisdiction.strip() else None
+
+
 def _type_and_channel(t: OpenedTask) -> tuple[str, str]:
     if t.kind == DELETION:
         return "deletion", "bulk" if t.bulk else t.channel
+    if t.kind == RECTIFICATION:
+        return "rectification", "bulk" if t.bulk else t.channel
     if t.channel == "adp":
         return "portability", "adp"
     return "access", "bulk" if t.bulk else t.channel

@@ -30,6 +30,8 @@ from dsar.storage.base import Storage, StoredObject
 from dsar.tasks import repository as repo
 from dsar.tasks.contract import ExtraMembers, Handler, TaskRef
 from dsar.tasks.models import COMPLETED, FAILED, RETRIEVAL, PrivacyTask
+from dsar.tasks.rectify import run_rectification
+from dsar.tasks.states import RECTIFICATION
 
 _log = log.get("dsar.jobs")
 
@@ -192,6 +194,8 @@ class TaskWorker:
                 handler(_Job(self, ref))
             elif ref.kind == RETRIEVAL:
                 self.retrieve_archive(ref)
+            elif ref.kind == RECTIFICATION:
+                run_rectification(self, ref)
             else:
                 self._delete(task_id, owner, ref.email)
         except SourceError as exc:

@@ -233,6 +233,7 @@ def add_task(
     due_at: datetime,
     holding_period_days: int | None = None,
     reason: str | None = None,
+    summary: dict[str, Any] | None = None,
 ) -> None:
     """Add one new task to the session; the caller flushes or commits it with the rest of its transaction."""
     s.add(
@@ -252,6 +253,7 @@ def add_task(
             attempts=0,
             holding_period_days=holding_period_days,
             reason=reason,
+            summary=summary,
         )
     )
 
