@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import statistics
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -65,6 +66,8 @@ WITHHOLDING_BASES = {
     "others_rights": "it would adversely affect the rights and freedoms of others (GDPR Art. 15(4))",
     "legal_exemption": "an exemption in law",
 }
+
+_PLACE = re.compile(r"^[A-Z]{2,3}(-[A-Z0-9]{1,3})?$")  # ISO 3166-1 alpha-2, -2 subdivisions, or EU / EEA
 
 RECEIVED, IN_PROGRESS, COMPLETED, DENIED, CANCELED = "received", "in_progress", "completed", "denied", "canceled"
 ENDED = frozenset({COMPLETED, DENIED, CANCELED})
@@ -636,8 +639,13 @@ class PrivacyRequests:
 
 
 def _place(jurisdiction: str | None) -> str | None:
-    """A jurisdiction as the rules name it (FR, US-CA), or None when not given."""
-    return jurisdiction.strip().upper() if jurisdiction and jurisdiction.strip() else None
+    """A jurisdiction as the rules name it (FR, US-CA, EEA), or None when not given."""
+    if not jurisdiction or not jurisdiction.strip():
+        return None
+    place = jurisdiction.strip().upper()
+    if not _PLACE.match(place):
+        raise InvalidInput("a jurisdiction is a country code or country-region code, e.g. FR or US-CA")
+    return place
 
 
 def _type_and_channel(t: OpenedTask) -> tuple[str, str]:
