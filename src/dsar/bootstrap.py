@@ -277,6 +277,7 @@ class Container:
             subject_key=self.key("subject-pseudonyms"),  # the tasks' key: a subject's requests and tasks match
             timezone=r.timezone,
             retention_months=r.retention_months,
+            remind_days_before=r.remind_days_before,
             default_jurisdiction=r.default_jurisdiction,
             company_tenant=r.company_tenant,
             on_events=self._case_events,
@@ -380,6 +381,7 @@ class Container:
                 Schedule("uploads-expiry", every, self.uploads.delete_expired),
                 Schedule("odr-expiry", odr_every, self.odr.requests.delete_expired),
                 Schedule("requests-purge", timedelta(hours=1), self.requests.purge_expired),  # retention in months
+                Schedule("requests-reminders", timedelta(hours=1), self.requests.remind),  # days before due
             ],
         )
 

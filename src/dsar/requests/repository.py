@@ -209,14 +209,43 @@ def metric_rows(s: Session, tenant: str | None, start: datetime, end: datetime) 
 
 def responses(
     s: Session, tenant: str | None, start: datetime, end: datetime, request_type: str
-) -> list[tuple[date, datetime]]:
-    """(day received, time responded) of each answered request of a type, for the days to respond (§7102(a)(1)(F))."""
+) -> list[tuple[date, datetime, date]]:
+    """(day received, time responded, day due) of each answered request of a type, for the days to respond
+    (§7102(a)(1)(F)) and the answers given late."""
     r = PrivacyRequest
-    stmt = select(r.received_on, r.responded_at).where(
+    stmt = select(r.received_on, r.responded_at, r.due_on).where(
         *_where(tenant, Filter(received_from=start, received_to=end, type=request_type)),
         r.responded_at.is_not(None),
     )
-    return [(received, responded) for received, responded in s.execute(stmt) if responded is not None]
+    return [(received, responded, due) for received, responded, due in s.execute(stmt) if responded is not None]
+
+
+def overdue_counts(s: Session, tenant: str | None, start: datetime, end: datetime, today: date) -> dict[str, int]:
+    """Open requests past their due date, per type, among those received in [start, end)."""
+    r = PrivacyRequest
+    stmt = (
+        select(r.type, func.count())
+        .where(*_where(tenant, Filter(received_from=start, received_to=end, overdue_on=today)))
+        .group_by(r.type)
+    )
+    return {t: int(n) for t, n in s.execute(stmt)}
+
+
+def to_remind(s: Session, horizon: date, limit: int) -> Sequence[Any]:
+    """Open requests due by `horizon` not yet reminded of their current due date (id, tenant, due_on), locked."""
+    r = PrivacyRequest
+    stmt = (
+        select(r.id, r.tenant, r.due_on)
+        .where(
+            r.status.in_(OPEN),
+            r.due_on <= horizon,
+            or_(r.reminded_for.is_(None), r.reminded_for != r.due_on),
+        )
+        .order_by(r.due_on, r.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return s.execute(stmt).all()
 
 
 _SET_FIELDS: dict[tuple[str, ...], Update] = {}  # one statement per set of column names, built once

@@ -16,7 +16,7 @@ import re
 import statistics
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -127,6 +127,8 @@ class TypeMetrics:
     open: int
     median_days: float | None
     mean_days: float | None
+    overdue: int = 0  # still open past the due date (as of the report)
+    late: int = 0  # answered after the due date
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,7 @@ class PrivacyRequests:
         subject_key: bytes,
         timezone: str = "UTC",
         retention_months: int = 24,
+        remind_days_before: int = 0,
         default_jurisdiction: str | None = None,
         company_tenant: str = "default",
         on_events: EventSink | None = None,
@@ -158,6 +161,7 @@ class PrivacyRequests:
         self.subject_key = subject_key
         self.zone = ZoneInfo(timezone)
         self.retention_months = retention_months
+        self.remind_days_before = remind_days_before
         self.on_events = on_events
 
     # -- opening ------------------------------------------------------------------------------------------------
@@ -460,7 +464,8 @@ class PrivacyRequests:
             # The record of a rectification (GDPR Art. 16): each value before and after, in the timeline.
             task = tasks_repo.record(s, task_id)
             changed = ((task.summary or {}) if task else {}).get("rectified") or []
-            self._event(s, row.tenant, row.id, now, "engine", "rectified", {"task_id": task_id, "changes": changed})
+            if changed:
+                self._event(s, row.tenant, row.id, now, "engine", "rectified", {"task_id": task_id, "changes": changed})
         if status == "COMPLETED":
             if repo.task_done(s, row.id, task_id):  # the last of its tasks
                 self._respond(s, row, now, "engine", COMPLETED, None)
@@ -526,10 +531,12 @@ class PrivacyRequests:
                     c["bases"][basis or "unspecified"] = c["bases"].get(basis or "unspecified", 0) + n
                 elif status != CANCELED:
                     c["open"] += n
-            days = {
-                t: [(at.astimezone(self.zone).date() - on).days for on, at in repo.responses(s, tenant, lo, hi, t)]
-                for t in counts
-            }
+            answered = {t: repo.responses(s, tenant, lo, hi, t) for t in counts}
+            overdue = repo.overdue_counts(s, tenant, lo, hi, self.today())
+        days = {t: [(at.astimezone(self.zone).date() - on).days for on, at, _ in rows] for t, rows in answered.items()}
+        late = {
+            t: sum(1 for _, at, due in rows if at.astimezone(self.zone).date() > due) for t, rows in answered.items()
+        }
         by_type = {
             t: TypeMetrics(
                 received=c["received"],
@@ -540,10 +547,32 @@ class PrivacyRequests:
                 open=c["open"],
                 median_days=float(statistics.median(days[t])) if days[t] else None,
                 mean_days=round(statistics.fmean(days[t]), 2) if days[t] else None,
+                overdue=overdue.get(t, 0),
+                late=late[t],
             )
             for t, c in sorted(counts.items())
         }
         return Metrics(start, end, by_type)
+
+    def remind(self, now: datetime | None = None) -> int:
+        """A `reminder` line (and webhook event) for each open request due within `remind_days_before` days, once
+        per due date (an extension earns a new one); the `requests-reminders` periodic job. How many were sent."""
+        if self.remind_days_before <= 0:
+            return 0
+        at = now or self.clock.now()
+        today = at.astimezone(self.zone).date()
+        horizon = today + timedelta(days=self.remind_days_before)
+        total = 0
+        while True:
+            with self.db.session() as s:
+                rows = repo.to_remind(s, horizon, 500)
+                for rid, tenant, due in rows:
+                    repo.set_fields(s, rid, reminded_for=due)
+                    left = (due - today).days
+                    self._event(s, tenant, rid, at, "dsar", "reminder", {"due_on": due.isoformat(), "days_left": left})
+            total += len(rows)
+            if len(rows) < 500:
+                return total
 
     def purge_expired(self, now: datetime | None = None) -> int:
         """Delete records past their retention, 1,000 per transaction (the `requests-purge` periodic job);
