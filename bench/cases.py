@@ -35,7 +35,7 @@ NOW = datetime(2027, 1, 10, 12, 0, tzinfo=UTC)
 GENERATE = """
 INSERT INTO privacy_requests (id, tenant, type, channel, jurisdiction, rule, subject_ref, subject_masked, status,
     received_at, received_on, due_on, extendable_until, assignee, decision, decision_basis, decided_by, decided_at,
-    responded_at, updated_at)
+    responded_at, response_days, late, updated_at)
 SELECT md5(i::text || 'id')::uuid::text,
        CASE WHEN i % 10 = 0 THEN 'other' ELSE 'default' END,
        (ARRAY['access','deletion','portability','rectification','opt_out','categories'])[1 + (r.a * 6)::int % 6],
@@ -55,6 +55,8 @@ SELECT md5(i::text || 'id')::uuid::text,
        END,
        'policy', t.at,
        CASE WHEN r.d < 0.85 THEN t.at + (r.f * 50) * interval '1 day' END,
+       CASE WHEN r.d < 0.85 THEN (t.at + (r.f * 50) * interval '1 day')::date - t.at::date END,
+       CASE WHEN r.d < 0.85 THEN (t.at + (r.f * 50) * interval '1 day')::date > t.at::date + 45 END,
        t.at
 FROM generate_series(1, :n) AS i,
      LATERAL (SELECT random() AS a, random() AS b, random() AS c, random() AS d, random() AS e, random() AS f,

@@ -11,10 +11,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dsar.db.base import Base, UtcDateTime
+
+_OPEN = text("status IN ('received', 'in_progress')")
 
 
 class PrivacyRequest(Base):
@@ -26,6 +28,18 @@ class PrivacyRequest(Base):
         Index("ix_privacy_requests_subject", "tenant", "subject_ref"),
         Index("ix_privacy_requests_purge", "purge_after"),
         Index("ix_privacy_requests_status_due", "status", "due_on"),  # reminders across tenants
+        # Pages of one status or one type stay newest-first walks of an index (bench/cases.py).
+        Index("ix_privacy_requests_tenant_status_received", "tenant", "status", "received_at", "id"),
+        Index("ix_privacy_requests_tenant_type_received", "tenant", "type", "received_at", "id"),
+        # The overdue filter: open requests only, newest first.
+        Index(
+            "ix_privacy_requests_open_received",
+            "tenant",
+            "received_at",
+            "id",
+            sqlite_where=_OPEN,
+            postgresql_where=_OPEN,
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -54,6 +68,8 @@ class PrivacyRequest(Base):
     responded_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
     purge_after: Mapped[date | None] = mapped_column(Date, default=None)
     reminded_for: Mapped[date | None] = mapped_column(Date, default=None)  # the due date last reminded of
+    response_days: Mapped[int | None] = mapped_column(Integer, default=None)  # received to answered, in days
+    late: Mapped[bool | None] = mapped_column(Boolean, default=None)  # answered after the due date
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 

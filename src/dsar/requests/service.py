@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import statistics
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -339,9 +338,9 @@ class PrivacyRequests:
                 decision_law=law.strip() if law else None,
                 decided_by=actor,
                 decided_at=now,
-                responded_at=now,
                 purge_after=self._purge_after(now),
                 updated_at=now,
+                **self._answered(row.received_on, row.due_on, now),
             )
             self._event(s, tenant, row.id, now, actor, "denied", _drop_none({"basis": basis, "law": law, "note": note}))
 
@@ -433,7 +432,8 @@ class PrivacyRequests:
         """The request is answered, in the caller's transaction (types answered on the spot: a preference, the
         categories)."""
         now = self.clock.now()
-        self._respond(s, repo.Case(request_id, tenant, IN_PROGRESS), now, actor, COMPLETED, data)
+        row = self._row(s, tenant, request_id)
+        self._respond(s, row, now, actor, COMPLETED, data)
 
     # -- tasks --------------------------------------------------------------------------------------------------
 
@@ -478,9 +478,9 @@ class PrivacyRequests:
                 decision_basis="no_data_held",
                 decided_by="engine",
                 decided_at=now,
-                responded_at=now,
                 purge_after=self._purge_after(now),
                 updated_at=now,
+                **self._answered(row.received_on, row.due_on, now),
             )
             self._event(s, row.tenant, row.id, now, "engine", "denied", {"basis": "no_data_held"})
         # Any other failure leaves the case open for the team (the timeline shows it; the deadline still runs).
@@ -519,24 +519,24 @@ class PrivacyRequests:
         lo, hi = self._span(start, end)
         counts: dict[str, dict[str, Any]] = {}
         with self.db.session(write=False) as s:
-            for rtype, status, decision, basis, n in repo.metric_rows(s, tenant, lo, hi):
-                c = counts.setdefault(
-                    rtype, {"received": 0, "whole": 0, "part": 0, "denied": 0, "open": 0, "bases": {}}
-                )
-                c["received"] += n
-                if status == COMPLETED:
-                    c["part" if decision == "partial" else "whole"] += n
-                elif status == DENIED:
-                    c["denied"] += n
-                    c["bases"][basis or "unspecified"] = c["bases"].get(basis or "unspecified", 0) + n
-                elif status != CANCELED:
-                    c["open"] += n
-            answered = {t: repo.responses(s, tenant, lo, hi, t) for t in counts}
+            rows = repo.metric_rows(s, tenant, lo, hi)
             overdue = repo.overdue_counts(s, tenant, lo, hi, self.today())
-        days = {t: [(at.astimezone(self.zone).date() - on).days for on, at, _ in rows] for t, rows in answered.items()}
-        late = {
-            t: sum(1 for _, at, due in rows if at.astimezone(self.zone).date() > due) for t, rows in answered.items()
-        }
+        for rtype, status, decision, basis, days, late, n in rows:
+            c = counts.setdefault(
+                rtype,
+                {"received": 0, "whole": 0, "part": 0, "denied": 0, "open": 0, "late": 0, "bases": {}, "days": {}},
+            )
+            c["received"] += n
+            if status == COMPLETED:
+                c["part" if decision == "partial" else "whole"] += n
+            elif status == DENIED:
+                c["denied"] += n
+                c["bases"][basis or "unspecified"] = c["bases"].get(basis or "unspecified", 0) + n
+            elif status != CANCELED:
+                c["open"] += n
+            if days is not None and status in (COMPLETED, DENIED):
+                c["days"][days] = c["days"].get(days, 0) + n
+                c["late"] += n if late else 0
         by_type = {
             t: TypeMetrics(
                 received=c["received"],
@@ -545,10 +545,10 @@ class PrivacyRequests:
                 denied=c["denied"],
                 denied_by_basis=dict(sorted(c["bases"].items())),
                 open=c["open"],
-                median_days=float(statistics.median(days[t])) if days[t] else None,
-                mean_days=round(statistics.fmean(days[t]), 2) if days[t] else None,
+                median_days=_median(c["days"]),
+                mean_days=_mean(c["days"]),
                 overdue=overdue.get(t, 0),
-                late=late[t],
+                late=c["late"],
             )
             for t, c in sorted(counts.items())
         }
@@ -615,8 +615,18 @@ class PrivacyRequests:
         status: str,
         data: dict[str, Any] | None,
     ) -> None:
-        repo.set_fields(s, row.id, status=status, responded_at=now, purge_after=self._purge_after(now), updated_at=now)
+        answered = self._answered(row.received_on, row.due_on, now)
+        repo.set_fields(s, row.id, status=status, purge_after=self._purge_after(now), updated_at=now, **answered)
         self._event(s, row.tenant, row.id, now, actor, "responded", data)
+
+    def _answered(self, received_on: date | None, due_on: date | None, now: datetime) -> dict[str, Any]:
+        """The columns of an answer: when, after how many days (CCPA regs §7102(a)(1)(F)), and whether late."""
+        day = now.astimezone(self.zone).date()
+        return {
+            "responded_at": now,
+            "response_days": (day - received_on).days if received_on else None,
+            "late": day > due_on if due_on else None,
+        }
 
     def _purge_after(self, now: datetime) -> date:
         return Period(self.retention_months, "months").after(now.astimezone(self.zone).date())
@@ -685,6 +695,30 @@ def _type_and_channel(t: OpenedTask) -> tuple[str, str]:
     if t.channel == "adp":
         return "portability", "adp"
     return "access", "bulk" if t.bulk else t.channel
+
+
+def _median(histogram: dict[int, int]) -> float | None:
+    """The median of values given as {value: count} (the mean of the two middle ones for an even count)."""
+    total = sum(histogram.values())
+    if not total:
+        return None
+    lo_rank, hi_rank = (total - 1) // 2, total // 2
+    lo = hi = None
+    seen = 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        if lo is None and seen > lo_rank:
+            lo = value
+        if seen > hi_rank:
+            hi = value
+            break
+    assert lo is not None and hi is not None
+    return (lo + hi) / 2
+
+
+def _mean(histogram: dict[int, int]) -> float | None:
+    total = sum(histogram.values())
+    return round(sum(v * n for v, n in histogram.items()) / total, 2) if total else None
 
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
