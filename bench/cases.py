@@ -51,7 +51,8 @@ SELECT md5(i::text || 'id')::uuid::text,
        CASE WHEN r.d < 0.70 THEN CASE WHEN r.e < 0.1 THEN 'partial' ELSE 'approved' END
             WHEN r.d < 0.85 THEN 'denied' WHEN r.d >= 0.90 AND r.d < 0.95 THEN 'approved' END,
        CASE WHEN r.d >= 0.70 AND r.d < 0.85 THEN
-            (ARRAY['identity_not_verified','manifestly_unfounded','no_data_held','legal_exemption'])[1 + (r.e * 4)::int % 4]
+            (ARRAY['identity_not_verified','manifestly_unfounded','no_data_held','legal_exemption'])
+            [1 + (r.e * 4)::int % 4]
        END,
        'policy', t.at,
        CASE WHEN r.d < 0.85 THEN t.at + (r.f * 50) * interval '1 day' END,
