@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, Update, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, Table, Update, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy import insert as insert_
 from sqlalchemy.orm import Session
 
@@ -101,8 +101,13 @@ def add_event(
     s: Session, request_id: str, at: datetime, actor: str, kind: str, data: dict[str, Any] | None = None
 ) -> int:
     """Add a line to a request's timeline; its number (increasing per request: the webhook event's `seq`)."""
-    res = s.execute(_ADD_EVENT, {"request_id": request_id, "at": at, "actor": actor, "kind": kind, "data": data})
-    return int(res.inserted_primary_key[0])  # type: ignore[index]
+    res = cast(
+        CursorResult[Any],
+        s.execute(_ADD_EVENT, {"request_id": request_id, "at": at, "actor": actor, "kind": kind, "data": data}),
+    )
+    key = res.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def events_of(s: Session, request_ids: Sequence[str]) -> Sequence[PrivacyRequestEvent]:
