@@ -224,3 +224,17 @@ def test_an_unknown_subject_is_answered_as_no_data_held(container: Container) ->
     assert run(container, task_id)["errors"][0]["code"] == "DATA_SUBJECT_NOT_FOUND"
     case = case_of(container, task_id)
     assert (case.status, case.decision_basis) == ("denied", "no_data_held")
+
+
+def test_the_subjects_deletion_erases_the_values_the_record_kept(container: Container) -> None:
+    task_id = container.rectifications.start("default", JANE, {"shop.customers.name": "Jane Smith"})
+    assert run(container, task_id)["status"] == "COMPLETED"
+    deletion = container.tasks.start_deletion("default", JANE, 0, None, None)
+    assert run(container, deletion)["status"] == "COMPLETED"
+    (line,) = [e for e in case_of(container, task_id).timeline if e.kind == "rectified"]
+    assert line.data is not None
+    assert line.data["changes"] == [{"collection": "shop.customers", "field": "name", "erased": True}]
+    with container.db.engine.connect() as conn:
+        kept = " ".join(str(r) for r in conn.execute(sa.text("SELECT summary FROM privacy_tasks")))
+        record = " ".join(str(r) for r in conn.execute(sa.text("SELECT data FROM privacy_request_events")))
+    assert "Jane" not in kept and "Jane" not in record

@@ -169,6 +169,7 @@ class Case:
     type: str = ""
     received_on: date | None = None
     due_on: date | None = None
+    subject_ref: str = ""
 
 
 _CASE_OF_TASK = (
@@ -179,6 +180,7 @@ _CASE_OF_TASK = (
         _REQUESTS.c.type,
         _REQUESTS.c.received_on,
         _REQUESTS.c.due_on,
+        _REQUESTS.c.subject_ref,
     )
     .join(_LINKS, _LINKS.c.request_id == _REQUESTS.c.id)
     .where(_LINKS.c.task_id == bindparam("task_id"))
@@ -189,7 +191,11 @@ _CASE_OF_TASK = (
 def case_of_task(s: Session, task_id: str) -> Case | None:
     """The case a task belongs to (one Core statement built once; the row locked on PostgreSQL)."""
     row = s.execute(_CASE_OF_TASK, {"task_id": task_id}).first()
-    return None if row is None else Case(row.id, row.tenant, row.status, row.type, row.received_on, row.due_on)
+    return (
+        None
+        if row is None
+        else Case(row.id, row.tenant, row.status, row.type, row.received_on, row.due_on, row.subject_ref)
+    )
 
 
 def record(
@@ -258,6 +264,24 @@ def set_fields(s: Session, request_id: str, **values: Any) -> None:
         sets = {c[n]: bindparam(f"v_{n}", type_=c[n].type) for n in names}
         stmt = _SET_FIELDS[names] = update(_REQUESTS).where(c.id == bindparam("request_id")).values(sets)
     s.execute(stmt, {"request_id": request_id, **{f"v_{n}": v for n, v in values.items()}})
+
+
+def forget_rectified_values(s: Session, subject_ref: str) -> int:
+    """The subject is erased: the `rectified` lines of their requests (any tenant) keep which fields changed, not
+    the values before and after nor the rows' keys. How many lines changed."""
+    e, r = PrivacyRequestEvent, PrivacyRequest
+    rows = s.execute(
+        select(e.id, e.data)
+        .join(r, r.id == e.request_id)
+        .where(r.subject_ref == subject_ref, r.type == "rectification", e.kind == "rectified")
+    ).all()
+    for event_id, data in rows:
+        changes = [
+            {"collection": c.get("collection"), "field": c.get("field"), "erased": True}
+            for c in (data or {}).get("changes") or []
+        ]
+        s.execute(update(_EVENTS).where(_EVENTS.c.id == event_id).values(data={**(data or {}), "changes": changes}))
+    return len(rows)
 
 
 def purge(s: Session, today: date, limit: int = 1000) -> int:

@@ -466,6 +466,8 @@ class PrivacyRequests:
             changed = ((task.summary or {}) if task else {}).get("rectified") or []
             if changed:
                 self._event(s, row.tenant, row.id, now, "engine", "rectified", {"task_id": task_id, "changes": changed})
+        if status == "COMPLETED" and row.type == "deletion" and row.subject_ref:
+            repo.forget_rectified_values(s, row.subject_ref)  # the record keeps what changed, not the values
         if status == "COMPLETED":
             if repo.task_done(s, row.id, task_id):  # the last of its tasks
                 self._respond(s, row, now, "engine", COMPLETED, None)

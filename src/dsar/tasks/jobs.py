@@ -299,6 +299,10 @@ class TaskWorker:
 
         apply_erasure(ep, self.sources, self.engine, progress)
         archives = self._discard_archives(task_id)
+        with self.db.session() as s:  # what rectifications of this subject kept of their values goes too
+            task = s.get(PrivacyTask, task_id)
+            if task is not None:
+                repo.forget_rectified_values(s, task.subject_ref)
         if archives:
             earlier["dsar.archives"] = {
                 "action": "delete",

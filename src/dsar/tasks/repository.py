@@ -27,7 +27,7 @@ from dsar.db.lease import NOW, Lease
 from dsar.kit.ids import new_id
 from dsar.tasks.models import IdempotencyKey, PrivacyTask
 from dsar.tasks.records import TaskRecord, TaskView
-from dsar.tasks.states import COMPLETED, DELETION, FAILED, FINAL, IN_PROGRESS, ON_HOLD, RETRIEVAL
+from dsar.tasks.states import COMPLETED, DELETION, FAILED, FINAL, IN_PROGRESS, ON_HOLD, RECTIFICATION, RETRIEVAL
 
 IDEMPOTENCY_WINDOW = timedelta(hours=8)
 
@@ -207,6 +207,29 @@ def forget_archive(s: Session, task_id: str) -> None:
         .where(PrivacyTask.id == task_id)
         .values(result_key=None, result_size=None, result_sha256=None)
     )
+
+
+def forget_rectified_values(s: Session, subject_ref: str) -> int:
+    """The subject is erased: the values before and after that their rectification tasks kept go too (which
+    fields of which collections changed stays). How many tasks were touched."""
+    rows = s.execute(
+        select(PrivacyTask.id, PrivacyTask.summary).where(
+            PrivacyTask.subject_ref == subject_ref, PrivacyTask.kind == RECTIFICATION
+        )
+    ).all()
+    n = 0
+    for task_id, summary in rows:
+        if not summary:
+            continue
+        kept = {
+            "rectified": [
+                {"collection": c.get("collection"), "field": c.get("field"), "erased": True}
+                for c in summary.get("rectified") or []
+            ]
+        }
+        s.execute(update(PrivacyTask).where(PrivacyTask.id == task_id).values(summary=kept))
+        n += 1
+    return n
 
 
 # -- what other packages read and write through (they never import the model) -------------------------------
