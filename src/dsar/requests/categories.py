@@ -58,7 +58,7 @@ class CategoriesRequests:
         """Open the case, answer it from the data map and record the answer, in one transaction."""
         answer = categories_of(self.datamap())  # before the case opens: no data map, no case
         r = self.requests
-        with r.db.session() as s:
+        with r.db.session() as s, r.batched(s):
             rid = r.open_in(
                 s,
                 tenant=tenant,

@@ -78,7 +78,7 @@ class SubjectPreferences:
         rtype, law = PREFERENCES[preference]
         r = self.requests
         ref = r.subject_ref(email)
-        with r.db.session() as s:
+        with r.db.session() as s, r.batched(s):
             rid = r.open_in(
                 s,
                 tenant=tenant,

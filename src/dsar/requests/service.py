@@ -14,6 +14,7 @@ import base64
 import binascii
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -66,6 +67,7 @@ WITHHOLDING_BASES = {
     "legal_exemption": "an exemption in law",
 }
 
+_PENDING = "dsar.requests.pending_events"  # Session.info key of the events `_batched` holds back
 _PLACE = re.compile(r"^[A-Z]{2,3}(-[A-Z0-9]{1,3})?$")  # ISO 3166-1 alpha-2, -2 subdivisions, or EU / EEA
 
 RECEIVED, IN_PROGRESS, COMPLETED, DENIED, CANCELED = "received", "in_progress", "completed", "denied", "canceled"
@@ -219,12 +221,13 @@ class PrivacyRequests:
         row, received = self._new(tenant, type, channel, place, email, now, approved_by_policy)
         repo.insert(s, row)
         rid = str(row["id"])
-        self._event(s, tenant, rid, now, actor, "received", received)
-        if approved_by_policy:
-            self._event(s, tenant, rid, now, "policy", "approved", None)
-        for task_id in task_ids:
-            repo.link_task(s, rid, task_id)
-            self._event(s, tenant, rid, now, actor, "task_started", {"task_id": task_id})
+        with self._batched(s):
+            self._event(s, tenant, rid, now, actor, "received", received)
+            if approved_by_policy:
+                self._event(s, tenant, rid, now, "policy", "approved", None)
+            for task_id in task_ids:
+                repo.link_task(s, rid, task_id)
+                self._event(s, tenant, rid, now, actor, "task_started", {"task_id": task_id})
         return rid
 
     def tasks_opened_in(self, s: Session, opened: Sequence[OpenedTask]) -> None:
@@ -448,13 +451,15 @@ class PrivacyRequests:
             return
         outcome = tasks_repo.outcome(s, task_id)
         if outcome is not None:
-            self._task_ended(s, case, task_id, *outcome)
+            with self._batched(s):
+                self._task_ended(s, case, task_id, *outcome)
 
     def task_ended_in(self, s: Session, task_id: str, status: str, error_code: str | None = None) -> None:
         """In the transaction that ends an engine task: the case follows (called through the task-end hook)."""
         case = repo.case_of_task(s, task_id)
         if case is not None and case.status not in ENDED:
-            self._task_ended(s, case, task_id, status, error_code)
+            with self._batched(s):
+                self._task_ended(s, case, task_id, status, error_code)
 
     def _task_ended(self, s: Session, row: repo.Case, task_id: str, status: str, error_code: str | None) -> None:
         now = self.clock.now()
@@ -568,10 +573,12 @@ class PrivacyRequests:
         while True:
             with self.db.session() as s:
                 rows = repo.to_remind(s, horizon, 500)
-                for rid, tenant, due in rows:
-                    repo.set_fields(s, rid, reminded_for=due)
-                    left = (due - today).days
-                    self._event(s, tenant, rid, at, "dsar", "reminder", {"due_on": due.isoformat(), "days_left": left})
+                with self._batched(s):
+                    for rid, tenant, due in rows:
+                        repo.set_fields(s, rid, reminded_for=due)
+                        left = (due - today).days
+                        facts = {"due_on": due.isoformat(), "days_left": left}
+                        self._event(s, tenant, rid, at, "dsar", "reminder", facts)
             total += len(rows)
             if len(rows) < 500:
                 return total
@@ -638,7 +645,32 @@ class PrivacyRequests:
     ) -> None:
         seq = repo.add_event(s, request_id, at, actor, kind, data)
         if self.on_events is not None:
-            self.on_events(s, [CaseEvent(tenant, request_id, seq, kind, at, data or {})])
+            event = CaseEvent(tenant, request_id, seq, kind, at, data or {})
+            pending = s.info.get(_PENDING)
+            if pending is not None:
+                pending.append(event)
+            else:
+                self.on_events(s, [event])
+
+    def batched(self, s: Session) -> AbstractContextManager[None]:
+        """`_batched` for the package's other services (preferences, categories)."""
+        return self._batched(s)
+
+    @contextmanager
+    def _batched(self, s: Session) -> Iterator[None]:
+        """The events of several lines written in this block go to the sink at once (one look at the webhook
+        subscriptions, not one per line: the end of every task passes here)."""
+        if self.on_events is None or _PENDING in s.info:
+            yield
+            return
+        pending: list[CaseEvent] = []
+        s.info[_PENDING] = pending
+        try:
+            yield
+        finally:
+            del s.info[_PENDING]
+        if pending:
+            self.on_events(s, pending)
 
     def _span(self, start: date, end: date) -> tuple[datetime, datetime]:
         if end <= start:
