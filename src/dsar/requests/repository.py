@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from dsar.requests.models import PrivacyRequest, PrivacyRequestEvent, PrivacyRequestTask
 
-OPEN = ("received", "in_progress")
+RECEIVED, IN_PROGRESS, COMPLETED, DENIED, CANCELED = "received", "in_progress", "completed", "denied", "canceled"
+OPEN = (RECEIVED, IN_PROGRESS)
 # Writes go through the Core tables: no ORM bookkeeping in the transactions that start and end tasks (B1).
 _REQUESTS = cast(Table, PrivacyRequest.__table__)
 _EVENTS = cast(Table, PrivacyRequestEvent.__table__)

@@ -28,9 +28,12 @@ from dsar.errors import Conflict, InvalidInput, NotFound
 from dsar.kit.clock import Clock
 from dsar.kit.ids import is_uuid, new_id
 from dsar.kit.signing import keyed_hash
+from dsar.requests import report
 from dsar.requests import repository as repo
 from dsar.requests.events import CaseEvent, EventSink
 from dsar.requests.models import PrivacyRequest
+from dsar.requests.report import Metrics, TypeMetrics
+from dsar.requests.repository import CANCELED, COMPLETED, DENIED, IN_PROGRESS, RECEIVED
 from dsar.requests.rules import REQUEST_TYPES, Deadline, Period, RuleBook
 from dsar.tasks import repository as tasks_repo
 from dsar.tasks.records import OpenedTask
@@ -48,6 +51,7 @@ __all__ = [
     "PrivacyRequests",
     "RequestView",
     "TimelineEntry",
+    "TypeMetrics",
 ]
 
 CHANNELS = frozenset({"bwp", "bulk", "adp", "odr", "cli", "console", "privacy_center", "api"})
@@ -70,7 +74,7 @@ WITHHOLDING_BASES = {
 _PENDING = "dsar.requests.pending_events"  # Session.info key of the events `_batched` holds back
 _PLACE = re.compile(r"^[A-Z]{2,3}(-[A-Z0-9]{1,3})?$")  # ISO 3166-1 alpha-2, -2 subdivisions, or EU / EEA
 
-RECEIVED, IN_PROGRESS, COMPLETED, DENIED, CANCELED = "received", "in_progress", "completed", "denied", "canceled"
+
 ENDED = frozenset({COMPLETED, DENIED, CANCELED})
 
 
@@ -116,27 +120,6 @@ class Page:
     items: list[RequestView]
     end_cursor: str | None
     has_next_page: bool
-
-
-@dataclass(frozen=True)
-class TypeMetrics:
-    received: int
-    complied_whole: int
-    complied_part: int
-    denied: int
-    denied_by_basis: dict[str, int]
-    open: int
-    median_days: float | None
-    mean_days: float | None
-    overdue: int = 0  # still open past the due date (as of the report)
-    late: int = 0  # answered after the due date
-
-
-@dataclass(frozen=True)
-class Metrics:
-    start: date
-    end: date
-    by_type: dict[str, TypeMetrics]
 
 
 class PrivacyRequests:
@@ -497,69 +480,12 @@ class PrivacyRequests:
     def record(self, tenant: str | None, start: date, end: date) -> Iterator[dict[str, Any]]:
         """Rows of the request record (CCPA regs §7101(a)) received in [start, end), in the company's time zone."""
         lo, hi = self._span(start, end)
-        with self.db.session(write=False) as s:
-            for r in repo.record(s, tenant, lo, hi):
-                yield {
-                    "request_id": r.id,
-                    "received_at": r.received_at.isoformat(),
-                    "type": r.type,
-                    "channel": r.channel,
-                    "jurisdiction": r.jurisdiction or "",
-                    "rule": r.rule,
-                    "subject": r.subject_masked,
-                    "subject_ref": r.subject_ref,
-                    "status": r.status,
-                    "due_on": r.due_on.isoformat(),
-                    "extended_on": r.extended_on.isoformat() if r.extended_on else "",
-                    "extension_reason": r.extension_reason or "",
-                    "decision": r.decision or "",
-                    "decision_basis": r.decision_basis or "",
-                    "decision_law": r.decision_law or "",
-                    "decided_by": r.decided_by or "",
-                    "responded_at": r.responded_at.isoformat() if r.responded_at else "",
-                    "withheld": ";".join(w["collection"] for w in (r.withheld or [])),
-                }
+        return report.record(self.db, tenant, lo, hi)
 
     def metrics(self, tenant: str | None, start: date, end: date) -> Metrics:
-        """Per request type, in the shape of CCPA regs §7102(a)(1): received, complied with in whole or in part,
-        denied (by basis), and the median and mean days to a substantive response."""
+        """Per request type, in the shape of CCPA regs §7102(a)(1) (`dsar.requests.report.metrics`)."""
         lo, hi = self._span(start, end)
-        counts: dict[str, dict[str, Any]] = {}
-        with self.db.session(write=False) as s:
-            rows = repo.metric_rows(s, tenant, lo, hi)
-            overdue = repo.overdue_counts(s, tenant, lo, hi, self.today())
-        for rtype, status, decision, basis, days, late, n in rows:
-            c = counts.setdefault(
-                rtype,
-                {"received": 0, "whole": 0, "part": 0, "denied": 0, "open": 0, "late": 0, "bases": {}, "days": {}},
-            )
-            c["received"] += n
-            if status == COMPLETED:
-                c["part" if decision == "partial" else "whole"] += n
-            elif status == DENIED:
-                c["denied"] += n
-                c["bases"][basis or "unspecified"] = c["bases"].get(basis or "unspecified", 0) + n
-            elif status != CANCELED:
-                c["open"] += n
-            if days is not None and status in (COMPLETED, DENIED):
-                c["days"][days] = c["days"].get(days, 0) + n
-                c["late"] += n if late else 0
-        by_type = {
-            t: TypeMetrics(
-                received=c["received"],
-                complied_whole=c["whole"],
-                complied_part=c["part"],
-                denied=c["denied"],
-                denied_by_basis=dict(sorted(c["bases"].items())),
-                open=c["open"],
-                median_days=_median(c["days"]),
-                mean_days=_mean(c["days"]),
-                overdue=overdue.get(t, 0),
-                late=c["late"],
-            )
-            for t, c in sorted(counts.items())
-        }
-        return Metrics(start, end, by_type)
+        return report.metrics(self.db, tenant, start, end, lo, hi, self.today())
 
     def remind(self, now: datetime | None = None) -> int:
         """A `reminder` line (and webhook event) for each open request due within `remind_days_before` days, once
@@ -729,30 +655,6 @@ def _type_and_channel(t: OpenedTask) -> tuple[str, str]:
     if t.channel == "adp":
         return "portability", "adp"
     return "access", "bulk" if t.bulk else t.channel
-
-
-def _median(histogram: dict[int, int]) -> float | None:
-    """The median of values given as {value: count} (the mean of the two middle ones for an even count)."""
-    total = sum(histogram.values())
-    if not total:
-        return None
-    lo_rank, hi_rank = (total - 1) // 2, total // 2
-    lo = hi = None
-    seen = 0
-    for value in sorted(histogram):
-        seen += histogram[value]
-        if lo is None and seen > lo_rank:
-            lo = value
-        if seen > hi_rank:
-            hi = value
-            break
-    assert lo is not None and hi is not None
-    return (lo + hi) / 2
-
-
-def _mean(histogram: dict[int, int]) -> float | None:
-    total = sum(histogram.values())
-    return round(sum(v * n for v, n in histogram.items()) / total, 2) if total else None
 
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
