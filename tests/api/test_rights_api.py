@@ -75,6 +75,7 @@ def test_enums_of_the_schema_are_those_of_the_services() -> None:
 
 def test_a_rectification_changes_the_field_and_its_case_records_before_and_after(api: Api, shop: Path) -> None:
     first, last, _ = names(shop)
+    hook = api.container.webhooks.create("http://127.0.0.1:9/hook", ["PERSONAL_DATA_RECTIFICATION_TASK_COMPLETED"])
     tid = gql(api, rectify('{field: "shop.customers.first_name", value: "Janet"}', extra=', jurisdiction: "FR"'))[M][
         "taskId"
     ]
@@ -89,6 +90,9 @@ def test_a_rectification_changes_the_field_and_its_case_records_before_and_after
         "FR",
         "gdpr",
     )
+    (event,) = [m.fields["event"] for m in api.container.notifications.messages(hook.id)]
+    assert event["resources"] == [f"businessProduct/default/personalDataRectificationTask/{tid}"]
+    assert event["detail"] == {}
     (line,) = [json.loads(e["data"]) for e in view["timeline"] if e["kind"] == "rectified"]
     assert line["changes"] == [
         {"collection": "shop.customers", "key": {"id": 1}, "field": "first_name", "before": first, "after": "Janet"}
