@@ -170,3 +170,30 @@ def test_a_jurisdiction_must_look_like_one(svc: PrivacyRequests) -> None:
     with pytest.raises(InvalidInput, match="jurisdiction"):
         _open(svc, place="California, USA")
     assert svc.get("t1", _open(svc, place=" fr ")).jurisdiction == "FR"
+
+
+def test_the_data_map_refuses_a_rectifiable_key() -> None:
+    from dsar.datamap.loader import parse
+    from dsar.errors import DataMapError
+
+    text_ = """
+sources:
+  shop: {url: "sqlite:///x.sqlite"}
+collections:
+  shop.customers:
+    primary_key: [id]
+    identities:
+      email: {column: email}
+    fields:
+      id: {rectifiable: true}
+      name: {rectifiable: true}
+    processing: {purpose: Accounts, legal_basis: contract, retention: 1 year}
+"""
+    with pytest.raises(DataMapError, match=r"collections.shop.customers.fields.id: a key or excluded column"):
+        parse(text_, "datamap.yaml", {})
+    assert (
+        parse(text_.replace("      id: {rectifiable: true}\n", ""), "datamap.yaml", {})
+        .collections["shop.customers"]
+        .fields["name"]
+        .rectifiable
+    )
