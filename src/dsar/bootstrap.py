@@ -32,7 +32,7 @@ from dsar.kit.clock import Clock, SystemClock
 from dsar.kit.jws import JwsError, SigningKey
 from dsar.kit.signing import derive_key
 from dsar.notifications.service import Notifications, http_transport
-from dsar.notifications.webhooks import PREFERENCE_CHANGED, Outgoing, Webhooks
+from dsar.notifications.webhooks import Webhooks
 from dsar.odr.face import OIDC_CALLBACK, Odr
 from dsar.odr.jobs import odr_handler
 from dsar.odr.mail import Mailer, OutboxMailer, SmtpMailer
@@ -43,7 +43,7 @@ from dsar.portability.jobs import DataQueryJob
 from dsar.portability.service import CHANNEL as ADP_CHANNEL
 from dsar.portability.service import Portability, check_notify_url
 from dsar.requests.categories import CategoriesRequests
-from dsar.requests.events import CaseEvent, PreferenceEvent, event_type
+from dsar.requests.events import CaseEvent, PreferenceEvent
 from dsar.requests.preferences import SubjectPreferences
 from dsar.requests.rectification import RectificationRequests
 from dsar.requests.rules import load_rules
@@ -285,37 +285,10 @@ class Container:
 
     def _case_events(self, s: Session, events: Sequence[CaseEvent]) -> None:
         """A privacy request's changes become webhook events in the transaction that made them."""
-        self.webhooks.queue(
-            s,
-            [
-                Outgoing(
-                    e.tenant,
-                    e.request_id,
-                    e.seq,
-                    event_type(e.kind),
-                    f"privacyRequest/{e.request_id}",
-                    e.at,
-                    e.detail(),
-                )
-                for e in events
-            ],
-        )
+        self.webhooks.queue(s, [e.outgoing() for e in events])
 
     def _preference_changed(self, s: Session, e: PreferenceEvent) -> None:
-        detail = {
-            "subjectRef": e.subject_ref,
-            "preference": e.preference,
-            "active": e.active,
-            "requestId": e.request_id,
-        }
-        self.webhooks.queue(
-            s,
-            [
-                Outgoing(
-                    e.tenant, e.change_id, 0, PREFERENCE_CHANGED, f"privacyPreference/{e.subject_ref}", e.at, detail
-                )
-            ],
-        )
+        self.webhooks.queue(s, [e.outgoing()])
 
     @cached_property
     def preferences(self) -> SubjectPreferences:

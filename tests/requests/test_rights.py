@@ -197,3 +197,10 @@ collections:
         .fields["name"]
         .rectifiable
     )
+
+
+def test_every_kind_of_timeline_line_is_a_webhook_event_one_can_subscribe_to() -> None:
+    from dsar.notifications.webhooks import CASE_EVENTS
+    from dsar.requests.events import EVENT_KINDS, event_type
+
+    assert {event_type(k) for k in EVENT_KINDS} == set(CASE_EVENTS)

@@ -16,6 +16,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from dsar.notifications.webhooks import PREFERENCE_CHANGED, Outgoing
+
 __all__ = ["EVENT_KINDS", "CaseEvent", "EventSink", "PreferenceEvent", "PreferenceSink", "event_type"]
 
 # The kinds of timeline lines, each the webhook event PRIVACY_REQUEST_<KIND>.
@@ -59,6 +61,11 @@ class CaseEvent:
         safe = {k: v for k, v in self.data.items() if k in _SAFE}
         return {"requestId": self.request_id, "event": self.kind, "sequence": self.seq, **safe}
 
+    def outgoing(self) -> Outgoing:
+        """The webhook event, keyed (request, line) so that each subscription gets it once."""
+        resource = f"privacyRequest/{self.request_id}"
+        return Outgoing(self.tenant, self.request_id, self.seq, event_type(self.kind), resource, self.at, self.detail())
+
 
 @dataclass(frozen=True, slots=True)
 class PreferenceEvent:
@@ -72,6 +79,17 @@ class PreferenceEvent:
     scope: str | None
     request_id: str | None
     at: datetime
+
+    def outgoing(self) -> Outgoing:
+        """The webhook event: who (the keyed hash), which preference, whether it applies; never the scope's text."""
+        detail = {
+            "subjectRef": self.subject_ref,
+            "preference": self.preference,
+            "active": self.active,
+            "requestId": self.request_id,
+        }
+        resource = f"privacyPreference/{self.subject_ref}"
+        return Outgoing(self.tenant, self.change_id, 0, PREFERENCE_CHANGED, resource, self.at, detail)
 
 
 EventSink = Callable[[Session, Sequence[CaseEvent]], None]
