@@ -104,11 +104,11 @@ def test_a_rectification_changes_the_field_and_its_case_records_before_and_after
     [
         (
             '{field: "shop.customers.email", value: "x@example.com"}',
-            "shop.customers.email is not a rectifiable field of the data map",
+            f"/{M}/input/values/shop.customers.email is not a rectifiable field of the data map",
         ),
         (
             '{field: "shop.customers.birth_date", value: "yesterday"}',
-            "shop.customers.birth_date: expected a date (ISO 8601, e.g. 2024-05-01)",
+            f"/{M}/input/values/shop.customers.birth_date: expected a date (ISO 8601, e.g. 2024-05-01)",
         ),
         ("", f"/{M}/input/values must name at least one field"),
         (

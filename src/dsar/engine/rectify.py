@@ -52,8 +52,9 @@ def _invalid(issues: list[str]) -> InvalidInput:
     return InvalidInput("; ".join(issues), code="InvalidRectification", issues=issues)
 
 
-def check(dm: DataMap, sources: Sources, requested: Mapping[str, str | None]) -> list[FieldChange]:
-    """The requested values, each checked and converted to its column's type; `InvalidInput` lists every issue."""
+def check(dm: DataMap, sources: Sources, requested: Mapping[str, str | None], where: str = "") -> list[FieldChange]:
+    """The requested values, each checked and converted to its column's type; `InvalidInput` lists every issue
+    (each prefixed with `where`, a face's path to the values, e.g. `/startPersonalDataRectificationTask/...`)."""
     if not requested:
         raise _invalid(["name at least one field to rectify"])
     if len(requested) > MAX_FIELDS:
@@ -80,7 +81,7 @@ def check(dm: DataMap, sources: Sources, requested: Mapping[str, str | None]) ->
         except ValueError as exc:
             issues.append(f"{name}: {exc}")
     if issues:
-        raise _invalid(issues)
+        raise _invalid([where + i for i in issues])
     return out
 
 

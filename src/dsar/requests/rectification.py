@@ -27,7 +27,9 @@ class RectificationRequests:
         *,
         channel: str = "bwp",
         jurisdiction: str | None = None,
+        where: str = "",
     ) -> str:
-        """The task's id; `InvalidInput` (naming fields and types, never values) when a value does not fit."""
-        check(self.datamap(), self.sources(), values)
+        """The task's id; `InvalidInput` (naming fields and types, never values; each issue prefixed with `where`)
+        when a value does not fit."""
+        check(self.datamap(), self.sources(), values, where)
         return self.tasks.start_rectification(tenant, email, values, client_token, channel, jurisdiction)

@@ -105,5 +105,6 @@ class RectificationMutation:
             {v.field: v.value for v in input.values},
             token,
             jurisdiction=input.jurisdiction,
+            where=f"/{field}/input/values/",
         )
         return StartPersonalDataRectificationTaskResponse(task_id=strawberry.ID(task_id))
