@@ -204,3 +204,38 @@ def test_every_kind_of_timeline_line_is_a_webhook_event_one_can_subscribe_to() -
     from dsar.requests.events import EVENT_KINDS, event_type
 
     assert {event_type(k) for k in EVENT_KINDS} == set(CASE_EVENTS)
+
+
+def test_datamap_check_says_when_a_rectifiable_field_lives_where_nothing_can_change() -> None:
+    from dsar.connectors.base import Capabilities, Connector
+    from dsar.connectors.memory import MemoryConnector, MemoryTable
+    from dsar.engine.check import check
+    from dsar.engine.execute import Sources
+
+    class ReadOnly(MemoryConnector):
+        capabilities = Capabilities(erase=False, explain=True, rectify=False)
+
+    dm = DataMap.model_validate(
+        {
+            "sources": {"crm": {"url": "memory://crm"}, "shop": {"url": "memory://shop"}},
+            "collections": {
+                f"{name}.people": {
+                    "primary_key": ["id"],
+                    "identities": {"email": {"column": "email"}},
+                    "fields": {"name": {"rectifiable": True}},
+                    "processing": {"purpose": "p", "legal_basis": "b", "retention": "r"},
+                }
+                for name in ("crm", "shop")
+            },
+        }
+    )
+    table = {"people": MemoryTable(key=["id"], columns={"id": int, "email": str, "name": str})}
+
+    def connect(name: str, url: str) -> Connector:
+        return (ReadOnly if name == "crm" else MemoryConnector)(name, table)
+
+    report = check(dm, Sources(dm, connect))
+    assert [e for e in report.errors if "rectifiable" in e] == [
+        "crm.people: field(s) name are rectifiable but source 'crm' cannot change values; remove `rectifiable` or "
+        "use a source that can"
+    ]
