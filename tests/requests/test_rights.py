@@ -239,3 +239,27 @@ def test_datamap_check_says_when_a_rectifiable_field_lives_where_nothing_can_cha
         "crm.people: field(s) name are rectifiable but source 'crm' cannot change values; remove `rectifiable` or "
         "use a source that can"
     ]
+
+
+def test_concurrent_first_preferences_of_one_subject_all_land(svc: PrivacyRequests) -> None:
+    import threading
+
+    prefs = SubjectPreferences(svc)
+    barrier = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        barrier.wait()
+        try:
+            prefs.record("t1", JANE, "opt_out_sharing", channel="console", actor="op")
+        except BaseException as exc:  # collected: a thread's failure must fail the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert [(v.preference, v.active) for v in prefs.of_email("t1", JANE)[1]] == [("opt_out_sharing", True)]
+    assert len(svc.page("t1", first=50).items) == 6

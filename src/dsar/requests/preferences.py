@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dsar.errors import InvalidInput
@@ -75,6 +76,22 @@ class SubjectPreferences:
         scope = scope.strip() if scope and scope.strip() else None
         if scope is not None and len(scope) > MAX_SCOPE:
             raise InvalidInput(f"a scope is at most {MAX_SCOPE} characters")
+        try:
+            return self._record(tenant, email, preference, active, scope, channel, actor, jurisdiction)
+        except IntegrityError:  # the subject's first row of this preference was written by a concurrent request
+            return self._record(tenant, email, preference, active, scope, channel, actor, jurisdiction)
+
+    def _record(
+        self,
+        tenant: str,
+        email: str,
+        preference: str,
+        active: bool,
+        scope: str | None,
+        channel: str,
+        actor: str,
+        jurisdiction: str | None,
+    ) -> Recorded:
         rtype, law = PREFERENCES[preference]
         r = self.requests
         ref = r.subject_ref(email)
