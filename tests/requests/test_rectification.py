@@ -238,3 +238,63 @@ def test_the_subjects_deletion_erases_the_values_the_record_kept(container: Cont
         kept = " ".join(str(r) for r in conn.execute(sa.text("SELECT summary FROM privacy_tasks")))
         record = " ".join(str(r) for r in conn.execute(sa.text("SELECT data FROM privacy_request_events")))
     assert "Jane" not in kept and "Jane" not in record
+
+
+def test_a_run_cut_short_changes_only_the_sources_left(tmp_path: Path) -> None:
+    from dsar.connectors.base import Connector
+    from dsar.connectors.memory import MemoryConnector, MemoryTable
+    from dsar.datamap.model import DataMap
+    from dsar.engine.execute import EngineOptions, Sources
+    from dsar.engine.plan import build_plan
+    from dsar.engine.rectify import apply, check
+
+    dm = DataMap.model_validate(
+        {
+            "sources": {"crm": {"url": "memory://crm"}, "shop": {"url": "memory://shop"}},
+            "collections": {
+                f"{name}.people": {
+                    "primary_key": ["id"],
+                    "identities": {"email": {"column": "email", "match": "exact"}},
+                    "fields": {"name": {"rectifiable": True}},
+                    "processing": {"purpose": "p", "legal_basis": "b", "retention": "r"},
+                }
+                for name in ("crm", "shop")
+            },
+        }
+    )
+    made: dict[str, MemoryConnector] = {}
+
+    def connect(name: str, url: str) -> Connector:
+        rows = [{"id": 1, "email": JANE, "name": "Jane Doe"}]
+        made[name] = MemoryConnector(
+            name, {"people": MemoryTable(["id"], {"id": int, "email": str, "name": str}, rows)}
+        )
+        return made[name]
+
+    sources = Sources(dm, connect)
+    try:
+        fields = check(dm, sources, {"crm.people.name": "Jane Smith", "shop.people.name": "Jane Smith"})
+        # The first run committed crm, then stopped; what it kept says so.
+        kept = {
+            "crm": [
+                {
+                    "collection": "crm.people",
+                    "key": {"id": 1},
+                    "field": "name",
+                    "before": "Jane Doe",
+                    "after": "Jane Smith",
+                }
+            ]
+        }
+        made["crm"].tables["people"].rows[0]["name"] = "Jane Smith"
+        told: list[str] = []
+        record = apply(
+            dm, build_plan(dm), sources, JANE, tmp_path, EngineOptions(), fields, kept, lambda src, _c: told.append(src)
+        )
+    finally:
+        sources.dispose()
+    assert told == ["shop"]  # crm is not changed again
+    assert [(c["collection"], c["before"], c["after"]) for c in record] == [
+        ("crm.people", "Jane Doe", "Jane Smith"),  # its value before survives the rerun
+        ("shop.people", "Jane Doe", "Jane Smith"),
+    ]

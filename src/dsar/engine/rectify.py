@@ -14,7 +14,7 @@ import binascii
 import json
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
@@ -153,12 +153,22 @@ def _text(col: ColumnSpec, raw: str, text: str, fmt: str | None) -> Any:
 
 
 def apply(
-    dm: DataMap, plan: Plan, sources: Sources, email: str, work: Path, opts: EngineOptions, fields: list[FieldChange]
+    dm: DataMap,
+    plan: Plan,
+    sources: Sources,
+    email: str,
+    work: Path,
+    opts: EngineOptions,
+    fields: list[FieldChange],
+    done: Mapping[str, list[dict[str, Any]]] | None = None,
+    on_source_done: Callable[[str, list[dict[str, Any]]], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Find the subject's rows of the fields' collections and set the values, one transaction per source.
 
     Returns what changed, one entry per row and field: collection, the row's key, field, before and after (as
-    JSON values). An empty list: the subject has no row there (nothing changed)."""
+    JSON values). An empty list: the subject has no row there (nothing changed). `done` holds what an earlier,
+    interrupted run committed, per source: those sources are not changed again (their values before would be
+    lost); `on_source_done` is told of each source once committed, to keep that."""
     wanted = {f.collection for f in fields}
     results, _ = run_retrieval(
         dm, plan, sources, {"email": normalize_email(email)}, work, opts, Selection(frozenset(wanted))
@@ -177,6 +187,9 @@ def apply(
         by_source.setdefault(dm.source_of(key), []).append(key)
     record: list[dict[str, Any]] = []
     for source, colls in sorted(by_source.items()):
+        if done and source in done:
+            record.extend(done[source])
+            continue
         changes = [
             Change(
                 dm.table_of(k),
@@ -187,11 +200,12 @@ def apply(
             for k in colls
         ]
         rectifier = cast(Rectifier, sources.get(source))
+        changed: list[dict[str, Any]] = []
         for k, change, befores in zip(colls, changes, rectifier.rectify(changes), strict=True):
             pk = dm.collections[k].primary_key
             for b in befores:
                 for column, after in (change.values or {}).items():
-                    record.append(
+                    changed.append(
                         {
                             "collection": k,
                             "key": {c: plain(v) for c, v in zip(pk, b.key, strict=True)},
@@ -200,6 +214,9 @@ def apply(
                             "after": plain(after),
                         }
                     )
+        if on_source_done is not None:
+            on_source_done(source, changed)
+        record.extend(changed)
     return record
 
 
