@@ -46,6 +46,10 @@ from dsar.odr.service import OdrConfig, OdrRequests
 from dsar.portability.jobs import DataQueryJob
 from dsar.portability.service import CHANNEL as ADP_CHANNEL
 from dsar.portability.service import Portability, check_notify_url
+from dsar.requests.categories import CategoriesRequests
+from dsar.requests.events import CaseEvent, PreferenceEvent
+from dsar.requests.preferences import SubjectPreferences
+from dsar.requests.rectification import RectificationRequests
 from dsar.requests.rules import load_rules
 from dsar.requests.service import PrivacyRequests
 from dsar.signing.keys import KeyStore, SigningKeyError
@@ -364,10 +368,31 @@ class Container:
             subject_key=self.key("subject-pseudonyms"),  # the tasks' key: a subject's requests and tasks match
             timezone=r.timezone,
             retention_months=r.retention_months,
+            remind_days_before=r.remind_days_before,
             default_jurisdiction=r.default_jurisdiction,
             company_tenant=r.company_tenant,
             on_change=lambda *a: self.privacy_center.case_changed(*a),
+            on_events=self._case_events,
         )
+
+    def _case_events(self, s: Session, events: Sequence[CaseEvent]) -> None:
+        """A privacy request's changes become webhook events in the transaction that made them."""
+        self.webhooks.queue(s, [e.outgoing() for e in events])
+
+    def _preference_changed(self, s: Session, e: PreferenceEvent) -> None:
+        self.webhooks.queue(s, [e.outgoing()])
+
+    @cached_property
+    def preferences(self) -> SubjectPreferences:
+        return SubjectPreferences(self.requests, on_change=self._preference_changed)
+
+    @cached_property
+    def rectifications(self) -> RectificationRequests:
+        return RectificationRequests(self.tasks, lambda: self.datamap, lambda: self.sources)
+
+    @cached_property
+    def categories(self) -> CategoriesRequests:
+        return CategoriesRequests(self.requests, lambda: self.datamap)
 
     def task_ended(self, s: Session, task_id: str) -> None:
         """Where a task ends (the worker's finish, a cancelled deletion), in that transaction: the webhook event
@@ -422,6 +447,7 @@ class Container:
                 Schedule("odr-expiry", odr_every, self.odr.requests.delete_expired),
                 Schedule("requests-purge", timedelta(hours=1), self.requests.purge_expired),  # retention in months
                 Schedule("privacy-center", timedelta(minutes=1), lambda _now: self.privacy_center.run_due()),
+                Schedule("requests-reminders", timedelta(hours=1), self.requests.remind),  # days before due
             ],
         )
 

@@ -68,6 +68,9 @@ class RequestSettings(BaseModel):
         description="the jurisdiction of requests whose face does not say one (e.g. US-CA, EU); its rule's deadline",
     )
     company_tenant: str = Field("default", description="the tenant whose team sees requests from apps and people")
+    remind_days_before: int = Field(
+        7, ge=0, le=90, description="a PRIVACY_REQUEST_REMINDER webhook event this many days before due (0: none)"
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -202,6 +202,8 @@ def _cross_check(dm: DataMap, filename: str, lines: Mapping[Loc, int]) -> list[s
             )
             if spec.erase == "replace" and spec.replacement is None:
                 out.append(f"{at_field}: `erase: replace` needs a `replacement` value")
+            if spec.rectifiable and (col in coll.primary_key or col in coll.exclude):
+                out.append(f"{at_field}: a key or excluded column cannot be `rectifiable`")
             if spec.erase == "delete_row" and coll.erasure is not None and coll.erasure.action != "delete":
                 out.append(f"{at_field}: `erase: delete_row` contradicts `erasure.action: {coll.erasure.action}`")
         if coll.erasure_action() == "mask" and not coll.masks():

@@ -79,6 +79,9 @@ class FieldSpec(_Strict):
     description: str = ""
     erase: Erasure | None = None
     replacement: str | None = None
+    rectifiable: bool = Field(
+        False, description="the subject may have it corrected (GDPR Art. 16): `startPersonalDataRectificationTask`"
+    )
 
 
 class Blocker(_Strict):

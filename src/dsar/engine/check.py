@@ -112,6 +112,12 @@ def check(dm: DataMap, sources: Sources, progress: Callable[[str, int, int], Non
                 rep.warnings.append(
                     f"{key}: lookup column {m.column!r} has no usable index; every request scans the table. Add: {how}"
                 )
+        rectifiable = sorted(c for c, spec in coll.fields.items() if spec.rectifiable)
+        if rectifiable and not src.capabilities.rectify:
+            rep.errors.append(
+                f"{key}: field(s) {', '.join(rectifiable)} are rectifiable but source {step.source!r} cannot change "
+                "values; remove `rectifiable` or use a source that can"
+            )
         status = "reachable" if key not in plan.unreachable else "NOT reachable from any identity"
         rep.lines.append(f"{key}: {status}; {len(table.columns)} columns, {len(coll.exclude)} excluded")
     _check_scopes(dm, tables, rep)

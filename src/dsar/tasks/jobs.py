@@ -30,6 +30,8 @@ from dsar.storage.base import Storage, StoredObject
 from dsar.tasks import repository as repo
 from dsar.tasks.contract import ExtraMembers, Handler, TaskRef
 from dsar.tasks.models import COMPLETED, FAILED, RETRIEVAL, PrivacyTask
+from dsar.tasks.rectify import run_rectification
+from dsar.tasks.states import RECTIFICATION
 
 _log = log.get("dsar.jobs")
 
@@ -198,6 +200,8 @@ class TaskWorker:
                 handler(_Job(self, ref))
             elif ref.kind == RETRIEVAL:
                 self.retrieve_archive(ref)
+            elif ref.kind == RECTIFICATION:
+                run_rectification(self, ref)
             else:
                 self._delete(task_id, owner, ref.subject())
         except SourceError as exc:
@@ -301,6 +305,10 @@ class TaskWorker:
 
         apply_erasure(ep, self.sources, self.engine, progress)
         archives = self._discard_archives(task_id)
+        with self.db.session() as s:  # what rectifications of this subject kept of their values goes too
+            task = s.get(PrivacyTask, task_id)
+            if task is not None:
+                repo.forget_rectified_values(s, task.subject_ref)
         if archives:
             earlier["dsar.archives"] = {
                 "action": "delete",

@@ -28,7 +28,7 @@ from dsar.db.sealed import seal_clear
 from dsar.kit.ids import new_id
 from dsar.tasks.models import IdempotencyKey, PrivacyTask
 from dsar.tasks.records import TaskRecord, TaskView
-from dsar.tasks.states import COMPLETED, DELETION, FAILED, FINAL, IN_PROGRESS, ON_HOLD, RETRIEVAL
+from dsar.tasks.states import COMPLETED, DELETION, FAILED, FINAL, IN_PROGRESS, ON_HOLD, RECTIFICATION, RETRIEVAL
 
 IDEMPOTENCY_WINDOW = timedelta(hours=8)
 
@@ -210,6 +210,29 @@ def forget_archive(s: Session, task_id: str) -> None:
     )
 
 
+def forget_rectified_values(s: Session, subject_ref: str) -> int:
+    """The subject is erased: the values before and after that their rectification tasks kept go too (which
+    fields of which collections changed stays). How many tasks were touched."""
+    rows = s.execute(
+        select(PrivacyTask.id, PrivacyTask.summary).where(
+            PrivacyTask.subject_ref == subject_ref, PrivacyTask.kind == RECTIFICATION
+        )
+    ).all()
+    n = 0
+    for task_id, summary in rows:
+        if not summary:
+            continue
+        kept = {
+            "rectified": [
+                {"collection": c.get("collection"), "field": c.get("field"), "erased": True}
+                for c in summary.get("rectified") or []
+            ]
+        }
+        s.execute(update(PrivacyTask).where(PrivacyTask.id == task_id).values(summary=kept))
+        n += 1
+    return n
+
+
 # -- what other packages read and write through (they never import the model) -------------------------------
 
 # `privacy_tasks` for another table's owner to join in one of its own read queries, so that the query stays one
@@ -235,6 +258,7 @@ def add_task(
     holding_period_days: int | None = None,
     reason: str | None = None,
     subject_identities: Mapping[str, str] | None = None,
+    summary: dict[str, Any] | None = None,
 ) -> None:
     """Add one new task to the session; the caller flushes or commits it with the rest of its transaction."""
     s.add(
@@ -255,6 +279,7 @@ def add_task(
             holding_period_days=holding_period_days,
             reason=reason,
             subject_identities=dict(subject_identities) if subject_identities else None,
+            summary=summary,
         )
     )
 
