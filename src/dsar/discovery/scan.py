@@ -104,6 +104,7 @@ def _scan(
         linked = {r.table for r in scan.refs if r.parent in owners and r.confidence >= 0.5}
         if linked - owners:
             classify_all(scan, linked)
+        mark_activity(scan, owners | linked)
         mark_keys(scan)
         return scan
     finally:
@@ -142,6 +143,17 @@ def _personal(scan: SourceScan, t: Table) -> bool:
             return True
     names = [c.name.lower() for c in t.columns]
     return sum(1 for n in names if re.search(r"first_?name|last_?name|surname|birth", n)) >= 1
+
+
+def mark_activity(scan: SourceScan, about_people: set[str]) -> None:
+    """The times in a log of activity whose rows are about a person (they hold an e-mail or point at a
+    person's table): when someone logged in or visited is data about them."""
+    for t in scan.tables:
+        if t.name not in about_people or not d.activity_table(t.name):
+            continue
+        for c in t.columns:
+            if c.kind == "temporal" and not scan.findings.get((t.name, c.name)):
+                scan.findings[(t.name, c.name)] = [d.activity_time(t.name, c.name)]
 
 
 def mark_keys(scan: SourceScan) -> None:
