@@ -160,7 +160,7 @@ def test_identity_kinds_and_several_columns_go_out_and_come_back() -> None:
         "phone_e164": "phone_number",
         "stripe_id": "stripe",
     }
-    text, warnings = import_fides(read_datasets([("x.yml", exported)]), {"shop": "sqlite://"})
+    text, _ = import_fides(read_datasets([("x.yml", exported)]), {"shop": "sqlite://"})
     back = parse(text)
     assert dict(back.identities) == {"email": "email", "phone": "phone", "stripe": "customer_id"}
     assert [(n, m.column, m.match) for n, m in back.collections["shop.customers"].identity_matches()] == [

@@ -51,6 +51,9 @@ class SourceScan:
     def emails(self, table: str) -> list[str]:
         return [c for c, f in self.personal_columns(table, at_least=0.8) if f.category == d.EMAIL]
 
+    def phones(self, table: str) -> list[str]:
+        return [c for c, f in self.personal_columns(table, at_least=0.8) if f.category == d.PHONE]
+
 
 def source_name(url: str, taken: set[str]) -> str:
     """A source name from its URL: the SQLite file's stem or the database name, made an identifier."""
@@ -99,8 +102,9 @@ def _scan(
         if progress is not None:
             progress(f"{name}: references", 0, 1)
         scan.refs = infer(tables, reader.present, use_declared=use_declared)
-        # the rows of a table pointing at a person's table are about that person: its free text counts
-        owners = {t.name for t in tables if scan.emails(t.name)}
+        # the rows of a table pointing at a person's table (one with an e-mail, or a table of people with a
+        # phone) are about that person: its free text counts
+        owners = {t.name for t in tables if scan.emails(t.name) or (d.person_table(t.name) and scan.phones(t.name))}
         linked = {r.table for r in scan.refs if r.parent in owners and r.confidence >= 0.5}
         if linked - owners:
             classify_all(scan, linked)
