@@ -308,6 +308,9 @@ def classify(
             found[hint.category] = Finding(hint.category, 0.99, f"{hint.evidence}; {hinted.evidence}")
         elif hint.category == DOB and (temporal or _dates(texts)):
             found[DOB] = Finding(DOB, 0.9, f"{hint.evidence}, a date")
+        elif hint.category == NAME and n >= 3 and len(set(texts)) == 1 and not _NAME_HINTS[2][0].search(column.lower()):
+            # a bare `name` holding one value in every sampled row: a label ("Monthly Report"), not people's names
+            found[NAME] = Finding(NAME, 0.5, f"{hint.evidence}, but all {n} sampled values are the same")
         elif hint.category == NAME and n and sum(map(is_person_name, texts)) / n >= VALUE_SHARE:
             found[NAME] = Finding(NAME, 0.9, f"{hint.evidence}; sampled values look like names")
         elif not found:
