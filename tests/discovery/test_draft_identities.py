@@ -195,3 +195,14 @@ def test_no_sure_identity_but_e_mail_declares_e_mail_only(tmp_path: Path) -> Non
     path, text = discover(tmp_path, f"sqlite:///{tmp_path}/n.sqlite")
     assert load(path).identities == {"email": "email"}
     assert "identities:\n  email: email\nsources:" in text
+
+
+def test_the_key_of_a_table_not_named_for_people_is_no_customer_id(tmp_path: Path) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path}/r.sqlite")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE service_request (id TEXT PRIMARY KEY, email TEXT)")
+        for i in range(20):
+            conn.exec_driver_sql(f"INSERT INTO service_request VALUES ('ser_{i}', 'r{i}@example.org')")
+    engine.dispose()
+    _, text = discover(tmp_path, f"sqlite:///{tmp_path}/r.sqlite")
+    assert "customer_id" not in text

@@ -9,8 +9,8 @@ Three kinds, as the data map knows them (`dsar.datamap.identities`):
   normalised copy of it (a generated column) can be mapped instead;
 - `customer_id`: a unique column of a person's table whose name says it is a customer (member, account, ...)
   number, that points at no other table and is not an integer counter key, is sure; the single-column key
-  of a person's table that has an e-mail identity is a candidate for review (a surrogate key is seldom what
-  a person names in a request).
+  of a table named for people (customers, members, ...) that has an e-mail identity is a candidate for
+  review (a surrogate key is seldom what a person names in a request).
 
 Sure candidates (confidence at least 0.8) become identities in the draft; the others are `REVIEW` comments.
 """
@@ -117,7 +117,7 @@ def _customer_ids(scan: SourceScan, table: str) -> list[Candidate]:
             out.append(
                 Candidate("customer_id", c.name, "exact", 0.85, f"unique column '{c.name}' of a table of people")
             )
-    if not out and scan.emails(table) and len(t.primary_key) == 1:
+    if not out and scan.emails(table) and d.person_table(table) and len(t.primary_key) == 1:
         pk = t.primary_key[0]
         out.append(
             Candidate(
