@@ -2,9 +2,10 @@
 mapped columns whose categories look wrong.
 
 Every table of every source is sampled and classified by the same detectors as `discover`. A column holding
-personal data is covered when its table is a collection reached from an identity (directly or through
-references); otherwise it is listed. A mapped field whose declared categories disagree with what its values
-certainly are (an e-mail column filed as a name) is listed too, as a warning.
+personal data is covered when its table is a collection reached from an identity of any kind (e-mail, phone,
+customer id; directly or through references, the walk `build_plan` plans); otherwise it is listed. A mapped
+field whose declared categories disagree with what its values certainly are (an e-mail column filed as a
+name) is listed too, as a warning.
 """
 
 from __future__ import annotations
