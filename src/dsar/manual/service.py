@@ -170,7 +170,9 @@ class ManualSteps:
                 ERASED: "a person attested that the subject's data was erased",
                 COMPLETED_WITHOUT: f"not answered within {manual[name].deadline_days} days; completed without it",
             }[v.status]
-            status: Status = "found" if v.status == ANSWERED else "skipped" if v.status == COMPLETED_WITHOUT else "not_found"
+            status: Status = "not_found"
+            if v.status in (ANSWERED, COMPLETED_WITHOUT):
+                status = "found" if v.status == ANSWERED else "skipped"
             reports.append(
                 SourceReport(
                     name,
