@@ -306,9 +306,6 @@ class TaskWorker:
         return outcome
 
     def _delete(self, task_id: str, owner: str, subject: Mapping[str, str], ref: TaskRef) -> None:
-        manual = self._manual(ref)
-        if manual is None:
-            return
         spool = self.spool(task_id, owner)
         try:
             ep = locate(self.datamap, self.plan, self.sources, subject, spool, self.engine, self.erase_key)
@@ -317,6 +314,9 @@ class TaskWorker:
         if ep.blocks:
             b = ep.blocks[0]
             self.finish(task_id, owner, FAILED, b.code, b.message)
+            return
+        manual = self._manual(ref)  # after the blockers: nobody is asked to erase what a blocked deletion keeps
+        if manual is None:
             return
         with self.db.session(write=False) as s:
             task = s.get(PrivacyTask, task_id)
