@@ -533,6 +533,7 @@ class Container:
             public_url=s.public_url,
             sender=s.manual.mail_from or s.odr.mail_from,
             company=s.company_name,
+            on_answer=lambda task_id: self.tasks.wake(task_id),
         )
 
     @cached_property

@@ -86,10 +86,12 @@ class ManualSteps:
         public_url: str,
         sender: str,
         company: str,
+        on_answer: Callable[[str], None] | None = None,
     ) -> None:
         self.db, self.clock, self.storage, self._datamap = db, clock, storage, datamap
         self.key, self.s = key, settings
         self.public_url, self.sender, self.company = public_url.rstrip("/"), sender, company
+        self.on_answer = on_answer  # told the task id once an answer is committed: its task runs now
 
     # --- links --------------------------------------------------------------------------------------------
 
@@ -273,7 +275,10 @@ class ManualSteps:
             st.status, st.files = outcome, kept
             st.answered_at, st.answered_by = self.clock.now(), by
             _log.info("manual_step_answered", step=st.id, outcome=outcome, files=len(kept), by=by)
-            return _view(st, self._datamap().manual_sources().get(st.source))
+            view = _view(st, self._datamap().manual_sources().get(st.source))
+        if self.on_answer is not None:
+            self.on_answer(view.task_id)
+        return view
 
     # --- reading (CLI, console) -----------------------------------------------------------------------------
 
