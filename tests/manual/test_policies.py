@@ -25,10 +25,12 @@ from tests.manual.helpers import JANE, archive_of, manual_datamap, sources_doc
 def make(tmp_path: Path, demo_dir: Path) -> Iterator[Any]:
     made: list[Container] = []
 
-    def build(**manual: Any) -> tuple[Container, FrozenClock]:
+    def build(database_url: str | None = None, **manual: Any) -> tuple[Container, FrozenClock]:
         clock = FrozenClock()
         dm = manual_datamap(demo_dir, **manual)
-        c = Container(settings_for(tmp_path / str(len(made)), demo_dir, datamap=dm), clock=clock, with_workers=False)
+        extra = {"database_url": database_url} if database_url else {}
+        settings = settings_for(tmp_path / str(len(made)), demo_dir, datamap=dm, **extra)
+        c = Container(settings, clock=clock, with_workers=False)
         upgrade(c.db.engine)
         made.append(c)
         return c, clock
@@ -126,3 +128,24 @@ def test_a_deletion_waits_for_the_attestation(make: Any) -> None:
         record = repo.record(s, tid)
     assert record is not None and record.summary is not None
     assert record.summary["erased"]["crm.manual"]["reason"] == "erased"
+
+
+@pytest.mark.parametrize("state", ["postgres", "mariadb"])
+def test_steps_on_a_server_state_database(make: Any, state: str, request: pytest.FixtureRequest) -> None:
+    """The revision, the sealed subject, the row lock of an answer and the wake-up on PostgreSQL and MariaDB."""
+    url = request.getfixturevalue("pg_url" if state == "postgres" else "mysql_url")
+    c, clock = make(database_url=url, deadline_days=5)
+    answered = c.tasks.start_retrieval("t1", JANE, None)
+    _run(c)
+    [step] = c.manual_steps.list(task_id=answered)
+    assert step.subject == {"email": JANE}
+    c.manual_steps.answer(step.id, "no_data", [], by="cli")
+    assert _run(c) == answered
+    assert c.tasks.get("t1", answered, RETRIEVAL).status == COMPLETED
+    with archive_of(c, answered) as z:
+        assert sources_doc(z)["crm"]["manual"] == "no_data"
+    late = c.tasks.start_retrieval("t1", "john.roe@example.com", None)
+    _run(c)
+    clock.advance(timedelta(days=5, seconds=1))
+    assert _run(c) == late
+    assert c.tasks.get("t1", late, RETRIEVAL).errors[0]["code"] == "MANUAL_STEP_OVERDUE"
