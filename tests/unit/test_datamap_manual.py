@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from dsar.datamap.loader import parse
@@ -65,3 +67,13 @@ def test_a_url_on_a_manual_source_is_refused() -> None:
 def test_a_bad_policy_is_named(old: str, new: str, named: str) -> None:
     msg = _error(_with(MANUAL.replace(old, new)))
     assert f"sources.crm.manual.{named}" in msg
+
+
+def test_datamap_check_lists_a_manual_source_without_connecting(tmp_path: Path) -> None:
+    from tests.unit.test_datamap_check import GOOD_INDEXES, TABLES, run_check, write
+
+    path = write(tmp_path, TABLES + GOOD_INDEXES)
+    path.write_text(path.read_text().replace("collections:\n", MANUAL + "collections:\n", 1))
+    rep = run_check(path)
+    assert rep.errors == [] and rep.ok
+    assert "source crm: manual (reminders every 2 days, complete_without after 10 days)" in rep.lines
