@@ -94,6 +94,8 @@ def test_a_vendor_answers_through_the_link(live: Live) -> None:
         assert page.status_code == 200
         assert JANE in page.text and "Search Contacts by e-mail." in page.text
         assert page.headers["content-security-policy"]  # the web foundation's headers
+        assert page.headers["cache-control"] == "no-store"
+        assert page.headers["referrer-policy"] == "no-referrer"  # the link's token never leaves in a Referer
         token = _csrf(page.text)
         files = [("files", ("contacts.csv", CSV, "text/csv")), ("files", ("tickets.json", JSON, "application/json"))]
         r = web.post(link, data={"csrf_token": token, "outcome": "answered"}, files=files)
@@ -169,3 +171,27 @@ def test_a_post_without_the_csrf_token_is_refused(live: Live) -> None:
         r = web.post(link, data={"outcome": "no_data"})
         assert r.status_code == 403
     assert c.manual_steps.list(task_id=tid)[0].status == "pending"
+
+
+def test_a_csrf_token_of_another_step_is_refused(live: Live) -> None:
+    c = live.c
+    first = c.tasks.start_retrieval("t1", JANE, None)
+    link_a = _link(live.box)
+    seen = live.box.count()
+    second = c.tasks.start_retrieval("t1", "john.roe@example.com", None)
+    link_b = _link_after(live.box, seen)
+    assert link_a != link_b
+    with httpx.Client(timeout=10) as web:
+        token_a = _csrf(web.get(link_a).text)
+        web.get(link_b)
+        r = web.post(link_b, data={"csrf_token": token_a, "outcome": "no_data"})
+        assert r.status_code == 403
+    assert c.manual_steps.list(task_id=second)[0].status == "pending"
+    assert c.manual_steps.list(task_id=first)[0].status == "pending"
+
+
+def _link_after(box: Mailbox, after: int) -> str:
+    msg = box.wait_for(VENDOR, "privacy request", after=after)
+    found = re.search(r"(http://127\.0\.0\.1:\d+/steps/\S+)", text_of(msg))
+    assert found
+    return found.group(1)

@@ -41,8 +41,17 @@ def steps_router(container: Container) -> APIRouter:
     limits = container.settings.manual
 
     def page(request: Request, template: str, values: dict[str, Any], status: int = 200) -> Response:
+        """A page that is never cached (it shows whom to search for); its form's CSRF token is bound to the step."""
         brand = {"company": container.settings.company_name}
-        return web.render(request, f"steps/{template}", {**brand, **values}, status=status)
+        step = values.get("step")
+        return web.render(
+            request,
+            f"steps/{template}",
+            {**brand, **values},
+            status=status,
+            binding=step.id if step is not None else "",
+            headers={"Cache-Control": "no-store"},
+        )
 
     def gone(request: Request) -> Response:
         title = web.gettext(request, N_("This link is not valid. It may have expired; ask for a new one."))
@@ -67,7 +76,7 @@ def steps_router(container: Container) -> APIRouter:
         except HTTPException:  # a part over the size limit, too many files, a malformed body
             error = web.gettext(request, _MESSAGES["TOO_LARGE"])
             return page(request, "step.html", {"step": view, "token": token, "error": error}, status=413)
-        if not web.check_csrf(request, data):
+        if not web.check_csrf(request, data, binding=view.id):
             title = web.gettext(request, N_("This form has expired. Go back, reload the page and try again."))
             return page(request, "message.html", {"title": title}, status=403)
         uploads = []
