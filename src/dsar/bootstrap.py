@@ -425,6 +425,7 @@ class Container:
                 Schedule("requests-purge", timedelta(hours=1), self.requests.purge_expired),  # retention in months
                 Schedule("privacy-center", timedelta(minutes=1), lambda _now: self.privacy_center.run_due()),
                 Schedule("manual-reminders", timedelta(minutes=15), self.manual_steps.remind_due),
+                Schedule("manual-purge", timedelta(hours=1), self.manual_steps.purge_expired),
             ],
         )
 

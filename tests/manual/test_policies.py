@@ -149,3 +149,23 @@ def test_steps_on_a_server_state_database(make: Any, state: str, request: pytest
     clock.advance(timedelta(days=5, seconds=1))
     assert _run(c) == late
     assert c.tasks.get("t1", late, RETRIEVAL).errors[0]["code"] == "MANUAL_STEP_OVERDUE"
+
+
+def test_uploads_and_the_subject_are_purged_after_the_retention(make: Any) -> None:
+    c, clock = make()
+    tid = c.tasks.start_retrieval("t1", JANE, None)
+    _run(c)
+    [step] = c.manual_steps.list(task_id=tid)
+    c.manual_steps.answer(step.id, "answered", [Upload("contacts.csv", b"a\n1\n")], by="cli")
+    _run(c)
+    key = f"manual-steps/{step.id}/contacts.csv"
+    assert c.storage.exists(key)
+    clock.advance(timedelta(days=29))
+    assert c.manual_steps.purge_expired(clock.now()) == 0
+    clock.advance(timedelta(days=1, seconds=1))
+    assert c.manual_steps.purge_expired(clock.now()) == 1
+    assert not c.storage.exists(key)
+    kept = c.manual_steps.show(step.id)
+    assert kept.subject == {} and kept.status == "answered"
+    assert kept.files[0]["name"] == "contacts.csv" and "key" not in kept.files[0]
+    assert c.manual_steps.purge_expired(clock.now()) == 0  # once

@@ -40,5 +40,7 @@ class ManualStep(Base):
     reminders: Mapped[int] = mapped_column(Integer, default=0)
     answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
     answered_by: Mapped[str | None] = mapped_column(String(16), default=None)  # link | cli | policy
+    # When the uploads and the subject were deleted (DSAR_MANUAL__RETENTION_DAYS after the step closed).
+    purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
     # The uploaded files: [{"name", "size", "sha256", "key", "rows"}], the bytes in the object store.
     files: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

@@ -188,7 +188,8 @@ class ManualSteps:
             )
             base = member_base(name, "x").rsplit("/", 1)[0]  # data/<source>, sanitised as the archive does
             for f in v.files:
-                members.append((f"{base}/{f['name']}", self._reader(str(f["key"]))))
+                if f.get("key"):  # purged files are gone (the task ended long before)
+                    members.append((f"{base}/{f['name']}", self._reader(str(f["key"]))))
             found += len(v.files) + (1 if v.status == ERASED else 0)
         return ManualOutcome(reports=reports, members=members, found=found)
 
@@ -240,6 +241,34 @@ class ManualSteps:
         if sent:
             _log.info("manual_reminders_sent", count=sent)
         return sent
+
+    def purge_expired(self, now: datetime) -> int:
+        """The periodic job: steps closed `retention_days` ago (and whose task waits for no other step) lose their
+        uploaded files and the identities they searched for; the record of what was answered stays. How many."""
+        cutoff = now - timedelta(days=self.s.retention_days)
+        waiting = select(ManualStep.task_id).where(ManualStep.status == PENDING)
+        q = (
+            select(ManualStep)
+            .where(
+                ManualStep.status != PENDING,
+                ManualStep.answered_at < cutoff,
+                ManualStep.purged_at.is_(None),
+                ManualStep.task_id.not_in(waiting),
+            )
+            .limit(500)
+        )
+        purged = 0
+        with self.db.session() as s:
+            for st in s.scalars(q):
+                for f in st.files or []:
+                    if f.get("key"):
+                        self.storage.delete(str(f["key"]))
+                st.files = [{k: v for k, v in f.items() if k != "key"} for f in st.files or []]
+                st.subject, st.purged_at = "{}", now
+                purged += 1
+        if purged:
+            _log.info("manual_steps_purged", count=purged)
+        return purged
 
     # --- answers --------------------------------------------------------------------------------------------
 

@@ -14,4 +14,7 @@ class ManualSettings(BaseModel):
     poll_seconds: int = Field(
         300, ge=1, le=86400, description="how often a task waiting for a manual step looks again (no worker is held)"
     )
+    retention_days: int = Field(
+        30, ge=1, le=3650, description="days after a step closed until its uploads and whom it searched for are deleted"
+    )
     mail_from: str = Field("", description="From address of the respondents' e-mails (DSAR_ODR__MAIL_FROM when empty)")

@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("reminders", sa.Integer(), nullable=False),
         _utc("answered_at", True),
         sa.Column("answered_by", sa.String(length=16), nullable=True),
+        _utc("purged_at", True),
         sa.Column("files", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
