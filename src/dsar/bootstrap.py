@@ -35,6 +35,7 @@ from dsar.jobs.periodic import PeriodicJobs, Schedule
 from dsar.kit.clock import Clock, SystemClock
 from dsar.kit.jws import JwsError, SigningKey
 from dsar.kit.signing import derive_key
+from dsar.manual.service import ManualSteps
 from dsar.notifications.mail import Mailer, OutboxMailer, SmtpConfig, SmtpMailer
 from dsar.notifications.service import Notifications, http_transport
 from dsar.notifications.webhooks import Webhooks
@@ -336,6 +337,7 @@ class Container:
             public_url=s.public_url.rstrip("/"),
             signer=self.archive_keys.signer if s.archive_signing.enabled else lambda _now: None,
             on_end=self.task_ended,
+            manual=self.manual_steps.gate,
             handlers={
                 (ADP_CHANNEL, RETRIEVAL): self.data_query_job,
                 ("odr", RETRIEVAL): odr_handler(self.odr.requests),
@@ -448,6 +450,8 @@ class Container:
                 Schedule("requests-purge", timedelta(hours=1), self.requests.purge_expired),  # retention in months
                 Schedule("privacy-center", timedelta(minutes=1), lambda _now: self.privacy_center.run_due()),
                 Schedule("requests-reminders", timedelta(hours=1), self.requests.remind),  # days before due
+                Schedule("manual-reminders", timedelta(minutes=15), self.manual_steps.remind_due),
+                Schedule("manual-purge", timedelta(hours=1), self.manual_steps.purge_expired),
             ],
         )
 
@@ -541,6 +545,23 @@ class Container:
             oidc=oidc,
         )
         return Odr(requests, auth, config)
+
+    @cached_property
+    def manual_steps(self) -> ManualSteps:
+        """Manual sources' steps: the worker's gate, the respondents' links, reminders (docs/manual-sources.md)."""
+        s = self.settings
+        return ManualSteps(
+            db=self.db,
+            clock=self.clock,
+            storage=self.storage,
+            datamap=lambda: self.datamap,
+            key=self.key("manual-step-links"),
+            settings=s.manual,
+            public_url=s.public_url,
+            sender=s.manual.mail_from or s.odr.mail_from,
+            company=s.company_name,
+            on_answer=lambda task_id: self.tasks.wake(task_id),
+        )
 
     @cached_property
     def privacy_center(self) -> PrivacyCenter:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dsar.manual.settings import ManualSettings
 from dsar.odr.settings import OdrSettings
 from dsar.portability.settings import PortabilitySettings
 from dsar.verification.settings import PrivacyCenterSettings
@@ -134,6 +135,7 @@ class Settings(BaseSettings):
     archive_signing: ArchiveSigningSettings = Field(default_factory=ArchiveSigningSettings)
     encryption: EncryptionSettings = Field(default_factory=EncryptionSettings)
     privacy: PrivacyCenterSettings = Field(default_factory=PrivacyCenterSettings)
+    manual: ManualSettings = Field(default_factory=ManualSettings)
 
     def state_url(self) -> str:
         if self.database_url:

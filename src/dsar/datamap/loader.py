@@ -12,6 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from dsar.datamap import http as http_sources
+from dsar.datamap import manual as manual_sources
 from dsar.datamap.model import UNION_TAGS, DataMap
 from dsar.datamap.portability import cross_check as portability_cross_check
 from dsar.errors import DataMapError
@@ -144,6 +145,7 @@ def parse(text: str, filename: str = "<datamap>", env: Mapping[str, str] | None 
 
             src["url"] = _ENV.sub(_sub, src["url"])
     http_sources.prepare(sources, env, filename, lambda loc: _line_for(loc, lines), problems)
+    manual_sources.prepare(sources)
     try:
         dm = DataMap.model_validate(raw)
     except ValidationError as exc:
@@ -226,6 +228,7 @@ def _cross_check(dm: DataMap, filename: str, lines: Mapping[Loc, int]) -> list[s
                 )
     out.extend(portability_cross_check(dm, filename, lambda loc: _line_for(loc, lines)))
     out.extend(http_sources.cross_check(dm, filename, lambda loc: _line_for(loc, lines)))
+    out.extend(manual_sources.cross_check(dm, filename, lambda loc: _line_for(loc, lines)))
     return out
 
 

@@ -57,6 +57,8 @@ def coverage(
     by_table: dict[tuple[str, str], str] = {(dm.source_of(key), dm.table_of(key)): key for key in dm.collections}
     rep = CoverageReport()
     for name in sorted(dm.sources):
+        if dm.sources[name].manual is not None:  # a person searches it: no schema to scan
+            continue
         scan = scan_source(name, dm.sources[name].url, sample=sample, log=log, progress=progress)
         rep.tables += len(scan.tables)
         _source(dm, scan, by_table, set(plan.unreachable), rep)

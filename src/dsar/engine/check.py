@@ -56,6 +56,13 @@ def check(dm: DataMap, sources: Sources, progress: Callable[[str, int, int], Non
     for i, name in enumerate(sorted(dm.sources)):
         if progress is not None:
             progress("sources", i, len(dm.sources))
+        manual = dm.sources[name].manual
+        if manual is not None:  # a person answers: nothing to connect to (docs/manual-sources.md)
+            rep.lines.append(
+                f"source {name}: manual (reminders every {manual.remind_every_days} days, "
+                f"{manual.on_timeout} after {manual.deadline_days} days)"
+            )
+            continue
         try:
             src = sources.get(name)
             src.ping()

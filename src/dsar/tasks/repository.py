@@ -174,6 +174,18 @@ def release(s: Session, task_id: str, owner: str, retry_at: datetime, refund: bo
     _LEASE.release(s.connection(), task_id, owner, retry_at, refund=refund)
 
 
+def wake(s: Session, task_id: str, now: datetime) -> bool:
+    """Make a task that waits for a later due time due now (a manual step was answered); False when it is not
+    waiting (ended, on hold, or held by a running worker, which looks again itself)."""
+    free = or_(PrivacyTask.lease_expires.is_(None), PrivacyTask.lease_expires < now)
+    q = (
+        update(PrivacyTask)
+        .where(PrivacyTask.id == task_id, PrivacyTask.status == IN_PROGRESS, PrivacyTask.due_at > now, free)
+        .values(due_at=now)
+    )
+    return bool(s.execute(q).rowcount)  # type: ignore[attr-defined]
+
+
 def finish(s: Session, task_id: str, owner: str, now: datetime, status: str, **values: Any) -> bool:
     """Move a task we hold the lease of to a final state, once; False if we lost the lease."""
     assert status in FINAL

@@ -271,6 +271,13 @@ class PrivacyTasks:
             self.notify(task_id)
         return task_id
 
+    def wake(self, task_id: str) -> None:
+        """A task waiting for a person (a manual step) runs now rather than at its next look."""
+        with self.db.session() as s:
+            woke = repo.wake(s, task_id, self.clock.now())
+        if woke:
+            self.notify(task_id)
+
     def get(self, tenant: str, task_id: str, kind: str) -> TaskView:
         """One short read (`Database.read`): the API may call it on its event loop (`Context.read`)."""
         if not is_uuid(task_id):
