@@ -42,6 +42,7 @@ from dsar.odr.service import OdrConfig, OdrRequests
 from dsar.portability.jobs import DataQueryJob
 from dsar.portability.service import CHANNEL as ADP_CHANNEL
 from dsar.portability.service import Portability, check_notify_url
+from dsar.ratelimit.service import Counters, DbCounters, RateLimits, RedisCounters, Rule
 from dsar.requests.rules import load_rules
 from dsar.requests.service import PrivacyRequests
 from dsar.signing.keys import KeyStore, SigningKeyError
@@ -317,6 +318,18 @@ class Container:
             max_attempts=s.job.max_attempts,
             on_open=self.requests.tasks_opened_in,
         )
+
+    @cached_property
+    def rate_limits(self) -> RateLimits:
+        """Counters shared by every replica: Redis when configured, else the state database."""
+        url = self.settings.rate_limits.redis_url
+        counters: Counters = RedisCounters(url) if url else DbCounters(self.db)
+        return RateLimits(counters, self.clock, self.key("rate-limits"))
+
+    def rate_rule(self, name: str) -> Rule:
+        """`token_failures` or `sign_ins`, from the settings."""
+        r = self.settings.rate_limits
+        return Rule(name, int(getattr(r, name)), r.window_seconds)
 
     @cached_property
     def periodic(self) -> PeriodicJobs:

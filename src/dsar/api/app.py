@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from dsar import __version__
 from dsar.api import pages
 from dsar.api.graphql.endpoint import graphql_router
+from dsar.api.headers import SecurityHeaders
 from dsar.api.limits import BodyLimit
 from dsar.api.rest.files import files_router
 from dsar.api.rest.health import health_router
@@ -58,5 +59,6 @@ def create_app(container: Container, *, migrate: bool = True, close: bool = Fals
     if not container.storage.capabilities.presigned_put:
         app.include_router(uploads_router(container))
     app.add_middleware(BodyLimit, odr_prefix=container.settings.odr.prefix)
+    app.add_middleware(SecurityHeaders)  # outermost of ours: also on the 413 answers of BodyLimit
     app.state.container = container
     return app

@@ -10,6 +10,7 @@ import dsar.jobs.periodic
 import dsar.notifications.models
 import dsar.odr.models
 import dsar.portability.models
+import dsar.ratelimit.models
 import dsar.requests.models
 import dsar.tasks.models
 import dsar.uploads.models  # noqa: F401  (registers the tables)

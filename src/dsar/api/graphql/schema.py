@@ -9,15 +9,25 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import strawberry
-from graphql import GraphQLError
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+)
 from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
+    SchemaExtension,
     ValidationCache,
 )
 from strawberry.types import ExecutionContext
@@ -95,7 +105,49 @@ class _Depth(QueryDepthLimiter):
         super().__init__(max_depth=MAX_DEPTH)
 
 
-_EXTENSIONS = [_Tokens, _ParserCache, _Aliases, _Depth, _ValidationCache]
+MAX_MUTATIONS = 30  # the default of DSAR_GRAPHQL_MAX_MUTATIONS
+
+
+def mutation_count(selections: SelectionSetNode, fragments: dict[str, SelectionSetNode], seen: set[str]) -> int:
+    """Root fields a mutation runs, through fragments (each fragment once: a cycle is a validation error)."""
+    count = 0
+    for node in selections.selections:
+        if isinstance(node, FieldNode):
+            count += 1
+        elif isinstance(node, InlineFragmentNode):
+            count += mutation_count(node.selection_set, fragments, seen)
+        elif isinstance(node, FragmentSpreadNode) and node.name.value in fragments and node.name.value not in seen:
+            seen.add(node.name.value)
+            count += mutation_count(fragments[node.name.value], fragments, seen)
+    return count
+
+
+class _Mutations(SchemaExtension):
+    """At most `max_mutations` root fields in a mutation (a setting, read from the request's context): each one
+    may start a task. Runs after validation (placed after the validation cache: a document with validation
+    errors answers those)."""
+
+    def on_validate(self) -> Iterator[None]:
+        ctx = self.execution_context
+        limit = getattr(ctx.context, "max_mutations", MAX_MUTATIONS)
+        document = ctx.graphql_document
+        if document is not None and not ctx.pre_execution_errors:
+            defs = document.definitions
+            fragments = {d.name.value: d.selection_set for d in defs if isinstance(d, FragmentDefinitionNode)}
+            for op in document.definitions:
+                if not isinstance(op, OperationDefinitionNode) or op.operation.value != "mutation":
+                    continue
+                if ctx.operation_name is not None and (op.name is None or op.name.value != ctx.operation_name):
+                    continue
+                found = mutation_count(op.selection_set, fragments, set())
+                if found > limit:
+                    ctx.pre_execution_errors = [
+                        GraphQLError(f"{found} mutations in one request. Allowed: {limit}", nodes=[op])
+                    ]
+        yield
+
+
+_EXTENSIONS = [_Tokens, _ParserCache, _Aliases, _Depth, _ValidationCache, _Mutations]
 schema = QuietSchema(query=Query, mutation=Mutation, extensions=_EXTENSIONS)
 schema_2024_04_01 = QuietSchema(query=Query, mutation=Mutation20240401, extensions=_EXTENSIONS)
 

@@ -1,0 +1,144 @@
+"""The hardened edge (issue 19): GraphQL document bounds, security headers on every HTML page, /metrics behind a
+token, no internal names in answers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from dsar.api.graphql.schema import MAX_ALIASES
+from tests.api.harness import Api, running_api, settings_for
+
+M = "startPersonalDataRetrievalTask"
+START = f'%s: {M}(input: {{dataSubject: {{type: SHOPPER, email: "m%d@example.com"}}}}) {{ taskId }}'
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory, demo_dir: Path) -> Iterator[Api]:
+    settings = settings_for(
+        tmp_path_factory.mktemp("edge"), demo_dir, graphql_max_mutations=3, metrics_token="scrape-me-please"
+    )
+    with running_api(settings) as a:
+        yield a
+
+
+def _count(api: Api) -> int:
+    with api.container.db.engine.connect() as conn:
+        return int(conn.exec_driver_sql("SELECT count(*) FROM privacy_tasks").scalar() or 0)
+
+
+@pytest.mark.parametrize("n", [MAX_ALIASES + 1, 1000, 8000])
+def test_thousands_of_aliased_mutations_are_a_validation_error_never_a_500(api: Api, n: int) -> None:
+    before = _count(api)
+    r = api.gql("mutation { " + " ".join(START % (f"a{i}", i) for i in range(n)) + " }")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"]["classification"]["errorType"] == "ValidationException"
+    assert _count(api) == before
+
+
+def test_deeply_nested_documents_are_refused_not_a_recursion_error(api: Api) -> None:
+    deep = "query { " + "__typename { " * 3000 + "}" * 3000 + " }"
+    r = api.gql(deep)
+    assert r.status_code in (200, 400), r.text
+    assert r.json()["errors"][0]["extensions"]["classification"]["errorType"] == "ValidationException"
+    fragments = "mutation { ...F0 } " + " ".join(f"fragment F{i} on Mutation {{ ...F{i + 1} }}" for i in range(2000))
+    r = api.gql(fragments + f" fragment F2000 on Mutation {{ {START % ('x', 0)} }}")
+    assert r.status_code in (200, 400) and r.json()["data"] is None
+
+
+def test_mutations_per_request_follow_the_setting_through_fragments(api: Api) -> None:
+    before = _count(api)
+    four = " ".join(START % (f"a{i}", i) for i in range(4))
+    for document in (
+        "mutation { " + four + " }",
+        "mutation { ...F } fragment F on Mutation { " + four + " }",
+        "mutation { ... on Mutation { " + four + " } }",
+    ):
+        body = api.gql(document).json()
+        assert body["data"] is None
+        assert body["errors"][0]["message"] == "4 mutations in one request. Allowed: 3"
+    assert _count(api) == before
+    three = api.gql("mutation { " + " ".join(START % (f"a{i}", i) for i in range(3)) + " }").json()
+    assert len(three["data"]) == 3 and _count(api) == before + 3
+
+
+def app_routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, set[str]]]:
+    """(path, methods) of every route, through included routers (FastAPI keeps those as branches)."""
+    for route in routes:
+        if isinstance(route, APIRoute | Route):
+            yield prefix + route.path, set(route.methods or ())
+        elif hasattr(route, "original_router"):  # fastapi's _IncludedRouter
+            yield from app_routes(route.original_router.routes, prefix + route.include_context.prefix)
+        elif isinstance(route, Mount) and not isinstance(route.app, StaticFiles):
+            yield from app_routes(route.routes, prefix + route.path)
+
+
+def _html_routes(api: Api) -> list[str]:
+    """Every GET route of the app (path parameters filled in), whatever routers exist."""
+    paths = [path for path, methods in app_routes(api.client.app.routes) if "GET" in methods]  # type: ignore[attr-defined]
+    routes = sorted({re.sub(r"\{[^}]+\}", "x", path) for path in paths})
+    assert len(routes) > 10  # the walk found the included routers
+    return routes
+
+
+def test_every_html_page_sends_csp_frame_nosniff_and_referrer_headers(api: Api) -> None:
+    html = []
+    for path in _html_routes(api):
+        r = api.client.get(path, headers={"Accept": "text/html"}, follow_redirects=False)
+        assert r.status_code < 500, path
+        assert r.headers["x-content-type-options"] == "nosniff", path
+        assert r.headers["referrer-policy"], path
+        if r.headers.get("content-type", "").startswith("text/html"):
+            html.append(path)
+            csp = r.headers["content-security-policy"]
+            assert "frame-ancestors 'none'" in csp and "default-src" in csp, path
+            assert "unsafe-eval" not in csp, path
+            assert r.headers["x-frame-options"] == "DENY", path
+    # the pages the review named are among them (and any page other routers add)
+    assert {"/docs", "/redoc", "/graphql", "/odr/oauth/authorize"} <= set(html)
+
+
+def test_an_error_page_and_a_static_file_get_the_headers_too(api: Api) -> None:
+    page = api.client.get("/odr/oauth/authorize?response_type=nonsense")
+    assert page.headers["content-type"].startswith("text/html") and page.status_code == 400
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    asset = api.client.get("/static/dsar/pages.css")
+    assert asset.status_code == 200 and asset.headers["x-content-type-options"] == "nosniff"
+
+
+def test_metrics_answer_only_the_configured_bearer_token(api: Api) -> None:
+    assert api.client.get("/metrics").status_code == 401
+    assert api.client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert api.client.get("/metrics", headers={"Authorization": f"Bearer {api.token}"}).status_code == 401
+    ok = api.client.get("/metrics", headers={"Authorization": "Bearer scrape-me-please"})
+    assert ok.status_code == 200 and "dsar_tasks" in ok.text
+
+
+def test_cors_is_off_unless_configured(api: Api) -> None:
+    r = api.client.options(
+        "/graphql", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+    )
+    assert "access-control-allow-origin" not in r.headers
+    r = api.client.get("/healthz", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in r.headers
+
+
+def test_readiness_names_no_internal_exception(tmp_path: Path, demo_dir: Path) -> None:
+    settings = settings_for(tmp_path, demo_dir, database_url=f"sqlite:///{tmp_path}/state.sqlite3")
+    with running_api(settings) as a:
+        a.container.db.engine.dispose()
+        (tmp_path / "state.sqlite3").unlink()
+        (tmp_path / "state.sqlite3").mkdir()
+        r = a.client.get("/readyz")
+        assert r.status_code == 503 and r.json()["checks"]["database"] == "unavailable"
+        assert "Error" not in r.text
+        (tmp_path / "state.sqlite3").rmdir()
