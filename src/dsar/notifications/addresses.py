@@ -34,7 +34,7 @@ class Unresolvable(Exception):
 
 def system_resolver(host: str, port: int) -> list[IPAddress]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+    return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
 
 
 def checked_addresses(host: str, port: int, allow_private: bool, resolve: Resolver) -> list[IPAddress]:
