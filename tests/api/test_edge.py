@@ -6,14 +6,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from fastapi.routing import APIRoute
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
 
 from dsar.api.graphql.schema import MAX_ALIASES
+from dsar.api.methods import walk
 from tests.api.harness import Api, running_api, settings_for
 
 M = "startPersonalDataRetrievalTask"
@@ -71,20 +68,9 @@ def test_mutations_per_request_follow_the_setting_through_fragments(api: Api) ->
     assert len(three["data"]) == 3 and _count(api) == before + 3
 
 
-def app_routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, set[str]]]:
-    """(path, methods) of every route, through included routers (FastAPI keeps those as branches)."""
-    for route in routes:
-        if isinstance(route, APIRoute | Route):
-            yield prefix + route.path, set(route.methods or ())
-        elif hasattr(route, "original_router"):  # fastapi's _IncludedRouter
-            yield from app_routes(route.original_router.routes, prefix + route.include_context.prefix)
-        elif isinstance(route, Mount) and not isinstance(route.app, StaticFiles):
-            yield from app_routes(route.routes, prefix + route.path)
-
-
 def _html_routes(api: Api) -> list[str]:
     """Every GET route of the app (path parameters filled in), whatever routers exist."""
-    paths = [path for path, methods in app_routes(api.client.app.routes) if "GET" in methods]  # type: ignore[attr-defined]
+    paths = [path for path, methods in walk(api.client.app.routes) if "GET" in methods and "{path" not in path]  # type: ignore[attr-defined]
     routes = sorted({re.sub(r"\{[^}]+\}", "x", path) for path in paths})
     assert len(routes) > 10  # the walk found the included routers
     return routes
@@ -142,3 +128,38 @@ def test_readiness_names_no_internal_exception(tmp_path: Path, demo_dir: Path) -
         assert r.status_code == 503 and r.json()["checks"]["database"] == "unavailable"
         assert "Error" not in r.text
         (tmp_path / "state.sqlite3").rmdir()
+
+
+@pytest.mark.parametrize(
+    ("path", "methods"),
+    [
+        ("/odr/requests/abc", "DELETE, GET, OPTIONS"),
+        ("/odr/requests", "GET, OPTIONS, POST"),
+        ("/graphql", "GET, OPTIONS, POST"),
+        ("/odr/oauth/authorize", "GET, OPTIONS, POST"),
+    ],
+)
+def test_options_and_405_name_every_method_of_a_path(api: Api, path: str, methods: str) -> None:
+    r = api.client.options(path)
+    assert (r.status_code, r.headers["allow"]) == (204, methods)
+    assert "access-control-allow-methods" not in r.headers
+    r = api.client.put(path, content=b"{}")
+    assert (r.status_code, r.headers["allow"]) == (405, methods)
+    assert api.client.options("/no/such/path").status_code == 404
+
+
+def test_openapi_names_real_statuses_and_content_types(api: Api) -> None:
+    doc = api.client.get("/openapi.json").json()
+    paths = doc["paths"]
+    records = paths["/portability/{scopeId}/data-queries/{queryId}/records"]["get"]["responses"]
+    assert records["404"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/PortabilityError"}
+    assert "Retry-After" in records["429"]["headers"] and "422" not in records
+    cancel = paths["/odr/requests/{requestId}"]["delete"]["responses"]
+    assert list(cancel["200"]["content"]) == ["text/plain"] and {"401", "404"} <= set(cancel)
+    download = paths["/odr/requests/{requestId}/download"]["get"]["responses"]
+    assert list(download["200"]["content"]) == ["application/zip"]
+    token = paths["/token"]["post"]
+    assert "application/x-www-form-urlencoded" in token["requestBody"]["content"]
+    assert {"400", "401", "429"} <= set(token["responses"])
+    r = api.client.delete("/odr/requests/nope")
+    assert r.status_code == 401 and r.headers["content-type"].startswith("application/json")
