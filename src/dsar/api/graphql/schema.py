@@ -71,7 +71,7 @@ class QuietSchema(strawberry.Schema):
 # every validation rule: ~3 ms of a ~4 ms query). Both depend only on the query text and the schema, so they
 # are cached per text (bounded LRU: a client that sends endless distinct texts only evicts entries). Clients
 # that poll with the same text (or with variables) hit the cache; see docs/performance.md, B6.
-CACHE_SIZE = 1024
+CACHE_SIZE = 256
 
 
 class _ParserCache(ParserCache):
