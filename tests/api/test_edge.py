@@ -118,18 +118,6 @@ def test_cors_is_off_unless_configured(api: Api) -> None:
     assert "access-control-allow-origin" not in r.headers
 
 
-def test_readiness_names_no_internal_exception(tmp_path: Path, demo_dir: Path) -> None:
-    settings = settings_for(tmp_path, demo_dir, database_url=f"sqlite:///{tmp_path}/state.sqlite3")
-    with running_api(settings) as a:
-        a.container.db.engine.dispose()
-        (tmp_path / "state.sqlite3").unlink()
-        (tmp_path / "state.sqlite3").mkdir()
-        r = a.client.get("/readyz")
-        assert r.status_code == 503 and r.json()["checks"]["database"] == "unavailable"
-        assert "Error" not in r.text
-        (tmp_path / "state.sqlite3").rmdir()
-
-
 @pytest.mark.parametrize(
     ("path", "methods"),
     [
