@@ -28,6 +28,7 @@ from dsar.errors import DataMapError, DsarError
 from dsar.jobs.base import JobRunner, NoRunner
 from dsar.jobs.inprocess import InProcessRunner, Loop
 from dsar.jobs.periodic import PeriodicJobs, Schedule
+from dsar.kit import memory
 from dsar.kit.clock import Clock, SystemClock
 from dsar.kit.jws import JwsError, SigningKey
 from dsar.kit.signing import derive_key
@@ -99,6 +100,9 @@ class Container:
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
     with_workers: bool = True
+
+    def __post_init__(self) -> None:
+        memory.limit_arenas(2)  # before the workers' threads start: see dsar.kit.memory
 
     @cached_property
     def master_key(self) -> bytes:
