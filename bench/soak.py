@@ -32,9 +32,10 @@ START = 'mutation { startPersonalDataRetrievalTask(input: {dataSubject: {type: S
 STATUS = 'query { personalDataRetrievalTask(taskId: "%s") { status } }'
 
 
-def rss_mb() -> float:
+def rss_mb(field: str = "VmRSS") -> float:
+    """A memory figure of this process from /proc/self/status (VmRSS; RssAnon: heap, RssFile: mapped files)."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return 0.0
 
@@ -69,7 +70,8 @@ class Soak:
             if i % every == 0 or i == len(rest):
                 gc.collect()
                 print(
-                    f"{label}: {warmup + i:5d} retrievals  RSS {rss_mb():7.1f} MB  (+{rss_mb() - base:5.1f})",
+                    f"{label}: {warmup + i:5d} retrievals  RSS {rss_mb():7.1f} MB  (+{rss_mb() - base:5.1f})"
+                    f"  heap {rss_mb('RssAnon'):7.1f} MB  files {rss_mb('RssFile'):6.1f} MB",
                     flush=True,
                 )
         growth = rss_mb() - base
