@@ -15,6 +15,7 @@ import argparse
 import gc
 import sqlite3
 import tempfile
+import threading
 import time
 import tracemalloc
 from pathlib import Path
@@ -71,7 +72,9 @@ class Soak:
                 gc.collect()
                 print(
                     f"{label}: {warmup + i:5d} retrievals  RSS {rss_mb():7.1f} MB  (+{rss_mb() - base:5.1f})"
-                    f"  heap {rss_mb('RssAnon'):7.1f} MB  files {rss_mb('RssFile'):6.1f} MB",
+                    f"  heap {rss_mb('RssAnon'):7.1f} MB  files {rss_mb('RssFile'):6.1f} MB"
+                    f"  threads {threading.active_count()}"
+                    f"  python {tracemalloc.get_traced_memory()[0] / 2**20:6.1f} MB",
                     flush=True,
                 )
         growth = rss_mb() - base
@@ -96,7 +99,7 @@ def main() -> None:
     args = ap.parse_args()
     log.configure("WARNING")
     if args.trace:
-        tracemalloc.start(8)
+        tracemalloc.start(1)
     work = args.work or Path(tempfile.mkdtemp(prefix="dsar-soak-"))
     shop = generate_sqlite(work / "shop", args.customers, args.heavy_rows if args.heavy else 0)
     datamap = shop.write_datamap(work / "datamap.yaml")
