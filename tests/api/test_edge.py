@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dsar.api.graphql.schema import MAX_ALIASES
+from dsar.api.graphql.schema import INLINE_CHARS, MAX_ALIASES
 from dsar.api.methods import walk
 from tests.api.harness import Api, running_api, settings_for
 
@@ -151,3 +151,15 @@ def test_openapi_names_real_statuses_and_content_types(api: Api) -> None:
     assert {"400", "401", "429"} <= set(token["responses"])
     r = api.client.delete("/odr/requests/nope")
     assert r.status_code == 401 and r.headers["content-type"].startswith("application/json")
+
+
+def test_a_long_document_is_parsed_and_validated_off_the_loop_with_the_same_answer(api: Api) -> None:
+    padding = "# " + "x" * (INLINE_CHARS + 100) + "\n"  # over the inline size: parsed and validated in a thread
+    ok = api.gql(padding + "query { a: __typename b: __typename }").json()
+    assert ok == {"data": {"a": "Query", "b": "Query"}}
+    bad = api.gql(padding + "query { nope }").json()
+    assert bad["data"] is None and "nope" in bad["errors"][0]["message"]
+    many = api.gql(
+        "query { " + " ".join('personalDataRetrievalTask(taskId: "x") { taskId }' for _ in range(450)) + " }"
+    )
+    assert many.status_code == 200 and many.json()["data"] is None

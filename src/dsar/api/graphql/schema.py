@@ -7,11 +7,13 @@ shape of api-docs 004. Everything else is the same in both.
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import anyio.to_thread
 import strawberry
 from graphql import (
     FieldNode,
@@ -74,14 +76,37 @@ class QuietSchema(strawberry.Schema):
 CACHE_SIZE = 256
 
 
+# A long document is parsed and validated in a worker thread, not on the event loop: within the bounds below,
+# graphql-core's validation (some rules compare every pair of fields) still takes up to ~1.5 s for 5,000
+# tokens, which would stall every other request of the process, /healthz included. Short documents (nearly
+# all real ones) and cache hits stay on the loop: a thread hop would cost more than they do.
+INLINE_CHARS = 2000
+
+
 class _ParserCache(ParserCache):
     def __init__(self) -> None:
         super().__init__(maxsize=CACHE_SIZE)
+
+    async def on_parse(self) -> AsyncIterator[None]:  # type: ignore[override]
+        ctx = self.execution_context
+        parse = functools.partial(self.cached_parse_document, ctx.query, **ctx.parse_options)
+        long = ctx.query is not None and len(ctx.query) > INLINE_CHARS
+        ctx.graphql_document = await anyio.to_thread.run_sync(parse) if long else parse()
+        yield
 
 
 class _ValidationCache(ValidationCache):
     def __init__(self) -> None:
         super().__init__(maxsize=CACHE_SIZE)
+
+    async def on_validate(self) -> AsyncIterator[None]:  # type: ignore[override]
+        ctx = self.execution_context
+        validate = functools.partial(
+            self.cached_validate_document, ctx.schema._schema, ctx.graphql_document, ctx.validation_rules
+        )
+        long = ctx.query is not None and len(ctx.query) > INLINE_CHARS
+        ctx.pre_execution_errors = await anyio.to_thread.run_sync(validate) if long else validate()
+        yield
 
 
 # Bounds on what one document may ask (a security review: 100,000 aliased fields took 4 s of CPU; 600 aliased
