@@ -32,6 +32,7 @@ from dsar.errors import DataMapError, DsarError, InvalidInput
 from dsar.jobs.base import JobRunner, NoRunner
 from dsar.jobs.inprocess import InProcessRunner, Loop
 from dsar.jobs.periodic import PeriodicJobs, Schedule
+from dsar.kit import memory
 from dsar.kit.clock import Clock, SystemClock
 from dsar.kit.jws import JwsError, SigningKey
 from dsar.kit.signing import derive_key
@@ -47,6 +48,7 @@ from dsar.odr.service import OdrConfig, OdrRequests
 from dsar.portability.jobs import DataQueryJob
 from dsar.portability.service import CHANNEL as ADP_CHANNEL
 from dsar.portability.service import Portability, check_notify_url
+from dsar.ratelimit.service import Counters, DbCounters, RateLimits, RedisCounters, Rule
 from dsar.requests.categories import CategoriesRequests
 from dsar.requests.events import CaseEvent, PreferenceEvent
 from dsar.requests.preferences import SubjectPreferences
@@ -131,6 +133,9 @@ class Container:
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
     with_workers: bool = True
+
+    def __post_init__(self) -> None:
+        memory.limit_arenas(2)  # before the workers' threads start: see dsar.kit.memory
 
     @cached_property
     def master_key(self) -> bytes:
@@ -438,6 +443,18 @@ class Container:
         )
 
     @cached_property
+    def rate_limits(self) -> RateLimits:
+        """Counters shared by every replica: Redis when configured, else the state database."""
+        url = self.settings.rate_limits.redis_url
+        counters: Counters = RedisCounters(url) if url else DbCounters(self.db)
+        return RateLimits(counters, self.clock, self.key("rate-limits"))
+
+    def rate_rule(self, name: str) -> Rule:
+        """`token_failures` or `sign_ins`, from the settings."""
+        r = self.settings.rate_limits
+        return Rule(name, int(getattr(r, name)), r.window_seconds)
+
+    @cached_property
     def periodic(self) -> PeriodicJobs:
         every = timedelta(seconds=self.settings.uploads.janitor_interval_seconds)
         odr_every = timedelta(seconds=self.settings.odr.janitor_interval_seconds)
@@ -467,7 +484,7 @@ class Container:
             max_backoff_seconds=p.notify_max_backoff_seconds,
             give_up=timedelta(hours=p.notify_give_up_hours),
             lease=timedelta(seconds=max(p.notify_timeout_seconds * 3, self.settings.job.lease_seconds)),
-            transport=http_transport(p.notify_timeout_seconds),
+            transport=http_transport(p.notify_timeout_seconds, p.allow_private_notify_urls),
             mailer=self.mailer,
         )
 

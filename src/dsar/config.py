@@ -103,6 +103,17 @@ class EncryptionSettings(BaseModel):
     plaintext_reads: bool = Field(True, description="objects stored before encryption was on stay readable")
 
 
+class RateLimitSettings(BaseModel):
+    window_seconds: int = Field(60, ge=1, le=86400, description="length of the fixed rate-limit window")
+    token_failures: int = Field(
+        10, ge=0, description="failed POST /token attempts per client address per window (0: no limit)"
+    )
+    sign_ins: int = Field(
+        30, ge=0, description="ODR sign-ins started and codes e-mailed per client address per window (0: no limit)"
+    )
+    redis_url: str | None = Field(None, description="keep the counters in Redis instead of the state database")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DSAR_", env_nested_delimiter="__", extra="ignore")
 
@@ -125,6 +136,12 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="log level")
     log_json: bool = Field(False, description="log JSON lines instead of console text")
     run_workers: bool = Field(True, description="`dsar serve` also runs the in-process workers")
+    graphql_max_mutations: int = Field(
+        30, ge=1, le=1000, description="root fields one GraphQL mutation request may run (each may start a task)"
+    )
+    metrics_token: str | None = Field(
+        None, description="if set, GET /metrics requires `Authorization: Bearer <this token>` (docs/security.md)"
+    )
     job: JobSettings = Field(default_factory=JobSettings)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     idp: IdpSettings = Field(default_factory=IdpSettings)
@@ -136,6 +153,7 @@ class Settings(BaseSettings):
     encryption: EncryptionSettings = Field(default_factory=EncryptionSettings)
     privacy: PrivacyCenterSettings = Field(default_factory=PrivacyCenterSettings)
     manual: ManualSettings = Field(default_factory=ManualSettings)
+    rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
 
     def state_url(self) -> str:
         if self.database_url:

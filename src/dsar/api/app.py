@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -11,7 +12,10 @@ from starlette.concurrency import run_in_threadpool
 from dsar import __version__
 from dsar.api import pages
 from dsar.api.graphql.endpoint import graphql_router
+from dsar.api.headers import SecurityHeaders
 from dsar.api.limits import BodyLimit
+from dsar.api.methods import AllowedMethods
+from dsar.api.responses import describe
 from dsar.api.rest.files import files_router
 from dsar.api.rest.health import health_router
 from dsar.api.rest.odr import odr_router
@@ -70,5 +74,16 @@ def create_app(container: Container, *, migrate: bool = True, close: bool = Fals
     app.add_middleware(
         BodyLimit, odr_prefix=container.settings.odr.prefix, steps_max_bytes=m.max_upload_bytes * m.max_files + 65536
     )
+    app.add_middleware(AllowedMethods, routes=lambda: app.routes)
+    app.add_middleware(SecurityHeaders)  # outermost of ours: also on the 413 answers of BodyLimit
     app.state.container = container
+    generated = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            s = container.settings
+            app.openapi_schema = describe(generated(), odr_prefix=s.odr.prefix, portability_prefix=s.portability.prefix)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -11,6 +11,7 @@ import dsar.manual.models
 import dsar.notifications.models
 import dsar.odr.models
 import dsar.portability.models
+import dsar.ratelimit.models
 import dsar.requests.models
 import dsar.tasks.models
 import dsar.uploads.models

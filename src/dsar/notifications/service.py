@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -31,6 +30,7 @@ from dsar.kit.clock import Clock
 from dsar.kit.ids import new_id, new_secret
 from dsar.kit.signing import standard_webhook_headers
 from dsar.notifications import sns
+from dsar.notifications.addresses import Transport, pinned_transport
 from dsar.notifications.email import EMAIL, build_message, scrubbed
 from dsar.notifications.mail import Mailer
 from dsar.notifications.models import (
@@ -65,16 +65,10 @@ DELIVERY_BATCH = 16  # messages leased per step of a runner's delivery loop
 DELIVERY_THREADS = 8  # of which delivered at once (each attempt has its own timeout, well within the lease)
 WEBHOOK = "Webhook"  # outbox type of privacy events (Standard Webhooks); `app_id` holds the subscription id
 
-# POST body and headers -> HTTP status; raises on connection errors and timeouts.
-Transport = Callable[[str, bytes, dict[str, str]], int]
 
-
-def http_transport(timeout: float) -> Transport:
-    def post(url: str, body: bytes, headers: dict[str, str]) -> int:
-        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-            return client.post(url, content=body, headers=headers).status_code
-
-    return post
+def http_transport(timeout: float, allow_private: bool = False) -> Transport:
+    """POSTs to the address the URL's host resolves to now, checked (notifications.addresses)."""
+    return pinned_transport(timeout, allow_private)
 
 
 def timestamp(when: datetime) -> str:

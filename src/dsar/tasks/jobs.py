@@ -24,6 +24,7 @@ from dsar.engine.execute import EngineOptions, Selection, Sources, run_retrieval
 from dsar.engine.plan import Plan
 from dsar.engine.results import ArchiveMeta, CollectionResult, SourceReport
 from dsar.errors import SourceError, is_outage
+from dsar.kit import memory
 from dsar.kit.clock import Clock
 from dsar.kit.jws import ManifestSigner
 from dsar.storage.base import Storage, StoredObject
@@ -177,6 +178,7 @@ class TaskWorker:
         finally:
             with self._running_lock:
                 self._running.discard(owner)
+            memory.release()  # a retrieval's buffers go back to the system, not to this thread's arena
 
     def _run(self, task_id: str, owner: str) -> None:
         with self.db.engine.connect() as conn:

@@ -42,6 +42,11 @@ class Context:
     principal: Principal
     api_version: str | None = None
 
+    @property
+    def max_mutations(self) -> int:
+        """Root fields one mutation may run (DSAR_GRAPHQL_MAX_MUTATIONS; the schema's _Mutations reads it)."""
+        return self.container.settings.graphql_max_mutations
+
     def require(self, scope: str) -> None:
         if scope not in self.principal.scopes:
             raise access_denied()

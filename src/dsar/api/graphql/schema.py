@@ -7,18 +7,31 @@ shape of api-docs 004. Everything else is the same in both.
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import anyio.to_thread
 import strawberry
-from graphql import GraphQLError
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+)
 from strawberry.extensions import (
-    MaxAliasesLimiter,
+    AddValidationRules,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
+    SchemaExtension,
     ValidationCache,
+    max_aliases,
+    query_depth_limiter,
 )
 from strawberry.types import ExecutionContext
 
@@ -78,17 +91,40 @@ class QuietSchema(strawberry.Schema):
 # every validation rule: ~3 ms of a ~4 ms query). Both depend only on the query text and the schema, so they
 # are cached per text (bounded LRU: a client that sends endless distinct texts only evicts entries). Clients
 # that poll with the same text (or with variables) hit the cache; see docs/performance.md, B6.
-CACHE_SIZE = 1024
+CACHE_SIZE = 256
+
+
+# A long document is parsed and validated in a worker thread, not on the event loop: within the bounds below,
+# graphql-core's validation (some rules compare every pair of fields) still takes up to ~1.5 s for 5,000
+# tokens, which would stall every other request of the process, /healthz included. Short documents (nearly
+# all real ones) and cache hits stay on the loop: a thread hop would cost more than they do.
+INLINE_CHARS = 2000
 
 
 class _ParserCache(ParserCache):
     def __init__(self) -> None:
         super().__init__(maxsize=CACHE_SIZE)
 
+    async def on_parse(self) -> AsyncIterator[None]:  # type: ignore[override]
+        ctx = self.execution_context
+        parse = functools.partial(self.cached_parse_document, ctx.query, **ctx.parse_options)
+        long = ctx.query is not None and len(ctx.query) > INLINE_CHARS
+        ctx.graphql_document = await anyio.to_thread.run_sync(parse) if long else parse()
+        yield
+
 
 class _ValidationCache(ValidationCache):
     def __init__(self) -> None:
         super().__init__(maxsize=CACHE_SIZE)
+
+    async def on_validate(self) -> AsyncIterator[None]:  # type: ignore[override]
+        ctx = self.execution_context
+        validate = functools.partial(
+            self.cached_validate_document, ctx.schema._schema, ctx.graphql_document, ctx.validation_rules
+        )
+        long = ctx.query is not None and len(ctx.query) > INLINE_CHARS
+        ctx.pre_execution_errors = await anyio.to_thread.run_sync(validate) if long else validate()
+        yield
 
 
 # Bounds on what one document may ask (a security review: 100,000 aliased fields took 4 s of CPU; 600 aliased
@@ -98,22 +134,68 @@ MAX_TOKENS = 5000
 MAX_DEPTH = 12
 
 
-class _Aliases(MaxAliasesLimiter):
-    def __init__(self) -> None:
-        super().__init__(max_alias_count=MAX_ALIASES)
-
-
 class _Tokens(MaxTokensLimiter):
     def __init__(self) -> None:
         super().__init__(max_token_count=MAX_TOKENS)
 
 
-class _Depth(QueryDepthLimiter):
+# The alias and depth rules are made ONCE. strawberry's MaxAliasesLimiter and QueryDepthLimiter make a new rule
+# class on every request (extensions are built per request): the validation cache, keyed by the rules, then
+# never hit, and kept up to CACHE_SIZE entries of dead classes alive (bench/soak.py: +35 MB over 150 retrievals).
+_RULES = (
+    max_aliases.create_validator(MAX_ALIASES),
+    query_depth_limiter.create_validator(MAX_DEPTH, None),
+)
+
+
+class _Limits(AddValidationRules):
     def __init__(self) -> None:
-        super().__init__(max_depth=MAX_DEPTH)
+        super().__init__(list(_RULES))
 
 
-_EXTENSIONS = [_Tokens, _ParserCache, _Aliases, _Depth, _ValidationCache]
+MAX_MUTATIONS = 30  # the default of DSAR_GRAPHQL_MAX_MUTATIONS
+
+
+def mutation_count(selections: SelectionSetNode, fragments: dict[str, SelectionSetNode], seen: set[str]) -> int:
+    """Root fields a mutation runs, through fragments (each fragment once: a cycle is a validation error)."""
+    count = 0
+    for node in selections.selections:
+        if isinstance(node, FieldNode):
+            count += 1
+        elif isinstance(node, InlineFragmentNode):
+            count += mutation_count(node.selection_set, fragments, seen)
+        elif isinstance(node, FragmentSpreadNode) and node.name.value in fragments and node.name.value not in seen:
+            seen.add(node.name.value)
+            count += mutation_count(fragments[node.name.value], fragments, seen)
+    return count
+
+
+class _Mutations(SchemaExtension):
+    """At most `max_mutations` root fields in a mutation (a setting, read from the request's context): each one
+    may start a task. Runs after validation (placed after the validation cache: a document with validation
+    errors answers those)."""
+
+    def on_validate(self) -> Iterator[None]:
+        ctx = self.execution_context
+        limit = getattr(ctx.context, "max_mutations", MAX_MUTATIONS)
+        document = ctx.graphql_document
+        if document is not None and not ctx.pre_execution_errors:
+            defs = document.definitions
+            fragments = {d.name.value: d.selection_set for d in defs if isinstance(d, FragmentDefinitionNode)}
+            for op in document.definitions:
+                if not isinstance(op, OperationDefinitionNode) or op.operation.value != "mutation":
+                    continue
+                if ctx.operation_name is not None and (op.name is None or op.name.value != ctx.operation_name):
+                    continue
+                found = mutation_count(op.selection_set, fragments, set())
+                if found > limit:
+                    ctx.pre_execution_errors = [
+                        GraphQLError(f"{found} mutations in one request. Allowed: {limit}", nodes=[op])
+                    ]
+        yield
+
+
+_EXTENSIONS = [_Tokens, _ParserCache, _Limits, _ValidationCache, _Mutations]
 schema = QuietSchema(query=Query, mutation=Mutation, extensions=_EXTENSIONS)
 schema_2024_04_01 = QuietSchema(query=Query, mutation=Mutation20240401, extensions=_EXTENSIONS)
 

@@ -22,6 +22,7 @@ from dsar.odr.face import OIDC_CALLBACK, Odr
 from dsar.odr.oauth import OAuthError, PageError, RedirectError, SignInPage
 from dsar.odr.pages import error_page, sign_in_page
 from dsar.odr.service import NOT_COMPLETED
+from dsar.ratelimit.service import RateLimited
 
 UNAUTHORIZED = {
     "error": "Unauthorized",
@@ -155,8 +156,22 @@ def odr_router(container: Container) -> APIRouter:
         html = sign_in_page(view, c.organisation, action, c.settings.privacy_policy, label)
         return HTMLResponse(html, headers=PAGE_HEADERS)
 
+    sign_ins = container.rate_rule("sign_ins")  # sign-in pages and steps per client address, across replicas
+
+    def limited(request: Request) -> HTMLResponse | None:
+        """The 429 page when this address started too many sign-ins (a sign-in row, an e-mailed code)."""
+        try:
+            container.rate_limits.hit(sign_ins, request.client.host if request.client else "unknown")
+        except RateLimited as exc:
+            message = "Too many sign-in attempts from your network. Please wait a minute and try again."
+            headers = {**PAGE_HEADERS, "Retry-After": str(exc.retry_after)}
+            return HTMLResponse(error_page(message, odr().config.organisation), 429, headers=headers)
+        return None
+
     async def authorize_get(request: Request) -> Response:
         query = {k: v for k, v in request.query_params.items()}
+        if (refused := await run_in_threadpool(limited, request)) is not None:
+            return refused
         try:
             view = await run_in_threadpool(odr().auth.begin, query)
         except PageError as exc:
@@ -170,6 +185,10 @@ def odr_router(container: Container) -> APIRouter:
         fields = {k: str(v) for k, v in form.items() if isinstance(v, str)}
         sign_in_id = fields.get("sign_in", "")
         outcome: str | SignInPage
+        # a wrong code is bounded per sign-in (odr.oauth); what starts something new (a code by e-mail, an OIDC
+        # round trip) counts like a new sign-in
+        if fields.get("step") != "code" and (refused := await run_in_threadpool(limited, request)) is not None:
+            return refused
         try:
             if fields.get("step") == "oidc":
                 outcome = await run_in_threadpool(odr().auth.start_oidc, sign_in_id)

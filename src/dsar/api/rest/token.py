@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 from urllib.parse import unquote_plus
 
 from fastapi import APIRouter, Request
@@ -12,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from dsar.auth.service import OAuthError
 from dsar.bootstrap import Container
+from dsar.ratelimit.service import RateLimited
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -25,6 +27,7 @@ def _error(exc: OAuthError, basic: bool) -> JSONResponse:
 
 def token_router(container: Container) -> APIRouter:
     router = APIRouter()
+    rule = container.rate_rule("token_failures")  # failed attempts per client address, across replicas
 
     @router.post("/token", tags=["auth"], summary="OAuth 2 client-credentials grant")
     async def token(request: Request) -> JSONResponse:
@@ -52,12 +55,28 @@ def token_router(container: Container) -> APIRouter:
         if not client_id or not client_secret:
             return _error(OAuthError("invalid_client", "Client authentication failed.", 401), bool(basic))
         scope = form.get("scope")
+        who = request.client.host if request.client else "unknown"
+
+        def issue() -> dict[str, object]:
+            container.rate_limits.check(rule, who)  # before the secret is looked at
+            try:
+                return container.auth.issue_token(client_id, client_secret, str(scope) if scope else None)
+            except OAuthError as exc:
+                if exc.error == "invalid_client":
+                    with contextlib.suppress(RateLimited):  # this answer is still the 401; the next one waits
+                        container.rate_limits.hit(rule, who)
+                raise
+
         try:
-            body = await run_in_threadpool(
-                container.auth.issue_token, client_id, client_secret, str(scope) if scope else None
-            )
+            body = await run_in_threadpool(issue)
         except OAuthError as exc:
             return _error(exc, bool(basic))
+        except RateLimited as exc:
+            return JSONResponse(
+                {"error": "slow_down", "error_description": "Too many failed attempts; try again later."},
+                429,
+                {**NO_STORE, "Retry-After": str(exc.retry_after)},
+            )
         return JSONResponse(body, headers=NO_STORE)
 
     return router
