@@ -328,7 +328,7 @@ class SqlConnector:
                         where = _keys_in(table, c.key, c.keys[i : i + chunk])
                         cols = [table.c[k] for k in c.key] + [table.c[v] for v in values]
                         stmt = select(*cols).where(where).order_by(*(table.c[k] for k in c.key))
-                        if self.kind != "sqlite":
+                        if self.kind not in ("sqlite", "duckdb"):  # SQLite locks the file; DuckDB fails a conflict
                             stmt = stmt.with_for_update()
                         n = len(c.key)
                         for row in conn.execute(stmt):
