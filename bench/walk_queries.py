@@ -1,4 +1,6 @@
-"""The source queries of one retrieval, and whether PostgreSQL answers each from an index: `python -m bench.walk_queries`.
+"""The source queries of one retrieval, and whether PostgreSQL answers each from an index.
+
+`python -m bench.walk_queries [--scales N ...] [--runs R]`: the bench (below).
 
 `capture(datamap, email)` runs one subject's retrieval walk (as a worker does: dsar.engine.execute.run_retrieval)
 and records every SQL statement, with its bound parameters, that the walk sends to each source (SQLAlchemy's
@@ -14,6 +16,7 @@ retrieval, their seconds (median of runs), and the sequential scans their plans 
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import tempfile
 import time
@@ -78,14 +81,8 @@ def capture(datamap: Path, email: str, runs: int = 1, env: Mapping[str, str] | N
         walk.statements = recording[0]
     finally:
         sources.dispose()
-        _rmtree(work)
+        shutil.rmtree(work, ignore_errors=True)
     return walk
-
-
-def _rmtree(path: Path) -> None:
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -136,14 +133,13 @@ def main() -> None:
         "--scales",
         type=int,
         nargs="+",
-        default=[1000, 100_000],
+        default=[1000, 1_000_000],
         help="customers per generated shop (order_items, the biggest table, holds about 10 rows per customer)",
     )
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
-    from dsar.cli.progress import ProgressLine
-
     from bench.generate import SUBJECT, generate_postgres
+    from dsar.cli.progress import ProgressLine
 
     lines = ["| customers | rows in all tables | order_items rows | source queries | seconds (median) | seq scans |"]
     lines.append("|---|---|---|---|---|---|")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-
 from bench.walk_queries import capture, explain, seq_scans
+
 from dsar.demo.generate import SUBJECT_EMAIL
 from dsar.demo.load import copy_sources, datamap_for
 
@@ -23,7 +23,7 @@ def test_every_query_of_the_walk_uses_an_index(demo_dir: Path, tmp_path: Path, p
     engine = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.exec_driver_sql("ANALYZE")  # the planner's statistics, as autovacuum would gather them
-        sizes = dict(conn.exec_driver_sql("SELECT relname, n_live_tup FROM pg_stat_user_tables").all())
+        sizes: dict[str, int] = dict(conn.exec_driver_sql("SELECT relname, n_live_tup FROM pg_stat_user_tables").all())
     datamap = tmp_path / "datamap.yaml"
     datamap.write_text(datamap_for(demo_dir, urls), encoding="utf-8")
 
