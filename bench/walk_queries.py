@@ -141,8 +141,11 @@ def main() -> None:
     from bench.generate import SUBJECT, generate_postgres
     from dsar.cli.progress import ProgressLine
 
-    lines = ["| customers | rows in all tables | order_items rows | source queries | seconds (median) | seq scans |"]
-    lines.append("|---|---|---|---|---|---|")
+    lines = [
+        "| customers | rows in all tables | order_items rows | her records | source queries | walk (median) | "
+        "Seq Scans in their plans |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for scale in args.scales:
         gen = generate_postgres(scale, progress=ProgressLine(f"generating {scale:,} customers"))
         with tempfile.TemporaryDirectory() as tmp:
@@ -151,10 +154,10 @@ def main() -> None:
         with engine.connect() as conn:
             items = conn.exec_driver_sql("SELECT count(*) FROM order_items").scalar_one()
         engine.dispose()
-        scans = [s for s in seq_scans(walk.statements) if s.rows > 100]
+        scans = ", ".join(f"{s.table} ({s.rows:,} rows)" for s in seq_scans(walk.statements)) or "none"
         lines.append(
-            f"| {scale:,} | {gen.rows:,} | {items:,} | {len(walk.statements)} | "
-            f"{statistics.median(walk.seconds):.4f} | {len(scans)} |"
+            f"| {scale:,} | {gen.rows:,} | {items:,} | {walk.records} | {len(walk.statements)} | "
+            f"{statistics.median(walk.seconds) * 1000:.1f} ms | {scans} |"
         )
     print("\n".join(lines))
 
