@@ -39,6 +39,7 @@ from dsar.odr.mail import Mailer, OutboxMailer, SmtpMailer
 from dsar.odr.oauth import OdrAuth
 from dsar.odr.oidc import OidcClient
 from dsar.odr.service import OdrConfig, OdrRequests
+from dsar.operators.service import Operators
 from dsar.portability.jobs import DataQueryJob
 from dsar.portability.service import CHANNEL as ADP_CHANNEL
 from dsar.portability.service import Portability, check_notify_url
@@ -275,6 +276,20 @@ class Container:
             retention_months=r.retention_months,
             default_jurisdiction=r.default_jurisdiction,
             company_tenant=r.company_tenant,
+        )
+
+    @cached_property
+    def operators(self) -> Operators:
+        c = self.settings.console
+        return Operators(
+            db=self.db,
+            clock=self.clock,
+            key=self.key("operators"),
+            public_url=self.settings.public_url,
+            idle_minutes=c.idle_minutes,
+            max_failures=c.max_failures,
+            lockout_minutes=c.lockout_minutes,
+            setup_link_hours=c.setup_link_hours,
         )
 
     def task_ended(self, s: Session, task_id: str) -> None:

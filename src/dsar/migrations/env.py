@@ -9,6 +9,7 @@ import dsar.auth.models
 import dsar.jobs.periodic
 import dsar.notifications.models
 import dsar.odr.models
+import dsar.operators.models
 import dsar.portability.models
 import dsar.requests.models
 import dsar.tasks.models
