@@ -43,6 +43,7 @@ from dsar.operators.service import Operators
 from dsar.portability.jobs import DataQueryJob
 from dsar.portability.service import CHANNEL as ADP_CHANNEL
 from dsar.portability.service import Portability, check_notify_url
+from dsar.requests.queue import RequestQueue
 from dsar.requests.rules import load_rules
 from dsar.requests.service import PrivacyRequests
 from dsar.signing.keys import KeyStore, SigningKeyError
@@ -277,6 +278,10 @@ class Container:
             default_jurisdiction=r.default_jurisdiction,
             company_tenant=r.company_tenant,
         )
+
+    @cached_property
+    def request_queue(self) -> RequestQueue:
+        return RequestQueue(self.requests)
 
     @cached_property
     def operators(self) -> Operators:

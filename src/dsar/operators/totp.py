@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import secrets
@@ -39,7 +40,10 @@ def verify(secret: str, code: str, unix_time: float, window: int = 1) -> int | N
     code = code.strip().replace(" ", "")
     if not (code.isdigit() and len(code) == DIGITS):
         return None
-    key = _key(secret)
+    try:
+        key = _key(secret)
+    except (binascii.Error, ValueError):
+        return None
     now = int(unix_time) // STEP
     for step in range(now - window, now + window + 1):
         if hmac.compare_digest(hotp(key, step), code):
