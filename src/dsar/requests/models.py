@@ -25,6 +25,7 @@ class PrivacyRequest(Base):
         Index("ix_privacy_requests_tenant_status_due", "tenant", "status", "due_on"),
         Index("ix_privacy_requests_subject", "tenant", "subject_ref"),
         Index("ix_privacy_requests_purge", "purge_after"),
+        Index("ix_privacy_requests_tenant_due", "tenant", "due_on", "id"),  # the console's queue, soonest due first
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
