@@ -262,10 +262,13 @@ def test_totp_sign_in_and_the_other_pages(browser: Any, console: Console) -> Non
         ("/console/dashboard", "#chart-weeks", "dashboard.png"),
         ("/console/audit", "#chain", "audit.png"),
         ("/console/operators", "#operators", "operators.png"),
+        ("/console/datamap?check=1", "#check-result", "datamap.png"),
     ):
         browser.get(console.base + path)
         _wait(browser, css)
         browser.save_screenshot(str(console.shots / shot))
+    assert browser.find_element(*_by("#check-result")).text.startswith("0 error(s)")
+    assert len(browser.find_elements(*_by("#datamap-svg g rect"))) >= 5
     browser.get(console.base + "/console/audit")
     assert "intact" in _wait(browser, "#chain").text
     browser.set_window_size(390, 844)

@@ -131,6 +131,7 @@ def test_a_viewers_approve_posted_by_hand_is_refused_403(world: Any) -> None:
     assert r.status_code == 403 and "Not allowed" in r.text
     assert c.requests.get("default", rid).status == "received"
     assert client.get("/console/operators").status_code == 403
+    assert "DSAR_DATAMAP" in client.get("/console/datamap").text  # readable by all; this app has no data map
     assert client.get("/console/audit").status_code == 403
     assert client.get("/console/requests.csv").status_code == 403
 
