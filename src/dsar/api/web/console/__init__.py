@@ -13,6 +13,7 @@ from dsar.api.web.console.admin import add_admin_routes
 from dsar.api.web.console.auth import add_auth_routes
 from dsar.api.web.console.datamap import add_datamap_routes
 from dsar.api.web.console.guard import PREFIX, Guard, Refused
+from dsar.api.web.console.oidc import add_oidc_routes
 from dsar.api.web.console.requests import add_request_routes
 from dsar.bootstrap import Container
 
@@ -22,6 +23,7 @@ def mount_console(app: FastAPI, container: Container) -> None:
     guard = Guard(container, web)
     router = APIRouter(prefix=PREFIX, include_in_schema=False)
     add_auth_routes(router, guard)
+    add_oidc_routes(router, guard)
     add_request_routes(router, guard)
     add_admin_routes(router, guard)
     add_datamap_routes(router, guard)

@@ -46,6 +46,7 @@ class Guard:
         self.container = container
         self.web = web
         self.tenant = container.settings.console.tenant or container.settings.requests.company_tenant
+        self.oidc_enabled = False  # set when the OIDC routes are added
 
     async def who(self, request: Request) -> Who | None:
         found = await run_in_threadpool(self.container.operators.session, request.cookies.get(SESSION_COOKIE))
@@ -85,7 +86,7 @@ class Guard:
         status: int = 200,
         nav: str = "",
     ) -> HTMLResponse:
-        context = {"who": who, "nav": nav, "prefix": PREFIX, **(values or {})}
+        context = {"who": who, "nav": nav, "prefix": PREFIX, "oidc": self.oidc_enabled, **(values or {})}
         context.setdefault("flash", None)
         return self.web.render(request, template, context, status=status, binding=who.sid if who else "")
 
