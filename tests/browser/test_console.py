@@ -238,8 +238,8 @@ def test_a_forged_csrf_token_is_refused(browser: Any, console: Console) -> None:
     browser.get(f"{console.base}/console/requests/{rid}")
     _wait(browser, "#approve")
     browser.execute_script(
-        "const f = document.querySelector('#approve').form; f.querySelector('[name=csrf_token]').value = 'forged.token';"
-        "f.submit();"
+        "const f = document.querySelector('#approve').form;"
+        "f.querySelector('[name=csrf_token]').value = 'forged.token'; f.submit();"
     )
     assert "expired" in _wait(browser, "main h1").text
     assert console.container.requests.get("default", rid).status == "received"
