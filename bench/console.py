@@ -66,9 +66,8 @@ def main() -> None:
     upgrade(c.db.engine)
     started = time.perf_counter()
     fill(c, args.requests, clock)
-    print(
-        f"{args.requests:,} requests written in {time.perf_counter() - started:.0f} s ({c.db.engine.url.get_backend_name()})"
-    )
+    backend = c.db.engine.url.get_backend_name()
+    print(f"{args.requests:,} requests written in {time.perf_counter() - started:.0f} s ({backend})")
     _view, link = c.operators.create("bench@example.com", "approver", actor="bench")
     c.operators.set_password(link.split("token=", 1)[1], "bench password 1")
     with TestClient(create_app(c, migrate=False)) as client:
