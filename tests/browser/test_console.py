@@ -263,6 +263,7 @@ def test_totp_sign_in_and_the_other_pages(browser: Any, console: Console) -> Non
         ("/console/audit", "#chain", "audit.png"),
         ("/console/operators", "#operators", "operators.png"),
         ("/console/datamap?check=1", "#check-result", "datamap.png"),
+        ("/console/integrations", "#client-list", "integrations.png"),
     ):
         browser.get(console.base + path)
         _wait(browser, css)

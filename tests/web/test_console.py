@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from dsar.api.app import create_app
 from dsar.api.web import HEADERS, Csrf
@@ -199,3 +200,36 @@ def test_totp_enrolment_then_sign_in_needs_the_code(world: Any) -> None:
     clock.advance(timedelta(seconds=30))
     code = totp.code_at(secret.group(1), clock.now().timestamp())
     assert sign_in(fresh, "admin@example.com", code=code).status_code == 303
+
+
+def test_an_admin_creates_rotates_and_revokes_an_api_client_and_redelivers_a_message(world: Any) -> None:
+    c, _clock, _seeded = world
+    client = _signed_in(c, "admin@example.com")
+    page = client.get("/console/integrations")
+    assert page.status_code == 200
+    form = {"csrf_token": csrf_of(page.text), "name": "back office", "scope": ["privacy:manage"], "tenant": ""}
+    made = client.post("/console/integrations/clients", data=form).text
+    cid, secret = re.findall(r"<code>([^<]+)</code>", made)[:2]
+
+    def token(secret: str) -> int:
+        data = {"grant_type": "client_credentials", "client_id": cid, "client_secret": secret}
+        return client.post("/token", data=data).status_code
+
+    assert token(secret) == 200
+    rotated = client.post(f"/console/integrations/clients/{cid}/rotate", data={"csrf_token": form["csrf_token"]}).text
+    new_secret = re.findall(r"<code>([^<]+)</code>", rotated)[1]
+    assert token(secret) == 401 and token(new_secret) == 200
+    r = client.post(f"/console/integrations/clients/{cid}/revoke", data={"csrf_token": form["csrf_token"]})
+    assert r.status_code == 200 and token(new_secret) == 401
+    with c.db.session() as s:
+        mid = c.notifications.publish(s, "app-1", "subject", {"hello": "world"})
+    with c.db.engine.begin() as conn:  # its deliveries failed for good
+        conn.execute(text("UPDATE notification_outbox SET status = 'DEAD', attempts = 8 WHERE id = :id"), {"id": mid})
+    assert c.notifications.status(mid)[0] == "DEAD"
+    r = client.post(f"/console/integrations/messages/{mid}/redeliver", data={"csrf_token": form["csrf_token"]})
+    assert r.status_code == 200 and c.notifications.status(mid)[0] == "PENDING"
+    actions = [e.action for e in c.operators.audit_entries(limit=10)]
+    assert {"client_created", "client_rotated", "client_revoked", "webhook_redelivered"} <= set(actions)
+    viewer = _signed_in(c, "approver@example.com")
+    assert viewer.get("/console/integrations").status_code == 403
+    assert viewer.post(f"/console/integrations/clients/{cid}/rotate", data={"csrf_token": "x"}).status_code == 403

@@ -13,6 +13,7 @@ from dsar.api.web.console.admin import add_admin_routes
 from dsar.api.web.console.auth import add_auth_routes
 from dsar.api.web.console.datamap import add_datamap_routes
 from dsar.api.web.console.guard import PREFIX, Guard, Refused
+from dsar.api.web.console.integrations import add_integration_routes
 from dsar.api.web.console.oidc import add_oidc_routes
 from dsar.api.web.console.requests import add_request_routes
 from dsar.bootstrap import Container
@@ -27,6 +28,7 @@ def mount_console(app: FastAPI, container: Container) -> None:
     add_request_routes(router, guard)
     add_admin_routes(router, guard)
     add_datamap_routes(router, guard)
+    add_integration_routes(router, guard)
     app.include_router(router)
 
     async def refused(_request: Request, exc: Exception) -> Response:
