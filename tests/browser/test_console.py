@@ -262,8 +262,8 @@ def test_totp_sign_in_and_the_other_pages(browser: Any, console: Console) -> Non
         ("/console/dashboard", "#chart-weeks", "dashboard.png"),
         ("/console/audit", "#chain", "audit.png"),
         ("/console/operators", "#operators", "operators.png"),
-        ("/console/datamap?check=1", "#check-result", "datamap.png"),
         ("/console/integrations", "#client-list", "integrations.png"),
+        ("/console/datamap?check=1", "#check-result", "datamap.png"),
     ):
         browser.get(console.base + path)
         _wait(browser, css)
