@@ -349,6 +349,7 @@ class Container:
                 Schedule("uploads-expiry", every, self.uploads.delete_expired),
                 Schedule("odr-expiry", odr_every, self.odr.requests.delete_expired),
                 Schedule("requests-purge", timedelta(hours=1), self.requests.purge_expired),  # retention in months
+                Schedule("console-sessions", timedelta(hours=1), self.operators.end_idle_sessions),
             ],
         )
 

@@ -322,9 +322,10 @@ class Operators:
             repo.end_session(s, _session_id(token))
         self.record(actor, "sign_out")
 
-    def end_idle_sessions(self) -> int:
+    def end_idle_sessions(self, now: datetime | None = None) -> int:
+        """Forget sessions idle past the timeout (the periodic job `console-sessions`)."""
         with self.db.session() as s:
-            return repo.end_idle_sessions(s, self.clock.now() - self.idle)
+            return repo.end_idle_sessions(s, (now or self.clock.now()) - self.idle)
 
     # -- the audit log ------------------------------------------------------------------------------------------
 
