@@ -172,6 +172,10 @@ def test_reveal_and_export_are_audited(world: Any) -> None:
     client = _signed_in(c, "approver@example.com")
     r = client.get("/console/requests.csv", params={"overdue": "1"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert (
+        r.headers["cache-control"] == "no-store"
+        and 'filename="privacy-requests.csv"' in r.headers["content-disposition"]
+    )
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert {row["request_id"] for row in rows} == {ids["overdue_access"], ids["overdue_deletion"]}
     assert all(row["overdue"] == "yes" for row in rows)
