@@ -26,7 +26,8 @@ from tests.web.console_helpers import START, csrf_of, make_operator, seed, sign_
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[tuple[Container, FrozenClock, dict[str, str]]]:
     clock = FrozenClock(START)
-    settings = Settings(data_dir=tmp_path, secret_key="k" * 32, run_workers=False)
+    portability = {"allow_private_notify_urls": True}  # the apps' notification URLs on loopback
+    settings = Settings(data_dir=tmp_path, secret_key="k" * 32, run_workers=False, portability=portability)
     c = Container(settings, clock=clock, with_workers=False)
     with TestClient(create_app(c)):  # runs the migrations
         pass
@@ -232,8 +233,18 @@ def test_an_admin_creates_rotates_and_revokes_an_api_client_and_redelivers_a_mes
     assert c.notifications.status(mid)[0] == "DEAD"
     r = client.post(f"/console/integrations/messages/{mid}/redeliver", data={"csrf_token": form["csrf_token"]})
     assert r.status_code == 200 and c.notifications.status(mid)[0] == "PENDING"
+    app_form = {"csrf_token": form["csrf_token"], "name": "Acme export", "notify_url": "ftp://nope"}
+    assert client.post("/console/integrations/apps", data=app_form).status_code == 400
+    app_form["notify_url"] = "http://127.0.0.1:9/notify"
+    assert client.post("/console/integrations/apps", data=app_form, follow_redirects=False).status_code == 303
+    [app] = [a for a in c.portability.apps() if a.name == "Acme export"]
+    page = client.get("/console/integrations").text
+    assert f'data-app="{app.app_id}"' in page and "SubscriptionConfirmation" in page  # its first message, queued
+    r = client.post(f"/console/integrations/apps/{app.app_id}/revoke", data={"csrf_token": form["csrf_token"]})
+    assert r.status_code == 200
     actions = [e.action for e in c.operators.audit_entries(limit=10)]
     assert {"client_created", "client_rotated", "client_revoked", "webhook_redelivered"} <= set(actions)
+    assert {"app_created", "app_revoked"} <= set(actions)
     viewer = _signed_in(c, "approver@example.com")
     assert viewer.get("/console/integrations").status_code == 403
     assert viewer.post(f"/console/integrations/clients/{cid}/rotate", data={"csrf_token": "x"}).status_code == 403

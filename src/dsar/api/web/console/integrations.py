@@ -1,5 +1,6 @@
-"""Integrations (admins): API clients (create, rotate the secret, revoke) and the outbox's notifications and
-webhook deliveries (redeliver). A secret is shown once, on the page that made it."""
+"""Integrations (admins): API clients (create, rotate the secret, revoke), portability apps (create, revoke every
+customer's authorization) and the outbox's notifications and webhook deliveries (redeliver). A secret is shown
+once, on the page that made it."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ def add_integration_routes(router: APIRouter, guard: Guard) -> None:
         messages = c.notifications.messages()[-MESSAGES_SHOWN:][::-1]
         return {
             "clients": c.auth.clients(),
+            "apps": c.portability.apps(),
             "scopes": sorted(KNOWN_SCOPES),
             "messages": [(m, c.notifications.deliveries(m.id)) for m in messages],
         }
@@ -68,6 +70,27 @@ def add_integration_routes(router: APIRouter, guard: Guard) -> None:
         except DsarError as exc:
             return await page(request, who, status=404, error=exc.message)
         await run_in_threadpool(c.operators.record, who.operator.email, "client_revoked", client_id)
+        return RedirectResponse(f"{PREFIX}/integrations", status_code=303)
+
+    @router.post("/integrations/apps")
+    async def create_app(request: Request) -> Response:
+        who, form = await guard.action(request, "integrations.manage")
+        name, url = str(form.get("name", "")), str(form.get("notify_url", ""))
+        try:
+            view = await run_in_threadpool(lambda: c.portability.create_app(name, url))
+        except DsarError as exc:
+            return await page(request, who, status=400, error=exc.message)
+        await run_in_threadpool(c.operators.record, who.operator.email, "app_created", view.app_id)
+        return RedirectResponse(f"{PREFIX}/integrations", status_code=303)
+
+    @router.post("/integrations/apps/{app_id}/revoke")
+    async def revoke_app(request: Request, app_id: str) -> Response:
+        who, _form = await guard.action(request, "integrations.manage")
+        try:
+            canceled = await run_in_threadpool(c.portability.revoke, app_id)
+        except DsarError as exc:
+            return await page(request, who, status=404, error=exc.message)
+        await run_in_threadpool(c.operators.record, who.operator.email, "app_revoked", app_id, {"canceled": canceled})
         return RedirectResponse(f"{PREFIX}/integrations", status_code=303)
 
     @router.post("/integrations/messages/{message_id}/redeliver")
