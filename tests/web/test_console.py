@@ -93,6 +93,9 @@ def test_filters_find_the_overdue_requests_and_search_uses_the_email_hash(world:
     assert _ids(client.get("/console/requests", params={"jurisdiction": "eu"}).text) == [ids["fresh_access"]]
     assert _ids(client.get("/console/requests", params={"channel": "odr"}).text) == [ids["overdue_deletion"]]
     assert len(_ids(client.get("/console/requests", params={"due_within": "40"}).text)) == 4
+    dash = client.get("/console/dashboard").text
+    overdue = re.search(r'id="stat-overdue"><span class="value">(\d+)</span>', dash)
+    assert overdue and overdue.group(1) == "2" and 'id="chart-weeks"' in dash
     bad = client.get("/console/requests", params={"q": "olga"})
     assert bad.status_code == 400 and "full e-mail" in bad.text
     assert "olga@example.com" not in page  # masked in lists
