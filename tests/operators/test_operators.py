@@ -166,3 +166,17 @@ def test_the_audit_chain_detects_an_edited_a_deleted_and_a_forged_entry(ops: Ope
     # an attacker without the key cannot make a matching hash: a chain made with another key fails
     other = Operators(db=db, clock=ops.clock, key=b"x" * 32, public_url="https://x", hasher=FAST)
     assert not other.verify_audit().ok
+
+
+def test_a_disabled_operator_loses_their_sessions_and_cannot_sign_in(ops: Operators) -> None:
+    view, link = ops.create("f@example.com", "approver", actor="cli")
+    ops.set_password(_token(link), PASSWORD)
+    token, _me = ops.sign_in("f@example.com", PASSWORD)
+    ops.change(view.id, actor="admin@example.com", role="viewer")
+    assert ops.get(view.id).role == "viewer"
+    ops.change(view.id, actor="admin@example.com", disabled=True)
+    assert ops.session(token) is None
+    with pytest.raises(SignInRefused):
+        ops.sign_in("f@example.com", PASSWORD)
+    changes = [e.detail for e in ops.audit_entries(limit=3) if e.action == "operator_changed"]
+    assert {"disabled": True} in changes and {"role": ["approver", "viewer"]} in changes
