@@ -23,8 +23,8 @@ demo: $(STAMP_RUN)
 	$(BIN)/dsar demo
 
 lint: $(STAMP_DEV)
-	$(BIN)/ruff check src tests bench scripts
-	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/ruff check src tests bench scripts examples
+	$(BIN)/ruff format --check src tests bench scripts examples
 	$(BIN)/lint-imports --no-cache
 
 types: $(STAMP_DEV)

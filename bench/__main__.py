@@ -74,6 +74,9 @@ def main() -> None:
     ap.add_argument("--scale", type=int, default=1_000_000, help="B1/B5: customers generated on PostgreSQL")
     ap.add_argument("--heavy-rows", type=int, default=100_000, help="B3: rows of the heavy subject")
     ap.add_argument("--collections", type=int, default=300, help="B4")
+    ap.add_argument(
+        "--encrypted", action="store_true", help="B1: run it again with encryption at rest on (docs/encryption.md)"
+    )
     args = ap.parse_args()
     if args.quick:
         args.customers, args.runs, args.tasks = 500, 3, 20
@@ -105,6 +108,9 @@ def _scale(args: argparse.Namespace, work: Path) -> list[str]:
         rows.append(
             _summary(f"B1 one retrieval, start -> COMPLETED, {args.scale:,} customers on PostgreSQL", latencies, "ms")
         )
+        if args.encrypted:
+            sealed = _latencies(work / "b1-sealed", big_map, SUBJECT, args.runs, {"DSAR_ENCRYPTION__ENABLED": "true"})
+            rows.append(_summary("B1 the same, encryption at rest on (archive and work files sealed)", sealed, "ms"))
     if "B3" in args.scenario:
         heavy = generate_postgres(1000, args.heavy_rows)
         r = _retrieve(heavy.write_datamap(work / "heavy.yaml"), HEAVY, 3)
@@ -149,8 +155,10 @@ def _load(args: argparse.Namespace, work: Path) -> list[str]:
     return rows
 
 
-def _latencies(work: Path, datamap: Path, email: str, runs: int) -> list[float]:
-    with served(work, datamap, ["privacy:manage"]) as http:
+def _latencies(
+    work: Path, datamap: Path, email: str, runs: int, env_extra: dict[str, str] | None = None
+) -> list[float]:
+    with served(work, datamap, ["privacy:manage"], env_extra=env_extra) as http:
         latencies = []
         for i in range(runs + 1):
             t = time.perf_counter()

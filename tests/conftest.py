@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests import stack
+from tests import stripe as stripe_mod
 
 SERVICES = {
     "postgres": ("127.0.0.1", 5432),
@@ -150,6 +151,24 @@ def s3_endpoint() -> Iterator[str]:
                 os.environ[k] = v
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def localstripe() -> Iterator[str]:
+    """localstripe, a third-party Stripe emulator (part of dsar[dev]), on a free loopback port."""
+    with stripe_mod.running() as url:
+        yield url
+
+
+@pytest.fixture
+def stripe_seed(localstripe: str) -> Iterator[stripe_mod.Seed]:
+    """The emulator emptied for this test, and a client to put data into it."""
+    seed = stripe_mod.Seed(localstripe)
+    seed.reset()
+    try:
+        yield seed
+    finally:
+        seed.close()
 
 
 @pytest.fixture

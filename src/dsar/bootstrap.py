@@ -16,28 +16,32 @@ from sqlalchemy.orm import Session
 
 from dsar import log
 from dsar.auth.endusers import EndUserTokens, IdentityProvider
+from dsar.auth.oidc import OidcClient
 from dsar.auth.service import AuthService
 from dsar.config import Settings
-from dsar.connectors.registry import connect
+from dsar.connectors.base import Connector
+from dsar.connectors.registry import connect, scheme_of
+from dsar.connectors.service import ServiceConnector, service_secret
+from dsar.connectors.service_replies import ServiceReplies
 from dsar.datamap.loader import load as load_datamap
 from dsar.datamap.model import DataMap
 from dsar.db.engine import Database, make_engine
 from dsar.engine.execute import EngineOptions, Sources
 from dsar.engine.plan import Plan, build_plan
-from dsar.errors import DataMapError, DsarError
+from dsar.errors import DataMapError, DsarError, InvalidInput
 from dsar.jobs.base import JobRunner, NoRunner
 from dsar.jobs.inprocess import InProcessRunner, Loop
 from dsar.jobs.periodic import PeriodicJobs, Schedule
 from dsar.kit.clock import Clock, SystemClock
 from dsar.kit.jws import JwsError, SigningKey
 from dsar.kit.signing import derive_key
+from dsar.notifications.mail import Mailer, OutboxMailer, SmtpConfig, SmtpMailer
 from dsar.notifications.service import Notifications, http_transport
 from dsar.notifications.webhooks import Webhooks
+from dsar.odr import repository as odr_repo
 from dsar.odr.face import OIDC_CALLBACK, Odr
 from dsar.odr.jobs import odr_handler
-from dsar.odr.mail import Mailer, OutboxMailer, SmtpMailer
 from dsar.odr.oauth import OdrAuth
-from dsar.odr.oidc import OidcClient
 from dsar.odr.service import OdrConfig, OdrRequests
 from dsar.operators.service import Operators
 from dsar.portability.jobs import DataQueryJob
@@ -48,13 +52,19 @@ from dsar.requests.rules import load_rules
 from dsar.requests.service import PrivacyRequests
 from dsar.signing.keys import KeyStore, SigningKeyError
 from dsar.storage.base import Storage
-from dsar.storage.factory import storage_from_url
+from dsar.storage.encrypted import EncryptedStorage, Rotation
+from dsar.storage.factory import make_keyring, storage_from_url
+from dsar.storage.keyring import Keyring
+from dsar.tasks import repository as tasks_repo
 from dsar.tasks.jobs import TaskWorker
 from dsar.tasks.service import PrivacyTasks
 from dsar.tasks.states import RETRIEVAL
 from dsar.uploads.batches import RetrievalBatches
 from dsar.uploads.links import LocalUploadLinks, PresignedUploadLinks, UploadLinks
 from dsar.uploads.service import Uploads
+from dsar.verification.center import PrivacyCenter
+from dsar.verification.datapoints import datamap_lookup
+from dsar.verification.messages import Messages
 
 
 def master_key(secret: str | None, data_dir: Path) -> bytes:
@@ -95,6 +105,24 @@ def archive_keys(settings: Settings) -> KeyStore:
     )
 
 
+class _StorageReplies:
+    """Company services' late answers kept in the storage port, which the API and the workers share."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    def put(self, key: str, data: bytes) -> None:
+        self.storage.put_stream(key, [data], "application/json")
+
+    def take(self, key: str) -> bytes | None:
+        if not self.storage.exists(key):
+            return None
+        with self.storage.open(key) as fh:
+            data = fh.read()
+        self.storage.delete(key)
+        return data
+
+
 @dataclass
 class Container:
     settings: Settings
@@ -110,16 +138,54 @@ class Container:
 
     @cached_property
     def db(self) -> Database:
-        return Database(make_engine(self.settings.state_url()))
+        db = Database(make_engine(self.settings.state_url()))
+        if self.settings.encryption.enabled:  # subjects' e-mails sealed in the state (docs/encryption.md)
+            db.seal_fields(self.key("state-fields"))
+        return db
 
     @cached_property
     def storage(self) -> Storage:
-        return storage_from_url(
+        plain = storage_from_url(
             self.settings.objects_url(),
             public_url=self.settings.public_url.rstrip("/"),
             signing_key=self.key("storage-links"),
             clock=self.clock,
         )
+        if not self.settings.encryption.enabled:
+            return plain
+        return self.encrypted(plain)
+
+    def encrypted(self, plain: Storage) -> EncryptedStorage:
+        """`plain` behind encryption at rest, with this deployment's keys (docs/encryption.md)."""
+        return EncryptedStorage(
+            plain,
+            self.keyring,
+            public_url=self.settings.public_url.rstrip("/"),
+            signing_key=self.key("storage-links"),
+            clock=self.clock,
+            plaintext_reads=self.settings.encryption.plaintext_reads,
+        )
+
+    def rotate_keys(self) -> tuple[Rotation, int]:
+        """`dsar keys rotate`: every stored object's data key re-wrapped under the current key, and the e-mails
+        of the state written in clear before encryption was on sealed (how many)."""
+        if not isinstance(self.storage, EncryptedStorage):
+            raise InvalidInput("Encryption at rest is off (DSAR_ENCRYPTION__ENABLED): there are no keys to rotate.")
+        done = self.storage.rotate()
+        sealed = 0
+        for seal in (tasks_repo.seal_clear_emails, odr_repo.seal_clear_emails):
+            while True:
+                with self.db.session() as s:
+                    count = seal(s)
+                sealed += count
+                if not count:
+                    break
+        return done, sealed
+
+    @cached_property
+    def keyring(self) -> Keyring:
+        e = self.settings.encryption
+        return make_keyring(e.keys, e.key_id, e.kms_key_id, master_kek=self.key("storage-kek"))
 
     @cached_property
     def datamap(self) -> DataMap:
@@ -135,7 +201,30 @@ class Container:
 
     @cached_property
     def sources(self) -> Sources:
-        return Sources(self.datamap, connect)
+        return Sources(self.datamap, self._connect)
+
+    def _connect(self, name: str, url: str) -> Connector:
+        """The registry's adapter; a company service also gets the mailbox its late answers arrive in."""
+        if scheme_of(url) == "service":
+            return ServiceConnector(name, url, mailbox=self.service_replies)
+        return connect(name, url)
+
+    @cached_property
+    def service_replies(self) -> ServiceReplies:
+        def secret_of(source: str) -> str | None:
+            try:
+                src = self.datamap.sources.get(source)
+            except DataMapError:
+                return None
+            return service_secret(src.url) if src is not None else None
+
+        return ServiceReplies(
+            store=_StorageReplies(self.storage),
+            key=self.key("service-replies"),
+            public_url=self.settings.public_url,
+            secret_of=secret_of,
+            now=self.clock.now,
+        )
 
     @cached_property
     def auth(self) -> AuthService:
@@ -234,6 +323,7 @@ class Container:
                 parallelism=s.engine.parallelism,
                 retries=s.engine.source_retries,
                 backoff_seconds=s.engine.retry_backoff_seconds,
+                seal_spool=s.encryption.enabled,
             ),
             lease=timedelta(seconds=s.job.lease_seconds),
             max_attempts=s.job.max_attempts,
@@ -263,6 +353,7 @@ class Container:
             notify=self._notify,
             on_end=self.task_ended,
             on_open=self.requests.tasks_opened_in,
+            identity_kinds=lambda: self.datamap.identities,
         )
 
     @cached_property
@@ -277,6 +368,7 @@ class Container:
             retention_months=r.retention_months,
             default_jurisdiction=r.default_jurisdiction,
             company_tenant=r.company_tenant,
+            on_change=lambda *a: self.privacy_center.case_changed(*a),
         )
 
     @cached_property
@@ -349,6 +441,7 @@ class Container:
                 Schedule("uploads-expiry", every, self.uploads.delete_expired),
                 Schedule("odr-expiry", odr_every, self.odr.requests.delete_expired),
                 Schedule("requests-purge", timedelta(hours=1), self.requests.purge_expired),  # retention in months
+                Schedule("privacy-center", timedelta(minutes=1), lambda _now: self.privacy_center.run_due()),
                 Schedule("console-sessions", timedelta(hours=1), self.operators.end_idle_sessions),
             ],
         )
@@ -366,6 +459,7 @@ class Container:
             give_up=timedelta(hours=p.notify_give_up_hours),
             lease=timedelta(seconds=max(p.notify_timeout_seconds * 3, self.settings.job.lease_seconds)),
             transport=http_transport(p.notify_timeout_seconds),
+            mailer=self.mailer,
         )
 
     @cached_property
@@ -420,7 +514,6 @@ class Container:
             config=config,
             on_open=self.requests.tasks_opened_in,
         )
-        mailer: Mailer = SmtpMailer(o) if o.smtp_host else OutboxMailer(s.data_dir.resolve() / "outbox")
         oidc = None
         if o.oidc_issuer:
             callback = public + o.prefix + OIDC_CALLBACK
@@ -435,7 +528,7 @@ class Container:
             clock=self.clock,
             key=self.key("odr-oauth"),
             endusers=self.endusers,
-            mailer=mailer,
+            mailer=self.mailer,
             settings=o,
             subject_ref=self.tasks.subject_ref,
             organisation=config.organisation,
@@ -443,6 +536,52 @@ class Container:
             oidc=oidc,
         )
         return Odr(requests, auth, config)
+
+    @cached_property
+    def privacy_center(self) -> PrivacyCenter:
+        s = self.settings
+        p = s.privacy
+        oidc = None
+        if s.odr.oidc_issuer:  # the company's identity provider, as the ODR sign-in uses it
+            oidc = OidcClient(
+                issuer=s.odr.oidc_issuer,
+                client_id=s.odr.oidc_client_id,
+                client_secret=s.odr.oidc_client_secret,
+                redirect_uri=s.public_url.rstrip("/") + "/privacy/oidc/callback",
+            )
+        center = PrivacyCenter(
+            db=self.db,
+            clock=self.clock,
+            requests=self.requests,
+            storage=self.storage,
+            mailer=self.mailer,
+            messages=Messages(override_dir=p.templates_dir, company=s.company_name, color=p.primary_color),
+            settings=p,
+            key=self.key("privacy-center-codes"),
+            public_url=s.public_url,
+            sender=p.mail_from or s.odr.mail_from,
+            company=s.company_name,
+            oidc=oidc,
+            data_points=datamap_lookup(lambda: self.datamap, lambda: self.sources),
+            link_ttl_seconds=s.link_ttl_seconds,
+        )
+        center.tasks = PrivacyTasks(
+            db=self.db,
+            clock=self.clock,
+            subject_key=self.key("subject-pseudonyms"),
+            notify=self._notify,
+            on_end=self.task_ended,
+            on_open=center.task_opened,
+        )
+        return center
+
+    @cached_property
+    def mailer(self) -> Mailer:
+        """SMTP (DSAR_ODR__SMTP_*), or .eml files in data_dir/outbox when no server is set."""
+        o = self.settings.odr
+        if not o.smtp_host:
+            return OutboxMailer(self.settings.data_dir.resolve() / "outbox")
+        return SmtpMailer(SmtpConfig(o.smtp_host, o.smtp_port, o.smtp_security, o.smtp_username, o.smtp_password))
 
     def _notify(self, task_id: str) -> None:
         self.runner.notify(task_id)

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dsar.odr.settings import OdrSettings
 from dsar.portability.settings import PortabilitySettings
+from dsar.verification.settings import PrivacyCenterSettings
 
 
 class JobSettings(BaseModel):
@@ -99,6 +100,16 @@ class ArchiveSigningSettings(BaseModel):
     grace_days: int = Field(365, ge=0, le=36500, description="a key stays published this long after its window")
 
 
+class EncryptionSettings(BaseModel):
+    enabled: bool = Field(False, description="encrypt archives, uploads and work files at rest (docs/encryption.md)")
+    key_id: str = Field("master", description="id of the key that wraps new data keys (one of keys, or master)")
+    keys: dict[str, str] = Field(
+        default_factory=dict, description="key-encryption keys by id: 32 random bytes each, base64 (JSON object)"
+    )
+    kms_key_id: str | None = Field(None, description="AWS KMS key (id, ARN or alias) that wraps new data keys")
+    plaintext_reads: bool = Field(True, description="objects stored before encryption was on stay readable")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DSAR_", env_nested_delimiter="__", extra="ignore")
 
@@ -129,6 +140,8 @@ class Settings(BaseSettings):
     odr: OdrSettings = Field(default_factory=OdrSettings)
     requests: RequestSettings = Field(default_factory=RequestSettings)
     archive_signing: ArchiveSigningSettings = Field(default_factory=ArchiveSigningSettings)
+    encryption: EncryptionSettings = Field(default_factory=EncryptionSettings)
+    privacy: PrivacyCenterSettings = Field(default_factory=PrivacyCenterSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
 
     def state_url(self) -> str:

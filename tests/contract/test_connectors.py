@@ -1,4 +1,4 @@
-"""One suite over every adapter of the connector port: SQLite, PostgreSQL, MariaDB and the in-memory fake.
+"""One suite over every adapter of the connector port: SQLite, PostgreSQL, MariaDB, DuckDB and the in-memory fake.
 
 Each test gets the same tables and rows loaded into a fresh source of one kind and asserts the same
 things of it: reads by keys (chunked, streamed, windowed), the e-mail matching rules, nulls, erasure in
@@ -7,20 +7,28 @@ one transaction, description of columns and indexes, outages and closing.
 
 from __future__ import annotations
 
+import base64
 import math
+import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
+from fastapi import FastAPI
 
+from dsar.api.rest.services import services_router
 from dsar.connectors import registry
 from dsar.connectors.base import Change, Condition, Connector, NoSuchTable, Read, root_cause
 from dsar.connectors.memory import MemoryConnector, MemoryTable
-from dsar.connectors.sql import SqlConnector
+from dsar.connectors.service import ServiceConnector
+from dsar.connectors.service_replies import MemoryReplyStore, ServiceReplies
+from dsar.connectors.sql import SqlConnector, quote_every_identifier
 from dsar.errors import SourceError
+from tests.live import loopback_server
 
 T0 = datetime(2024, 1, 1, 0, 0, 0)
 PEOPLE = [
@@ -77,6 +85,7 @@ DATA = {"people": PEOPLE, "events": EVENTS, "tags": TAGS}
 
 def _sql(url: str) -> SqlConnector:
     engine = sa.create_engine(url)
+    quote_every_identifier(engine)
     META.create_all(engine)
     with engine.begin() as conn:
         for name, rows in DATA.items():
@@ -120,11 +129,80 @@ def _memory() -> MemoryConnector:
     )
 
 
+def _json(value: Any) -> Any:
+    return value.isoformat() + "Z" if isinstance(value, datetime) else value
+
+
+def _service_collections() -> dict[str, dict[str, Any]]:
+    """The suite's tables as the reference company service holds them (examples/company_service)."""
+    integer, text, when = {"type": "integer"}, {"type": "string"}, {"type": "string", "format": "date-time"}
+    shapes: dict[str, tuple[list[str], list[list[str]], dict[str, Any], list[str]]] = {
+        "people": (
+            ["id"],
+            [],
+            {
+                "id": integer,
+                "email": {**text, "maxLength": 100},
+                "name": {"type": ["string", "null"], "maxLength": 50},
+                "joined": {"type": ["string", "null"], "format": "date-time"},
+            },
+            ["id", "email"],
+        ),
+        "events": (
+            ["id"],
+            [["person_id"]],
+            {"id": integer, "person_id": integer, "kind": {"type": ["string", "null"]}, "at": when},
+            ["id", "person_id", "at"],
+        ),
+        "tags": (["person_id", "tag"], [], {"person_id": integer, "tag": text, "value": text}, ["person_id", "tag"]),
+    }
+    out = {}
+    for name, (key, lookups, props, required) in shapes.items():
+        rows = [{c: _json(v) for c, v in zip(props, r, strict=True)} for r in DATA[name]]
+        schema = {"type": "object", "properties": props, "required": required + (["value"] if name == "tags" else [])}
+        out[name] = {"key": key, "lookups": lookups, "schema": schema, "rows": rows}
+    return out
+
+
+@pytest.fixture
+def company_service(kind: str) -> Iterator[Connector]:
+    """The reference receiver on a loopback port; for `service-async`, dsar's reply route on another one."""
+    from examples.company_service.app import create_app
+
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    answer = "async" if kind == "service-async" else "sync"
+    replies = ServiceReplies(
+        store=MemoryReplyStore(),
+        key=secrets.token_bytes(32),
+        public_url="http://unset",
+        secret_of=lambda source: secret if source == "s" else None,
+        now=lambda: datetime.now(UTC),
+    )
+
+    def dsar_app(base: str) -> FastAPI:
+        replies.public_url = base
+        app = FastAPI()
+        app.include_router(services_router(replies))
+        return app
+
+    with (
+        loopback_server(lambda base: create_app(secret, _service_collections(), answer=answer)) as service,
+        loopback_server(dsar_app),
+    ):
+        user = "dsar:" + quote(secret, safe="")
+        url = "service+" + service.replace("://", f"://{user}@") + "/dsar?poll=0.02&wait=20"
+        src = ServiceConnector("s", url, mailbox=replies if answer == "async" else None)
+        yield src
+
+
 @pytest.fixture(
     params=[
         "sqlite",
         pytest.param("postgresql", marks=pytest.mark.postgres),
         pytest.param("mysql", marks=pytest.mark.mysql),
+        "duckdb",
+        "service",
+        "service-async",
         "memory",
     ]
 )
@@ -138,6 +216,10 @@ def source(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterato
         src: Connector = _memory()
     elif kind == "sqlite":
         src = _sql(f"sqlite:///{tmp_path / 's.sqlite'}")
+    elif kind.startswith("service"):
+        src = request.getfixturevalue("company_service")
+    elif kind == "duckdb":
+        src = _sql(f"duckdb:///{tmp_path / 's.duckdb'}")
     elif kind == "postgresql":
         src = _sql(request.getfixturevalue("pg_url"))
     else:
@@ -161,11 +243,13 @@ def people(src: Connector, *conditions: Condition) -> list[int]:
 
 def test_it_names_its_kind_and_capabilities(source: Connector, kind: str) -> None:
     source.ping()
-    assert source.kind == kind
+    assert source.kind == kind.removesuffix("-async")
     assert source.capabilities.erase and source.capabilities.explain
+    # what the HTTP adapter lacks (tests/contract/test_http_connector.py): lookups by any column, one transaction
+    assert source.capabilities.scan and source.capabilities.transactional
 
 
-def test_describe_gives_the_columns_in_order_with_their_types(source: Connector) -> None:
+def test_describe_gives_the_columns_in_order_with_their_types(source: Connector, kind: str) -> None:
     spec = source.describe("people")
     assert spec.name == "people"
     assert spec.names == ["id", "email", "name", "joined"]
@@ -176,7 +260,8 @@ def test_describe_gives_the_columns_in_order_with_their_types(source: Connector)
     assert by_name["email"].schema == {"type": "string"}
     assert by_name["name"].schema == {"type": ["string", "null"]}
     assert by_name["joined"].schema == {"type": ["string", "null"], "format": "date-time"}
-    assert (by_name["email"].length, by_name["name"].length) == (100, 50)
+    if kind != "duckdb":  # DuckDB keeps no text lengths (VARCHAR(n) is VARCHAR)
+        assert (by_name["email"].length, by_name["name"].length) == (100, 50)
     assert [c.temporal for c in spec.columns] == [False, False, False, True]
     assert by_name["email"].type_name and spec.column("nope") is None
     assert source.describe("tags").names == ["person_id", "tag", "value"]
@@ -344,6 +429,9 @@ def _broken(kind: str, tmp_path: Path) -> Connector:
         return src
     url = {
         "sqlite": f"sqlite:///{tmp_path}/missing-dir/s.sqlite",
+        "duckdb": f"duckdb:///{tmp_path}/missing-dir/s.duckdb",
+        "service": "service+http://dsar:whsec_c2VjcmV0@127.0.0.1:1/dsar?timeout=2",
+        "service-async": "service+http://dsar:whsec_c2VjcmV0@127.0.0.1:1/dsar?timeout=2",
         "postgresql": "postgresql+psycopg://postgres@127.0.0.1:1/nope?connect_timeout=2",
         "mysql": "mysql+pymysql://root@127.0.0.1:1/nope?connect_timeout=2",
     }[kind]
@@ -368,3 +456,4 @@ def test_the_registry_picks_the_adapter_by_scheme(tmp_path: Path) -> None:
     fake = _memory()
     registry.register("memtest", lambda name, url: fake)
     assert registry.connect("s", "memtest://anything") is fake
+    assert isinstance(registry.connect("s", "service+https://dsar:x@example.com/dsar"), ServiceConnector)

@@ -1,4 +1,5 @@
-"""The storage port's contract, run over every adapter: local files, S3 on moto_server, memory (the fake).
+"""The storage port's contract, run over every adapter: local files, S3 on moto_server, memory (the fake),
+and local files and S3 behind encryption at rest (`EncryptedStorage`, docs/encryption.md).
 
 What an adapter may do differently is what it declares in `capabilities`: links to dsar's own `/files/`
 route (judged by `check_link`) or the object store's; presigned PUTs or dsar's `/uploads/` route. Links are
@@ -23,6 +24,8 @@ from dsar.api.rest.files import files_router
 from dsar.errors import NotFound
 from dsar.kit.clock import FrozenClock
 from dsar.storage.base import Capabilities, Storage, StoredObject
+from dsar.storage.encrypted import EncryptedStorage
+from dsar.storage.keyring import LocalKeyring
 from dsar.storage.links import LinkCheck
 from dsar.storage.local import LocalStorage
 from dsar.storage.memory import MemoryStorage
@@ -47,8 +50,18 @@ def clock() -> FrozenClock:
     return FrozenClock()
 
 
-@pytest.fixture(params=["local", "s3", "memory"])
+KEYRING = LocalKeyring({"contract": b"c" * 32}, "contract")
+
+
+@pytest.fixture(params=["local", "s3", "memory", "local-encrypted", "s3-encrypted"])
 def adapter(request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock) -> Adapter:
+    if request.param.endswith("-encrypted"):
+        inner = request.getfixturevalue("plain_adapter_" + request.param.removesuffix("-encrypted"))
+
+        def encrypted(key: bytes) -> Storage:
+            return EncryptedStorage(inner, KEYRING, public_url=PUBLIC_URL + "/", signing_key=key, clock=clock)
+
+        return Adapter(request.param, encrypted(SIGNING_KEY), encrypted)
     if request.param == "local":
 
         def local(key: bytes) -> Storage:
@@ -62,6 +75,18 @@ def adapter(request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock) 
         return Adapter("s3", S3Storage(bucket, "contract"), lambda _key: S3Storage(bucket, "contract"))
     memory = MemoryStorage(public_url=PUBLIC_URL + "/", signing_key=SIGNING_KEY, clock=clock)
     return Adapter("memory", memory, lambda key: MemoryStorage(public_url=PUBLIC_URL, signing_key=key, clock=clock))
+
+
+@pytest.fixture
+def plain_adapter_local(tmp_path: Path, clock: FrozenClock) -> Storage:
+    return LocalStorage(tmp_path / "objects", public_url=PUBLIC_URL, signing_key=b"inner", clock=clock)
+
+
+@pytest.fixture
+def plain_adapter_s3(s3_bucket: str) -> Storage:
+    from dsar.storage.s3 import S3Storage
+
+    return S3Storage(s3_bucket, "contract")
 
 
 @pytest.fixture

@@ -308,18 +308,31 @@ def memory_client(memory: MemoryStorage) -> TestClient:
     return TestClient(app)
 
 
-def test_an_object_that_is_not_a_file_is_sent_whole(memory: MemoryStorage, memory_client: TestClient) -> None:
+def test_an_object_that_is_not_a_file_is_streamed_with_ranges(memory: MemoryStorage, memory_client: TestClient) -> None:
     memory.put_stream(KEY, _chunks(CONTENT), content_type="application/zip")
     url = _relative(memory.signed_url(KEY, 60, filename="my data.zip"))
-    response = memory_client.get(url, headers={"Range": "bytes=100-199"})
-    assert response.status_code == 200
-    assert response.content == CONTENT
-    assert response.headers["content-type"] == "application/zip"
-    assert response.headers["content-length"] == str(len(CONTENT))
-    assert response.headers["content-disposition"] == 'attachment; filename="my data.zip"'
-    assert response.headers["cache-control"] == "private, no-store"
-    assert response.headers["x-content-type-options"] == "nosniff"
-    assert "accept-ranges" not in response.headers
+    whole = memory_client.get(url)
+    assert whole.status_code == 200
+    assert whole.content == CONTENT
+    assert whole.headers["content-type"] == "application/zip"
+    assert whole.headers["content-length"] == str(len(CONTENT))
+    assert whole.headers["content-disposition"] == 'attachment; filename="my data.zip"'
+    assert whole.headers["cache-control"] == "private, no-store"
+    assert whole.headers["x-content-type-options"] == "nosniff"
+    assert whole.headers["accept-ranges"] == "bytes"
+    part = memory_client.get(url, headers={"Range": "bytes=100-199"})
+    assert (part.status_code, part.content) == (206, CONTENT[100:200])
+    assert part.headers["content-range"] == f"bytes 100-199/{len(CONTENT)}"
+    assert memory_client.get(url, headers={"Range": "bytes=-10"}).content == CONTENT[-10:]
+    several = memory_client.get(url, headers={"Range": "bytes=0-1,5-6"})  # several ranges: sent whole
+    assert (several.status_code, several.content) == (200, CONTENT)
+    resumed = memory_client.get(url, headers={"Range": "bytes=100-", "If-Range": '"x"'})  # no validator: whole
+    assert (resumed.status_code, resumed.content) == (200, CONTENT)
+    beyond = memory_client.get(url, headers={"Range": f"bytes={len(CONTENT)}-"})
+    assert beyond.status_code == 416
+    assert beyond.headers["content-range"] == f"bytes */{len(CONTENT)}"
+    head = memory_client.head(url, headers={"Range": "bytes=0-9"})
+    assert (head.status_code, head.content, head.headers["content-length"]) == (206, b"", "10")
 
 
 def test_memory_links_are_judged_like_local_ones(

@@ -106,7 +106,7 @@ def test_a_reference_column_without_an_index_warns_with_the_create_index_hint(tm
     assert rep.errors == []
     assert rep.warnings == [
         "shop.orders: lookup column 'customer_id' has no usable index; every request scans the table. "
-        "Add: CREATE INDEX ... ON orders (customer_id)"
+        'Add: CREATE INDEX "ix_orders_customer_id" ON "orders" ("customer_id");'
     ]
     code, out, _ = cli(path)
     assert code == 0  # warnings do not fail the check
@@ -126,7 +126,7 @@ def test_an_identity_needs_an_index_on_the_expression_it_compares(tmp_path: Path
     rep = run_check(path)
     assert rep.warnings == [
         "shop.customers: lookup column 'email' has no usable index; every request scans the table. "
-        "Add: CREATE INDEX ... ON customers (lower(trim(email)))"
+        'Add: CREATE INDEX "ix_customers_email" ON "customers" (lower(trim("email")));'
     ]
 
 
@@ -234,8 +234,8 @@ def test_postgres_indexes_including_the_expression_index(pg_url: str, tmp_path: 
         assert rep.warnings == []
     else:
         assert [w.rsplit("Add: ", 1)[1] for w in rep.warnings] == [
-            "CREATE INDEX ... ON customers (lower(trim(email)))",
-            "CREATE INDEX ... ON orders (customer_id)",
+            'CREATE INDEX "ix_customers_email" ON "customers" (lower(trim("email")));',
+            'CREATE INDEX "ix_orders_customer_id" ON "orders" ("customer_id");',
         ]
     assert any("WHERE lower(trim(customers.email)) = %(lower_1)s" in line for line in rep.lines)
 
@@ -256,7 +256,7 @@ def test_mariadb_reference_index(mysql_url: str, tmp_path: Path) -> None:
     # MariaDB has no expression indexes: the exact match needs a plain index on email
     assert rep.warnings == [
         "shop.customers: lookup column 'email' has no usable index; every request scans the table. "
-        "Add: CREATE INDEX ... ON customers (email)"
+        "Add: CREATE INDEX `ix_customers_email` ON `customers` (`email`);"
     ]
 
 

@@ -16,11 +16,13 @@ from dsar.api.rest.files import files_router
 from dsar.api.rest.health import health_router
 from dsar.api.rest.odr import odr_router
 from dsar.api.rest.portability import portability_router
+from dsar.api.rest.services import services_router
 from dsar.api.rest.token import token_router
 from dsar.api.rest.uploads import uploads_router
 from dsar.api.rest.wellknown import wellknown_router
 from dsar.api.web import install as install_web
 from dsar.api.web.console import mount_console
+from dsar.api.web.privacy import privacy_router
 from dsar.bootstrap import Container
 from dsar.db.migrate import upgrade
 
@@ -57,6 +59,9 @@ def create_app(container: Container, *, migrate: bool = True, close: bool = Fals
     app.include_router(odr_router(container))
     app.include_router(portability_router(container))
     app.include_router(wellknown_router(container))
+    app.include_router(services_router(container.service_replies))
+    if container.settings.privacy.enabled:
+        app.include_router(privacy_router(container))
     if container.storage.capabilities.own_download_route:
         app.include_router(files_router(container.storage))
     if not container.storage.capabilities.presigned_put:

@@ -11,6 +11,7 @@ from dsar.cli import (
     common,
     datamap,
     db,
+    keys,
     notifications,
     operators,
     report,
@@ -56,6 +57,7 @@ app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(requests.app, name="requests")
 app.add_typer(report.app, name="report")
 app.add_typer(archive.app, name="archive")
+app.add_typer(keys.app, name="keys")
 
 
 def main() -> None:

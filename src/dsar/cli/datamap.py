@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from dsar.cli import discovery
 from dsar.cli.common import load_settings
 from dsar.cli.progress import ProgressLine
 from dsar.connectors.registry import connect
@@ -46,3 +47,6 @@ def check(file: Path | None = typer.Argument(None, help="the data map; DSAR_DATA
     typer.echo(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)")
     if not report.ok:
         raise typer.Exit(1)
+
+
+discovery.register(app)  # discover, coverage, import-fides, export-fides

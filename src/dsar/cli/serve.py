@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from dsar import log
 from dsar.api.app import create_app
 from dsar.bootstrap import Container
-from dsar.cli.common import container, load_settings, port_free
+from dsar.cli.common import container, fail, load_settings, port_free
 from dsar.cli.demo_console import seed_console
 from dsar.cli.progress import ProgressLine
 from dsar.config import Settings
@@ -108,7 +108,11 @@ def demo(
     directory = dir.resolve()
     typer.echo(f"building the demo data in {directory} (reused when present) ...")
     progress = ProgressLine("demo data")
-    info = build_demo(directory, progress=progress)
+    try:
+        info = build_demo(directory, progress=progress, env=os.environ)  # Stripe too, when configured
+    except RuntimeError as exc:  # DSAR_DEMO_STRIPE_URL set, but nothing answers there
+        progress.close()
+        fail(str(exc))
     progress.close()
     base = f"http://{host}:{port}"
     settings = Settings(

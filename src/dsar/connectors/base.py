@@ -3,7 +3,8 @@
 A connector reads the rows of a collection (a table) that match sets of key values, streamed in
 batches; erases rows by primary key inside one transaction; describes tables, columns and indexes
 for `dsar datamap check`; and closes. Adapters: `sql` (SQLite, PostgreSQL, MariaDB through SQLAlchemy
-Core) and `memory` (the fake). `registry.connect` picks one by the source's URL scheme.
+Core), `http` (a web API declared in the data map) and `memory` (the fake). `registry.connect` picks one
+by the source's URL scheme, `registry.connect_source` by the source's declaration.
 
 Outages surface as `SourceError` (made by `unavailable`, with the driver's error as its cause and no
 personal data in its message); the engine retries them.
@@ -51,6 +52,7 @@ class Read:
     since: tuple[str, datetime] | None = None  # (column, bound); a naive bound is UTC
     chunk: int = 500
     batch: int = 2000
+    retrieval: str = ""  # the walk this read serves; an adapter may keep per-walk state (an API's request budget)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,8 @@ class TableSpec:
 class Capabilities:
     erase: bool = True  # can delete and mask rows
     explain: bool = True  # can show the statements it would run
+    scan: bool = True  # can find rows by any column; else only by the columns `indexes` lists (an API's filters)
+    transactional: bool = True  # `erase` is all or nothing; else it goes row by row, each change idempotent
 
 
 Index = tuple[str, ...]  # leading columns, lower-cased; an expression as its text without spaces

@@ -62,9 +62,18 @@ from dsar.connectors.base import (
     once,
     unavailable,
 )
-from dsar.connectors.sql_catalog import read_indexes
+from dsar.connectors.sql_catalog import duckdb_columns, index_advice, read_indexes
 
-_DRIVER_HINTS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}
+_DRIVER_HINTS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql", "duckdb": "duckdb"}
+
+
+def quote_every_identifier(engine: Engine) -> None:
+    """DuckDB: quote every table and column name. Its dialect borrows PostgreSQL's list of reserved words, but
+    DuckDB reserves more (`at` since 2.0 is in none of its lists), and a quoted name means the same to it."""
+    if engine.dialect.name == "duckdb":
+        setattr(engine.dialect.identifier_preparer, "_requires_quotes", lambda value: True)  # noqa: B010
+
+
 _STATEMENTS = 4096  # statements kept per source (by shape); past that the cache starts afresh
 
 
@@ -120,6 +129,7 @@ class SqlConnector:
         except SQLAlchemyError as exc:
             raise unavailable(name, exc) from exc
         self.kind = self.engine.dialect.name
+        quote_every_identifier(self.engine)
         self._meta = MetaData()
         self._lock = threading.Lock()
         self._specs: dict[str, TableSpec] = {}
@@ -152,9 +162,15 @@ class SqlConnector:
             if name in self._meta.tables:
                 return self._meta.tables[name]
             try:
-                insp = inspect(self.engine)
-                cols = insp.get_columns(name)
-                pk = set(insp.get_pk_constraint(name).get("constrained_columns") or [])
+                if self.kind == "duckdb":
+                    found = duckdb_columns(self.engine, name)
+                    if found is None:
+                        raise NoSuchTableError(name)
+                    cols, pk = found
+                else:
+                    insp = inspect(self.engine)
+                    cols = list(insp.get_columns(name))  # type: ignore[arg-type]
+                    pk = set(insp.get_pk_constraint(name).get("constrained_columns") or [])
             except NoSuchTableError as exc:
                 raise NoSuchTable(self.name, f"The table {name!r} is not in the data source '{self.name}'.") from exc
             except SQLAlchemyError as exc:
@@ -175,6 +191,11 @@ class SqlConnector:
             return read_indexes(self.engine, table)
         except SQLAlchemyError as exc:
             raise unavailable(self.name, exc) from exc
+
+    def index_advice(self, table: str, column: str, *, expression: bool) -> str:
+        """The CREATE INDEX (or, on MariaDB, the generated column) that makes this lookup an index search."""
+        mariadb = bool(getattr(self.engine.dialect, "is_mariadb", False))  # known once connected (ping)
+        return index_advice(self.engine, table, column, expression=expression, mariadb=mariadb)
 
     # --- read ----------------------------------------------------------------------------------------
 

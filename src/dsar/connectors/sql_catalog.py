@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from sqlalchemy import Engine, inspect
+import sqlalchemy as sa
+from sqlalchemy import Engine, inspect, text
 
 
 def read_indexes(engine: Engine, table: str) -> list[tuple[str, ...]]:
@@ -12,6 +14,8 @@ def read_indexes(engine: Engine, table: str) -> list[tuple[str, ...]]:
 
     Expression index elements appear as their SQL text, lower-cased without spaces.
     """
+    if engine.dialect.name == "duckdb":
+        return duckdb_indexes(engine, table)
     insp = inspect(engine)
     out: list[tuple[str, ...]] = []
     pk = insp.get_pk_constraint(table).get("constrained_columns") or []
@@ -29,6 +33,30 @@ def read_indexes(engine: Engine, table: str) -> list[tuple[str, ...]]:
             names = exprs
         out.append(tuple(_norm_sql(n) for n in names))
     return out
+
+
+def index_advice(engine: Engine, table: str, column: str, *, expression: bool, mariadb: bool) -> str:
+    """The statement that makes a lookup an index search on this engine, names quoted as it quotes them.
+
+    `expression`: the lookup is `lower(trim(column))`. MySQL 8 wants an expression in its own parentheses;
+    MariaDB has no expression indexes, so the advice is a stored generated column with an index, which the data
+    map then names with `match: exact`.
+    """
+    q = engine.dialect.identifier_preparer.quote_identifier  # always quotes: mixed case, reserved words
+    base = re.sub(r"[^a-z0-9_]+", "_", f"{table}_{column}".lower()).strip("_")
+    name = q(f"ix_{base}"[:60])
+    if not expression:
+        return f"CREATE INDEX {name} ON {q(table)} ({q(column)});"
+    expr = f"lower(trim({q(column)}))"
+    if mariadb:
+        normalized = f"{column}_normalized"
+        return (
+            f"ALTER TABLE {q(table)} ADD {q(normalized)} VARCHAR(320) AS ({expr}) STORED, ADD INDEX ({q(normalized)}); "
+            f"then map the identity to `{normalized}` with `match: exact` and add it to `exclude`"
+        )
+    if engine.dialect.name == "mysql":
+        return f"CREATE INDEX {name} ON {q(table)} (({expr}));"
+    return f"CREATE INDEX {name} ON {q(table)} ({expr});"
 
 
 def _sqlite_indexes(engine: Engine, table: str) -> list[tuple[str, ...]]:
@@ -90,3 +118,90 @@ def _split_top(text: str) -> list[str]:
             cur.append(ch)
     parts.append("".join(cur))
     return [p.strip() for p in parts if p.strip()]
+
+
+# --- DuckDB: its SQLAlchemy dialect reflects through PostgreSQL catalog queries that DuckDB 2 no longer
+# answers (pg_collation, regclass), so tables, keys and indexes are read from DuckDB's own catalog functions.
+
+_DUCKDB_TYPES: dict[str, Any] = {
+    "BOOLEAN": sa.Boolean,
+    "TINYINT": sa.SmallInteger,
+    "SMALLINT": sa.SmallInteger,
+    "INTEGER": sa.Integer,
+    "BIGINT": sa.BigInteger,
+    "HUGEINT": sa.BigInteger,
+    "UTINYINT": sa.SmallInteger,
+    "USMALLINT": sa.Integer,
+    "UINTEGER": sa.BigInteger,
+    "UBIGINT": sa.BigInteger,
+    "FLOAT": sa.Float,
+    "REAL": sa.Float,
+    "DOUBLE": sa.Float,
+    "VARCHAR": sa.String,
+    "UUID": sa.Uuid,
+    "DATE": sa.Date,
+    "TIME": sa.Time,
+    "TIMESTAMP": sa.DateTime,
+    "TIMESTAMP WITH TIME ZONE": lambda: sa.DateTime(timezone=True),
+    "BLOB": sa.LargeBinary,
+    "INTERVAL": sa.Interval,
+}
+
+
+def duckdb_type(name: str) -> Any:
+    """A SQLAlchemy type for a DuckDB type name; unknown (nested) types are read as their text."""
+    m = re.fullmatch(r"DECIMAL\((\d+),(\d+)\)", name)
+    if m:
+        return sa.Numeric(int(m.group(1)), int(m.group(2)))
+    factory = _DUCKDB_TYPES.get(name)
+    return factory() if factory is not None else sa.String()
+
+
+def duckdb_columns(engine: Engine, table: str) -> tuple[list[dict[str, Any]], set[str]] | None:
+    """The table's columns (name, type, nullable) and its primary key, or None when there is no such table."""
+    with engine.connect() as conn:
+        cols = conn.execute(
+            text(
+                "SELECT column_name, data_type, is_nullable FROM duckdb_columns() "
+                "WHERE table_name = :t AND schema_name = current_schema() ORDER BY column_index"
+            ),
+            {"t": table},
+        ).all()
+        keys = conn.execute(
+            text(
+                "SELECT constraint_column_names FROM duckdb_constraints() "
+                "WHERE table_name = :t AND schema_name = current_schema() AND constraint_type = 'PRIMARY KEY'"
+            ),
+            {"t": table},
+        ).all()
+    if not cols:
+        return None
+    pk = {str(c) for row in keys for c in row[0]}
+    return [{"name": n, "type": duckdb_type(str(t)), "nullable": bool(null)} for n, t, null in cols], pk
+
+
+def duckdb_indexes(engine: Engine, table: str) -> list[tuple[str, ...]]:
+    """Primary key and unique constraints, then every CREATE INDEX (plain or expression) parsed from its text."""
+    out: list[tuple[str, ...]] = []
+    with engine.connect() as conn:
+        for (names,) in conn.execute(
+            text(
+                "SELECT constraint_column_names FROM duckdb_constraints() WHERE table_name = :t AND "
+                "schema_name = current_schema() AND constraint_type IN ('PRIMARY KEY', 'UNIQUE') "
+                "ORDER BY constraint_type"
+            ),
+            {"t": table},
+        ):
+            out.append(tuple(str(c).lower() for c in names))
+        rows = conn.execute(
+            text(
+                "SELECT sql FROM duckdb_indexes() WHERE table_name = :t AND schema_name = current_schema() "
+                "AND sql IS NOT NULL"
+            ),
+            {"t": table},
+        ).all()
+    for (sql,) in rows:
+        cols = _index_columns(str(sql))
+        if cols:
+            out.append(tuple(_norm_sql(part) for part in _split_top(cols)))
+    return out

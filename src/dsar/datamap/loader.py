@@ -11,7 +11,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from dsar.datamap.model import DataMap
+from dsar.datamap import http as http_sources
+from dsar.datamap.model import UNION_TAGS, DataMap
 from dsar.datamap.portability import cross_check as portability_cross_check
 from dsar.errors import DataMapError
 
@@ -142,11 +143,12 @@ def parse(text: str, filename: str = "<datamap>", env: Mapping[str, str] | None 
                 return env[m.group(1)]
 
             src["url"] = _ENV.sub(_sub, src["url"])
+    http_sources.prepare(sources, env, filename, lambda loc: _line_for(loc, lines), problems)
     try:
         dm = DataMap.model_validate(raw)
     except ValidationError as exc:
         for err in exc.errors():
-            loc = tuple(err["loc"])
+            loc = tuple(p for p in err["loc"] if p not in UNION_TAGS)
             dotted = ".".join(str(p) for p in loc)
             problems.append(f"{filename}:{_line_for(loc, lines)}: {dotted}: {_hint(err)}")
         raise DataMapError("\n".join(problems)) from None
@@ -178,6 +180,22 @@ def _cross_check(dm: DataMap, filename: str, lines: Mapping[Loc, int]) -> list[s
                     f"{filename}:{line}: collections.{key}.references[{i}].to: {ref.to!r} is not "
                     "`<source>.<collection>.<column>` of a declared collection"
                 )
+            if ref.match == "lower_trim" and ref.identity is None:
+                line = _line_for(("collections", key, "references", i, "match"), lines)
+                out.append(
+                    f"{filename}:{line}: collections.{key}.references[{i}].match: `lower_trim` compares normalised "
+                    "identities; add `identity` (e.g. `identity: email`) or use `match: exact`"
+                )
+            if ref.identity is not None and ref.identity not in dm.identities:
+                line = _line_for(("collections", key, "references", i, "identity"), lines)
+                out.append(
+                    f"{filename}:{line}: collections.{key}.references[{i}].identity: unknown identity "
+                    f"{ref.identity!r}; use one of {sorted(dm.identities)}"
+                )
+        columns = [m.column for _, m in coll.identity_matches()]
+        for col in sorted({c for c in columns if columns.count(c) > 1}):
+            line = _line_for(("collections", key, "identities"), lines)
+            out.append(f"{filename}:{line}: collections.{key}.identities: column {col!r} is listed twice; keep one")
         for col, spec in coll.fields.items():
             at_field = (
                 f"{filename}:{_line_for(('collections', key, 'fields', col), lines)}: collections.{key}.fields.{col}"
@@ -205,6 +223,7 @@ def _cross_check(dm: DataMap, filename: str, lines: Mapping[Loc, int]) -> list[s
                     "collection; use `<source>.<collection>` from `collections`"
                 )
     out.extend(portability_cross_check(dm, filename, lambda loc: _line_for(loc, lines)))
+    out.extend(http_sources.cross_check(dm, filename, lambda loc: _line_for(loc, lines)))
     return out
 
 

@@ -7,10 +7,12 @@ this collection's `column` holds values of that column, so the walk goes from th
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, field_validator
 
+from dsar.datamap.http import HttpSource
+from dsar.datamap.identities import Kind
 from dsar.datamap.odr import OdrSection
 from dsar.datamap.portability import PortabilitySection
 
@@ -25,6 +27,7 @@ class Source(_Strict):
     url: str = Field(description="SQLAlchemy URL; ${ENV_VAR} is replaced from the environment")
     description: str = ""
     timezone: Literal["UTC"] = "UTC"
+    http: HttpSource | None = Field(None, description="a web API: `url` is its base URL (docs/datamap.md)")
 
 
 class IdentityMatch(_Strict):
@@ -36,9 +39,28 @@ class IdentityMatch(_Strict):
     )
 
 
+def _one_or_many(value: Any) -> str:
+    return "identity-columns" if isinstance(value, list) else "identity-column"
+
+
+# One column, or a list of them (`email` and `alt_email`); the tags keep pydantic's errors to the branch used,
+# and the loader leaves them out of the paths it prints.
+IdentityColumns = Annotated[
+    Annotated[IdentityMatch, Tag("identity-column")] | Annotated[list[IdentityMatch], Tag("identity-columns")],
+    Discriminator(_one_or_many),
+]
+UNION_TAGS = frozenset({"identity-column", "identity-columns"})
+
+
 class Reference(_Strict):
     column: str = Field(pattern=IDENT)
     to: str = Field(description="<source>.<collection>.<column> of the parent collection")
+    identity: str | None = Field(
+        None,
+        description="the parent column holds values of this identity (e.g. a phone found in another source): "
+        "they are normalised as the identity's kind before the lookup",
+    )
+    match: Literal["lower_trim", "exact"] = Field("exact", description="as an identity's `match`")
 
     @property
     def parent(self) -> str:
@@ -92,7 +114,9 @@ class Collection(_Strict):
     table: str | None = Field(None, description="table name; the collection name when omitted")
     description: str = ""
     primary_key: list[str] = Field(min_length=1)
-    identities: dict[str, IdentityMatch] = Field(default_factory=dict)
+    identities: dict[str, IdentityColumns] = Field(
+        default_factory=dict, description="identity name -> its column, or a list of columns (email, alt_email)"
+    )
     references: list[Reference] = Field(default_factory=list)
     fields: dict[str, FieldSpec] = Field(default_factory=dict)
     exclude: list[str] = Field(default_factory=list, description="columns never exported (e.g. secrets)")
@@ -111,6 +135,13 @@ class Collection(_Strict):
             return "delete"
         return "mask" if strategies & {"null", "replace", "hash"} else "keep"
 
+    def identity_matches(self) -> list[tuple[str, IdentityMatch]]:
+        """(identity name, column match) for every identity column, several per identity when listed."""
+        out: list[tuple[str, IdentityMatch]] = []
+        for name, spec in self.identities.items():
+            out.extend((name, m) for m in (spec if isinstance(spec, list) else [spec]))
+        return out
+
     def masks(self) -> dict[str, FieldSpec]:
         """The fields a `mask` erasure changes."""
         return {name: f for name, f in self.fields.items() if f.erase in ("null", "replace", "hash")}
@@ -124,13 +155,15 @@ class Collection(_Strict):
         return v
 
 
-def _default_identities() -> dict[str, Literal["email"]]:
+def _default_identities() -> dict[str, Kind]:
     return {"email": "email"}
 
 
 class DataMap(_Strict):
     version: Literal[1] = 1
-    identities: dict[str, Literal["email"]] = Field(default_factory=_default_identities)
+    identities: dict[str, Kind] = Field(
+        default_factory=_default_identities, description="identity name -> kind: email, phone or customer_id"
+    )
     sources: dict[str, Source]
     collections: dict[str, Collection]
     odr: OdrSection | None = None

@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from dsar.db.sealed import use_field_key
 from dsar.errors import DsarError
 
 SETTING = "DSAR_DATABASE_URL"
@@ -190,6 +191,12 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    def seal_fields(self, key: bytes | None) -> None:
+        """Seal the `SealedText` columns (subjects' e-mails) with `key` on every engine of this database."""
+        for engine in (self.engine, self._inline):
+            if engine is not None:
+                use_field_key(engine, key)
 
     @property
     def inline_reads(self) -> bool:

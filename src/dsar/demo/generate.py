@@ -11,14 +11,17 @@ import os
 import random
 import re
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import httpx
 from faker import Faker
+
+from dsar.demo import stripe
 
 SUBJECT_EMAIL = "jane.doe@example.com"
 LOOKALIKE_EMAILS = ("jane.doe@example.org", "jane.doe2@example.com", "xjane.doe@example.com")
@@ -183,10 +186,15 @@ def _no_progress(_step: str, _done: int, _total: int) -> None:
 
 
 def build_demo(
-    directory: Path, customers: int = 10_000, seed: int = 20261123, progress: Progress = _no_progress
+    directory: Path,
+    customers: int = 10_000,
+    seed: int = 20261123,
+    progress: Progress = _no_progress,
+    env: Mapping[str, str] | None = None,
 ) -> DemoInfo:
     """Create (or reuse, when complete and built with the same settings) the demo databases and data map;
-    `progress` hears of each step of a build (customers made, tables written)."""
+    `progress` hears of each step of a build (customers made, tables written). With DSAR_DEMO_STRIPE_URL and
+    DSAR_DEMO_STRIPE_KEY in `env`, the data map gains Stripe and the subject a Stripe customer (dsar.demo.stripe)."""
     if customers < 1 + len(LOOKALIKE_EMAILS):
         raise ValueError(f"customers must be at least {1 + len(LOOKALIKE_EMAILS)}")
     directory = directory.resolve()
@@ -210,6 +218,15 @@ def build_demo(
             tmp_support.unlink(missing_ok=True)
     datamap = directory / "datamap.yaml"
     text = packaged_datamap()
+    if env is not None and stripe.configured(env):
+        text = stripe.with_stripe(text)
+        try:
+            stripe.seed(env[stripe.URL_ENV], env[stripe.KEY_ENV], SUBJECT_EMAIL, "Jane Doe")
+        except httpx.HTTPError as exc:
+            raise RuntimeError(
+                f"{stripe.URL_ENV} is set, but the Stripe API there did not answer ({type(exc).__name__}); "
+                "start it or unset the variable"
+            ) from None
     if not datamap.is_file() or datamap.read_text(encoding="utf-8") != text:
         tmp = _tmp(datamap)
         tmp.write_text(text, encoding="utf-8")

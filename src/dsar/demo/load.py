@@ -31,7 +31,7 @@ def copy_sources(demo_dir: Path, targets: Mapping[str, str]) -> None:
         identities: dict[str, list[str]] = {}
         for key, coll in datamap.collections.items():
             if datamap.source_of(key) == source:
-                columns = [i.column for i in coll.identities.values() if i.match == "lower_trim"]
+                columns = [i.column for _, i in coll.identity_matches() if i.match == "lower_trim"]
                 identities.setdefault(datamap.table_of(key), []).extend(columns)
         _copy(datamap.sources[source].url, url, identities)
 

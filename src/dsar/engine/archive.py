@@ -26,6 +26,7 @@ from typing import IO, Any
 import orjson
 from stream_zip import ZIP_64, stream_zip
 
+from dsar.engine import spool as sealed_spool
 from dsar.engine.html import render_index
 from dsar.engine.results import ArchiveMeta, CollectionResult, ColumnInfo, SourceReport
 
@@ -215,7 +216,7 @@ def _json_chunks(spool: Path) -> Chunks:
     """A JSON array of the spool's rows: the lines are copied as bytes, never re-encoded."""
     rows = 0
     sep = b"[\n"
-    with spool.open("rb") as f:
+    with sealed_spool.open_spool(spool) as f:
         while lines := f.readlines(CHUNK):
             if not lines[-1].endswith(b"\n"):
                 lines[-1] += b"\n"
@@ -241,7 +242,7 @@ def _csv_chunks(spool: Path, columns: list[ColumnInfo]) -> Chunks:
     rows = 0
     loads = orjson.loads
     cell = _cell
-    with spool.open("rb") as f:
+    with sealed_spool.open_spool(spool) as f:
         while lines := f.readlines(CHUNK):
             batch = [[cell(row.get(n)) for n in names] for row in map(loads, filter(bytes.strip, lines))]
             writer.writerows(batch)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dsar.connectors.base import NoSuchTable, Read, TableSpec, root_cause
+from dsar.connectors.base import Connector, NoSuchTable, Read, TableSpec, root_cause
 from dsar.datamap.model import DataMap
 from dsar.db.engine import unreachable
-from dsar.engine.execute import condition
+from dsar.engine.execute import conditions_of
 from dsar.engine.plan import Match, build_plan
 from dsar.engine.sources import Sources
 from dsar.errors import SourceError
@@ -25,11 +25,27 @@ class CheckReport:
         return not self.errors
 
 
+def _lower_trim(m: Match) -> bool:
+    return m.mode == "lower_trim" and (m.kind == "identity" or bool(m.identity))
+
+
 def _indexed(indexes: list[tuple[str, ...]], m: Match) -> bool:
-    if m.kind == "identity" and m.mode == "lower_trim":
-        want = {f"lower(trim({m.column}))", f"lower(trim(({m.column})))"}
+    column = m.column.lower()  # the catalogs' names are lower-cased; a mixed-case column is the same lookup
+    if _lower_trim(m):
+        want = {f"lower(trim({column}))", f"lower(trim(({column})))"}
         return any(ix and ix[0].strip("()") in {w.strip("()") for w in want} for ix in indexes)
-    return any(ix and ix[0] == m.column.lower() for ix in indexes)
+    return any(ix and ix[0] == column for ix in indexes)
+
+
+def _advice(src: Connector, table: str, m: Match) -> str:
+    """What to add so a lookup is an index search, in the source's own terms."""
+    advise = getattr(src, "index_advice", None)
+    if callable(advise):
+        return str(advise(table, m.column, expression=_lower_trim(m)))
+    if src.kind == "service":
+        return f"have the service answer lookups on {m.column!r} (list it under `lookups` in its describe answer)"
+    expr = f"lower(trim({m.column}))" if _lower_trim(m) else m.column
+    return f"CREATE INDEX ... ON {table} ({expr})"
 
 
 def check(dm: DataMap, sources: Sources, progress: Callable[[str, int, int], None] | None = None) -> CheckReport:
@@ -46,7 +62,9 @@ def check(dm: DataMap, sources: Sources, progress: Callable[[str, int, int], Non
             reachable_sources.add(name)
             rep.lines.append(f"source {name}: connected ({src.kind})")
         except (SourceError, RuntimeError, OSError) as exc:
-            rep.errors.append(f"source {name}: {unreachable(dm.sources[name].url, root_cause(exc))}; check its url")
+            reason = unreachable(dm.sources[name].url, root_cause(exc))
+            fix = "check its credentials" if "authentication failed" in reason else "check its url"
+            rep.errors.append(f"source {name}: {reason}; {fix}")
     tables: dict[str, TableSpec] = {}
     for i, key in enumerate(sorted(dm.collections)):
         if progress is not None:
@@ -80,12 +98,17 @@ def check(dm: DataMap, sources: Sources, progress: Callable[[str, int, int], Non
         tables[key] = table
         indexes = src.indexes(step.table)
         for m in step.matches:
-            if not _indexed(indexes, m):
-                how = (
-                    f"CREATE INDEX ... ON {step.table} (lower(trim({m.column})))"
-                    if m.kind == "identity" and m.mode == "lower_trim"
-                    else f"CREATE INDEX ... ON {step.table} ({m.column})"
+            if not src.capabilities.scan:  # an API: its filters are its only lookups, no index advice applies
+                if (m.column.lower(),) in indexes:
+                    continue
+                rep.errors.append(
+                    f"{key}: the source {step.source!r} cannot look rows up by {m.column!r} (its API has no filter "
+                    "declared for it); dsar never lists a whole account to find a subject: declare the filter "
+                    "under the resource's `filters`, or reach the collection through a column that has one"
                 )
+                continue
+            if not _indexed(indexes, m):
+                how = _advice(src, step.table, m)
                 rep.warnings.append(
                     f"{key}: lookup column {m.column!r} has no usable index; every request scans the table. Add: {how}"
                 )
@@ -105,7 +128,9 @@ def check(dm: DataMap, sources: Sources, progress: Callable[[str, int, int], Non
                 src = sources.get(step.source)
                 table = src.describe(step.table)
                 cols = [c for c in table.names if c not in step.exclude]
-                conds = [condition(m, ["k1", "k2"] if m.kind == "reference" else ["v"]) for m in step.matches]
+                conds = [
+                    c for m in step.matches for c in conditions_of(m, ["k1", "k2"] if m.kind == "reference" else ["v"])
+                ]
                 sql = src.explain(Read(step.table, cols, step.primary_key, conds))
                 rep.lines.append(f"  -- {step.key}\n  " + " ".join(sql.split()))
             except (SourceError, KeyError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ import orjson
 from dsar import log
 from dsar.connectors.base import Change, root_cause
 from dsar.datamap.model import DataMap
+from dsar.engine import spool as sealed_spool
 from dsar.engine.execute import EngineOptions, Sources, normalize_email, run_retrieval
 from dsar.engine.plan import Plan
 from dsar.errors import DataMapError, SourceError
@@ -83,10 +84,20 @@ def pseudonym(key: bytes, collection: str, column: str, subject: str, length: in
 
 
 def locate(
-    dm: DataMap, plan: Plan, sources: Sources, email: str, work: Path, opts: EngineOptions, erase_key: bytes
+    dm: DataMap,
+    plan: Plan,
+    sources: Sources,
+    email: str | Mapping[str, str],
+    work: Path,
+    opts: EngineOptions,
+    erase_key: bytes,
 ) -> ErasurePlan:
-    """Find the subject's rows (primary keys only are kept) and what the data map says to do with them."""
-    results, _reports = run_retrieval(dm, plan, sources, {"email": email}, work, opts)
+    """Find the subject's rows (primary keys only are kept) and what the data map says to do with them.
+    `email`: the subject's e-mail, or every identity of the subject (identity name -> value)."""
+    identities = {"email": email} if isinstance(email, str) else dict(email)
+    # the pseudonyms' subject: the e-mail as always, else the other identities
+    email = identities.get("email") or "\n".join(f"{k}={v}" for k, v in sorted(identities.items()))
+    results, _reports = run_retrieval(dm, plan, sources, identities, work, opts)
     order = [s.key for unit in plan.units for s in unit.steps]
     out: list[CollectionErasure] = []
     blocks: list[Block] = []
@@ -146,7 +157,7 @@ def locate(
 
 
 def _rows(spool: Path) -> Iterator[dict[str, Any]]:
-    with open(spool, "rb") as fh:
+    with sealed_spool.open_spool(spool) as fh:
         for line in fh:
             if line.strip():
                 yield orjson.loads(line)

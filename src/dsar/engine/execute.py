@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
@@ -16,13 +17,15 @@ from datetime import time as dtime
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, BinaryIO, TypeVar, cast
 
 import orjson
 
 from dsar import log
 from dsar.connectors.base import Condition, Connector, Read, TableSpec, root_cause
+from dsar.datamap import identities as identities_kinds
 from dsar.datamap.model import DataMap
+from dsar.engine import spool as sealed_spool
 from dsar.engine.plan import Match, Plan, Step, Unit
 from dsar.engine.results import CollectionResult, ColumnInfo, SourceReport
 from dsar.engine.sources import Sources as Sources
@@ -56,6 +59,7 @@ class EngineOptions:
     retries: int = 3
     backoff_seconds: float = 0.5
     sleep: Callable[[float], None] = time.sleep
+    seal_spool: bool = False  # work files sealed with a key held in memory only (encryption at rest)
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,7 @@ class Selection:
 
 
 def normalize_email(value: str) -> str:
-    return value.strip().lower()
+    return identities_kinds.normalize_email(value)
 
 
 def columns_of(dm: DataMap, key: str, table: TableSpec) -> list[ColumnInfo]:
@@ -93,10 +97,29 @@ def columns_of(dm: DataMap, key: str, table: TableSpec) -> list[ColumnInfo]:
 
 
 def condition(m: Match, values: list[Any]) -> Condition:
-    """The port's form of one match with its values."""
-    if m.kind == "reference":
+    """The port's form of one match with its values (a `lower_trim` condition compares with its first)."""
+    if m.mode == "lower_trim" and (m.kind == "identity" or m.identity):
+        return Condition(m.column, "lower_trim", values)
+    if m.kind == "reference" or len(values) > 1:
         return Condition(m.column, "in", values)
-    return Condition(m.column, "lower_trim" if m.mode == "lower_trim" else "equal", values)
+    return Condition(m.column, "equal", values)
+
+
+def conditions_of(m: Match, values: list[Any]) -> list[Condition]:
+    """The port's conditions for one match: one per value where the column is compared as `lower(trim())`."""
+    if m.mode == "lower_trim" and (m.kind == "identity" or m.identity):
+        return [Condition(m.column, "lower_trim", [v]) for v in values]
+    return [condition(m, values)]
+
+
+Identities = Mapping[str, str | Iterable[str]]  # identity name -> the subject's value (or values)
+
+
+def _given(identities: Identities, name: str) -> list[str]:
+    value = identities.get(name)
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else [v for v in value if v]
 
 
 class _Run:
@@ -107,7 +130,7 @@ class _Run:
         dm: DataMap,
         plan: Plan,
         sources: Sources,
-        identities: dict[str, str],
+        identities: Identities,
         spool_dir: Path,
         opts: EngineOptions,
         selection: Selection | None = None,
@@ -119,6 +142,7 @@ class _Run:
         self.keys: dict[tuple[str, str], set[Any]] = {}
         self.lock = threading.Lock()
         self.results: dict[str, CollectionResult] = {}
+        self.id = uuid.uuid4().hex  # tells adapters which reads belong to one walk (an HTTP source's budget)
 
     def exported(self, key: str) -> bool:
         return self.selection is None or key in self.selection.collections
@@ -139,14 +163,15 @@ class _Run:
     def conditions(self, step: Step, queried: dict[Match, set[Any]] | None) -> list[tuple[Match, list[Any]]]:
         conds = []
         for m in step.matches:
-            if m.kind == "identity":
-                value = self.identities.get(m.identity or "")
-                if value and self.dm.identities.get(m.identity or "") == "email":
-                    value = normalize_email(value)  # lower_trim compares lower(trim(column)) with it
-                vals: set[Any] = {value} if value else set()
+            kind = self.dm.identities.get(m.identity or "", "")
+            if m.kind == "identity":  # normalised: lower_trim compares lower(trim(column)) with it
+                given = _given(self.identities, m.identity or "")
+                vals: set[Any] = {n for v in given for n in identities_kinds.lookup_values(kind, v)}
             else:
                 with self.lock:
                     vals = set(self.keys.get((m.parent or "", m.parent_column or ""), ()))
+                if m.identity:  # another source's phone, customer id, e-mail: its normal forms
+                    vals = {n for v in vals for n in identities_kinds.lookup_values(kind, v)}
             if queried is not None:
                 vals -= queried.setdefault(m, set())
                 queried[m] |= vals
@@ -226,9 +251,10 @@ class _Run:
             table=step.table,
             columns=fetch,
             key=step.primary_key,
-            conditions=[condition(m, v) for m, v in conds],
+            conditions=[c for m, v in conds for c in conditions_of(m, v)],
             since=window,
             chunk=self.opts.chunk_size,
+            retrieval=self.id,
         )
         local_seen: set[tuple[Any, ...]] = set()
         new_keys: dict[str, set[Any]] = {c: set() for c in step.needed}
@@ -257,10 +283,15 @@ class _Run:
     def _table(self, step: Step) -> TableSpec:
         return self.sources.get(step.source).describe(step.table)
 
+    def _spool_writer(self, path: Path) -> BinaryIO:
+        if self.opts.seal_spool:
+            return cast(BinaryIO, sealed_spool.SpoolWriter(path))
+        return open(path, "wb")
+
     def run_unit(self, unit: Unit) -> None:
         tables = {s.key: self.retrying(s, partial(self._table, s)) for s in unit.steps}
         results = {s.key: self.result_for(s, tables[s.key]) for s in unit.steps}
-        handles = {k: open(r.spool, "wb") for k, r in results.items() if r.spool}  # noqa: SIM115
+        handles = {k: self._spool_writer(r.spool) for k, r in results.items() if r.spool}
         try:
             if not unit.cyclic:
                 step = unit.steps[0]
@@ -298,7 +329,7 @@ def run_retrieval(
     dm: DataMap,
     plan: Plan,
     sources: Sources,
-    identities: dict[str, str],
+    identities: Identities,
     spool_dir: Path,
     opts: EngineOptions,
     selection: Selection | None = None,

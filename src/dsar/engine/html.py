@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from dsar.engine import spool as sealed_spool
 from dsar.engine.results import ArchiveMeta, CollectionResult, SourceReport
 
 __all__ = ["render_index"]
@@ -260,7 +261,7 @@ def _by_source(
 
 
 def _rows(spool: Path, limit: int) -> Iterable[dict[str, Any]]:
-    with spool.open("rb") as f:
+    with sealed_spool.open_spool(spool) as f:
         for line in islice(filter(bytes.strip, f), limit):
             row = orjson.loads(line)
             yield row if isinstance(row, dict) else {}

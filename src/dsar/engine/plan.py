@@ -20,15 +20,17 @@ class Match:
 
     kind: Literal["identity", "reference"]
     column: str
-    identity: str | None = None
+    identity: str | None = None  # of a reference: the identity its parent's values are normalised as
     mode: Literal["lower_trim", "exact"] = "exact"
     parent: str | None = None
     parent_column: str | None = None
 
     def describe(self) -> str:
+        expr = f"lower(trim({self.column}))" if self.mode == "lower_trim" else self.column
         if self.kind == "identity":
-            expr = f"lower(trim({self.column}))" if self.mode == "lower_trim" else self.column
             return f"{expr} = <{self.identity}>"
+        if self.identity:  # values found in another collection, normalised as that identity
+            return f"{expr} IN <{self.identity} of {self.parent}.{self.parent_column}>"
         return f"{self.column} IN <{self.parent}.{self.parent_column}>"
 
 
@@ -71,8 +73,18 @@ def build_plan(dm: DataMap) -> Plan:
     steps: dict[str, Step] = {}
     for key, coll in dm.collections.items():
         matches = [
-            Match("identity", m.column, identity=ident, mode=m.match) for ident, m in coll.identities.items()
-        ] + [Match("reference", r.column, parent=r.parent, parent_column=r.parent_column) for r in coll.references]
+            Match("identity", m.column, identity=ident, mode=m.match) for ident, m in coll.identity_matches()
+        ] + [
+            Match(
+                "reference",
+                r.column,
+                identity=r.identity,
+                mode=r.match,
+                parent=r.parent,
+                parent_column=r.parent_column,
+            )
+            for r in coll.references
+        ]
         steps[key] = Step(key, dm.source_of(key), dm.table_of(key), list(coll.primary_key), list(coll.exclude), matches)
     children: dict[str, set[str]] = {k: set() for k in steps}
     for key, step in steps.items():

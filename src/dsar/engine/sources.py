@@ -6,18 +6,21 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from dsar.connectors import registry
 from dsar.connectors.base import Connector
-from dsar.datamap.model import DataMap
+from dsar.datamap.model import DataMap, Source
 
 Connect = Callable[[str, str], Connector]  # (source name, url) -> connector; `dsar.connectors.registry.connect`
+ConnectSource = Callable[[str, Source], Connector]  # for sources declared beyond a URL (an `http:` block)
 
 
 class Sources:
     """One connector per source of the data map, made by `connect` on first use, and the reader threads."""
 
-    def __init__(self, dm: DataMap, connect: Connect) -> None:
+    def __init__(self, dm: DataMap, connect: Connect, connect_source: ConnectSource = registry.connect_source) -> None:
         self._dm = dm
         self._connect = connect
+        self._connect_source = connect_source
         self._lock = threading.Lock()
         self._sources: dict[str, Connector] = {}
         self._pool: ThreadPoolExecutor | None = None
@@ -33,7 +36,9 @@ class Sources:
         with self._lock:
             src = self._sources.get(name)
             if src is None:
-                src = self._sources[name] = self._connect(name, self._dm.sources[name].url)
+                spec = self._dm.sources[name]
+                made = self._connect(name, spec.url) if spec.http is None else self._connect_source(name, spec)
+                src = self._sources[name] = made
             return src
 
     def dispose(self) -> None:

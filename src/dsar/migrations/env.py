@@ -13,7 +13,8 @@ import dsar.operators.models
 import dsar.portability.models
 import dsar.requests.models
 import dsar.tasks.models
-import dsar.uploads.models  # noqa: F401  (registers the tables)
+import dsar.uploads.models
+import dsar.verification.models  # noqa: F401  (registers the tables)
 from dsar.db.base import Base
 
 config = context.config

@@ -10,9 +10,6 @@ until it confirmed its subscription (SubscriptionConfirmation first, as SNS).
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import random
 from collections.abc import Callable
@@ -32,7 +29,10 @@ from dsar.db.lease import Lease
 from dsar.errors import NotFound
 from dsar.kit.clock import Clock
 from dsar.kit.ids import new_id, new_secret
+from dsar.kit.signing import standard_webhook_headers
 from dsar.notifications import sns
+from dsar.notifications.email import EMAIL, build_message, scrubbed
+from dsar.notifications.mail import Mailer
 from dsar.notifications.models import (
     DEAD,
     DELIVERED,
@@ -77,14 +77,6 @@ def http_transport(timeout: float) -> Transport:
     return post
 
 
-def standard_webhook_headers(secret: str, msg_id: str, now: datetime, body: bytes) -> dict[str, str]:
-    """Standard Webhooks: HMAC-SHA256 over `id.timestamp.body` with the base64 key of `whsec_<key>`."""
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    ts = str(int(now.timestamp()))
-    mac = hmac.new(key, f"{msg_id}.{ts}.".encode() + body, hashlib.sha256).digest()
-    return {"webhook-id": msg_id, "webhook-timestamp": ts, "webhook-signature": "v1," + base64.b64encode(mac).decode()}
-
-
 def timestamp(when: datetime) -> str:
     """SNS's form: 2023-08-08T00:54:06.655Z."""
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
@@ -110,6 +102,7 @@ class Notifications:
         give_up: timedelta = timedelta(hours=72),
         lease: timedelta = timedelta(seconds=60),
         transport: Transport | None = None,
+        mailer: Mailer | None = None,
     ) -> None:
         self.db, self.clock = db, clock
         self.public_url = public_url.rstrip("/")
@@ -121,6 +114,7 @@ class Notifications:
             lease,
         )
         self.transport = transport or http_transport(10.0)
+        self.mailer = mailer  # the e-mail channel (`notifications.email`); None: e-mails wait
         self._key: SigningKey | None = None
 
     # -- addresses -------------------------------------------------------------------------------------
@@ -268,14 +262,18 @@ class Notifications:
             if row is None or row.lease_owner != owner:
                 return False
             fields, created, attempts, kind = dict(row.fields), row.created_at, row.attempts, row.type
+            app_id = row.app_id
+        if kind == EMAIL:
+            return self._attempt_email(mid, owner, fields, created, attempts)
+        with self.db.session(write=False) as s:
             endpoint: str | None = None
             secret = ""
             if kind == WEBHOOK:
-                hook = s.get(WebhookSubscription, row.app_id)
+                hook = s.get(WebhookSubscription, app_id)
                 if hook is not None:
                     endpoint, secret = hook.url, hook.secret
             else:
-                sub = s.get(Subscription, row.app_id)
+                sub = s.get(Subscription, app_id)
                 endpoint = sub.endpoint if sub is not None else None
         if endpoint is None:  # its subscription was removed: nothing to deliver to
             with self.db.session() as s:
@@ -315,6 +313,31 @@ class Notifications:
             s.flush()
             _LEASE.finish(s.connection(), mid, owner, values)
         _log.info("notification_attempt", message_id=mid, status_code=code, error=error, delivered=ok)
+        return ok
+
+    def _attempt_email(self, mid: str, owner: str, fields: dict[str, Any], created: datetime, attempts: int) -> bool:
+        error: str | None = None
+        if fields.get("scrubbed") or self.mailer is None:
+            error = "NotSendable" if fields.get("scrubbed") else "NoMailer"
+        else:
+            try:
+                self.mailer.send(build_message(mid, fields))
+            except Exception as exc:
+                error = type(exc).__name__
+        now = self.clock.now()
+        ok = error is None
+        with self.db.session() as s:
+            s.add(DeliveryAttempt(message_id=mid, attempted_at=now, status_code=250 if ok else None, error=error))
+            values: dict[str, Any] = {"attempts": attempts + 1}
+            if ok:
+                values.update(status=DELIVERED, delivered_at=now, fields=scrubbed(fields))
+            elif now - created >= self.give_up or fields.get("scrubbed"):
+                values.update(status=DEAD, fields=scrubbed(fields))
+            else:
+                values.update(next_attempt_at=now + self.delay(attempts + 1))
+            s.flush()
+            _LEASE.finish(s.connection(), mid, owner, values)
+        _log.info("notification_attempt", message_id=mid, channel="email", error=error, delivered=ok)
         return ok
 
     def delay(self, attempts: int) -> timedelta:

@@ -13,6 +13,7 @@ import orjson
 
 from dsar import log
 from dsar.datamap.model import DataMap
+from dsar.engine import spool as sealed_spool
 from dsar.engine.archive import build_archive
 from dsar.engine.execute import Selection
 from dsar.engine.results import CollectionResult
@@ -78,7 +79,7 @@ def _graph(context: str, name: str, colls: list[CollectionResult], dm: DataMap) 
         if r.spool is None or r.records == 0 or not r.spool.exists():
             continue
         pk = dm.collections[r.key].primary_key
-        with r.spool.open("rb") as fh:
+        with sealed_spool.open_spool(r.spool) as fh:
             for line in fh:
                 if not line.strip():
                     continue

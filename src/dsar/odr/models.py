@@ -11,6 +11,7 @@ from sqlalchemy import JSON, Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dsar.db.base import Base, UtcDateTime
+from dsar.db.sealed import SealedText
 
 
 class OdrRequest(Base):
@@ -54,7 +55,7 @@ class OdrSignIn(Base):
     state: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    email: Mapped[str | None] = mapped_column(String(320), default=None)
+    email: Mapped[str | None] = mapped_column(SealedText("odr_sign_ins.email"), default=None)
     otp_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     otp_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
     otp_attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -75,7 +76,7 @@ class OdrRefreshToken(Base):
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     family: Mapped[str] = mapped_column(String(64))  # the sign-in it descends from
-    email: Mapped[str] = mapped_column(String(320))
+    email: Mapped[str] = mapped_column(SealedText("odr_refresh_tokens.email"))
     client_id: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())

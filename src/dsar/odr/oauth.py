@@ -22,13 +22,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from dsar import log
 from dsar.auth.endusers import ODR_SCOPE, EndUserTokens
+from dsar.auth.oidc import OidcClient, OidcError
 from dsar.db.engine import Database
 from dsar.kit.clock import Clock
 from dsar.kit.signing import keyed_hash
 from dsar.odr import repository as repo
 from dsar.odr.mail import Mailer, code_message
 from dsar.odr.models import OdrRefreshToken, OdrSignIn
-from dsar.odr.oidc import OidcClient, OidcError
 from dsar.odr.settings import OdrSettings
 
 _log = log.get("dsar.odr.oauth")

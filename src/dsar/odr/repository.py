@@ -9,6 +9,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from dsar.db.sealed import seal_clear
 from dsar.odr.models import OdrAccount, OdrRefreshToken, OdrRequest, OdrSignIn
 from dsar.tasks import repository as tasks_repo
 from dsar.tasks.repository import TASKS_FOR_JOINS as _T
@@ -219,3 +220,9 @@ def revoke_family(s: Session, family: str) -> None:
 def delete_refresh_before(s: Session, now: datetime) -> int:
     res = s.execute(delete(OdrRefreshToken).where(OdrRefreshToken.expires_at <= now))
     return int(res.rowcount)  # type: ignore[attr-defined]
+
+
+def seal_clear_emails(s: Session, limit: int = 1000) -> int:
+    """Seal up to `limit` e-mails of sign-ins and refresh tokens written in clear before encryption was on."""
+    done = seal_clear(s, OdrSignIn.email, OdrSignIn.id, limit)
+    return done + seal_clear(s, OdrRefreshToken.email, OdrRefreshToken.token_hash, limit - done)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from dsar import log
 from dsar.datamap.portability import PortabilityScope, ScopeCollection
+from dsar.engine import spool as sealed_spool
 from dsar.engine.execute import Selection
 from dsar.engine.results import CollectionResult
 from dsar.errors import SourceError
@@ -60,7 +61,7 @@ def schema_doc(r: CollectionResult, scope_id: str) -> bytes:
 
 def _rows(spool: Path, spec: ScopeCollection) -> Iterator[bytes]:
     """The spool's lines (JSON objects), without those the scope's `where` filters out."""
-    with spool.open("rb") as f:
+    with sealed_spool.open_spool(spool) as f:
         for line in f:
             if not line.strip():
                 continue

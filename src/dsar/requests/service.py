@@ -144,6 +144,7 @@ class PrivacyRequests:
         default_jurisdiction: str | None = None,
         company_tenant: str = "default",
         on_event: Callable[[str, str, str, dict[str, Any]], None] | None = None,
+        on_change: Callable[[Session, str, str, str, dict[str, Any]], None] | None = None,
     ) -> None:
         self.default_jurisdiction = default_jurisdiction.strip().upper() if default_jurisdiction else None
         self.company_tenant = company_tenant
@@ -154,6 +155,7 @@ class PrivacyRequests:
         self.zone = ZoneInfo(timezone)
         self.retention_months = retention_months
         self.on_event = on_event
+        self.on_change = on_change  # in the change's transaction (session, tenant, id, kind, data): e-mails to people
 
     # -- opening ------------------------------------------------------------------------------------------------
 
@@ -407,6 +409,28 @@ class PrivacyRequests:
 
         return self._change(tenant, request_id, change)
 
+    def appeal(self, tenant: str, request_id: str, *, actor: str, channel: str, reason: str = "") -> str:
+        """Appeal a denial: a request of its own (same type, same place), due by the rule's appeal period, linked
+        to the first both ways in the timelines. Refused where the rule gives no right of appeal."""
+        with self.db.session() as s:
+            first = self._row(s, tenant, request_id, lock=True)
+            if first.status != DENIED:
+                raise Conflict("only a denied request can be appealed", code="InvalidRequestState")
+            rule = self.rules.rule(first.rule)
+            now = self.clock.now()
+            due = rule.appeal_due(now.astimezone(self.zone).date())
+            if due is None:
+                raise Conflict(f"the rule {rule.id} gives no right of appeal", code="NoAppeal")
+            row, received = self._new(tenant, first.type, channel, first.jurisdiction, "", now, False)
+            row.update(subject_ref=first.subject_ref, subject_masked=first.subject_masked, due_on=due)
+            row.update(extendable_until=None, confirm_by=None)
+            repo.insert(s, row)
+            rid = str(row["id"])
+            received.update(due_on=due.isoformat(), appeal_of=first.id)
+            self._event(s, tenant, rid, now, actor, "received", _drop_none({**received, "reason": reason or None}))
+            self._event(s, tenant, first.id, now, actor, "appealed", {"appeal_id": rid})
+            return rid
+
     # -- tasks --------------------------------------------------------------------------------------------------
 
     def link_task_in(self, s: Session, tenant: str, request_id: str, task_id: str, *, actor: str) -> None:
@@ -569,6 +593,8 @@ class PrivacyRequests:
         repo.add_event(s, request_id, at, actor, kind, data)
         if self.on_event is not None:
             self.on_event(tenant, request_id, kind, data or {})
+        if self.on_change is not None:
+            self.on_change(s, tenant, request_id, kind, data or {})
 
     def _span(self, start: date, end: date) -> tuple[datetime, datetime]:
         if end <= start:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from dsar.storage.links import LinkCheck
-from dsar.errors import Unavailable
+from dsar.errors import DsarError, Unavailable
 
 MAX_KEY_LENGTH = 1024
 MAX_SEGMENT_LENGTH = 255
@@ -96,6 +96,13 @@ class StorageUnavailable(Unavailable):
         super().__init__("storage", message)
 
 
+class StoredObjectCorrupt(DsarError):
+    """A stored object failed its integrity check (a changed, cut or swapped byte, a header moved to another
+    object): raised instead of handing out wrong bytes (encrypted storage, docs/encryption.md)."""
+
+    code = "STORED_OBJECT_CORRUPT"
+
+
 @runtime_checkable
 class Storage(Protocol):
     """Where objects (result archives) are kept; adapters: local files, S3 with presigned URLs, memory (the fake)."""
@@ -155,6 +162,7 @@ __all__ = [
     "LocalFile",
     "Storage",
     "StoredObject",
+    "StoredObjectCorrupt",
     "validate_filename",
     "validate_key",
 ]

@@ -151,6 +151,16 @@ class LocalStorage:
         stat = self.stat(key)
         return LocalFile(self.path(key), stat)
 
+    def list_keys(self, prefix: str = "") -> Iterator[str]:
+        """The keys of the stored objects (temp files of writes in progress left out), sorted."""
+        found: list[str] = []
+        with _outages():
+            for path in self.root.rglob("*"):
+                relative = path.relative_to(self.root).as_posix()
+                if path.is_file() and relative.startswith(prefix) and not path.name.startswith("."):
+                    found.append(relative)
+        yield from sorted(found)
+
     # -- signed links ------------------------------------------------------------------------------
 
     def signed_url(self, key: str, ttl_seconds: int, *, filename: str | None = None) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
@@ -100,6 +100,10 @@ class MemoryStorage:
         """Every stored key, sorted: what a test inspects after the code under test ran."""
         with self._lock:
             return sorted(self._objects)
+
+    def list_keys(self, prefix: str = "") -> Iterator[str]:
+        """The stored keys under `prefix`, sorted."""
+        yield from (key for key in self.keys() if key.startswith(prefix))
 
     def local_file(self, key: str) -> None:
         """None: the objects are not files."""

@@ -145,6 +145,28 @@ class S3Storage:
             raise
         return cast(BinaryIO, io.BufferedReader(_Body(body), buffer_size=256 * 1024))
 
+    def open_at(self, key: str, offset: int) -> BinaryIO:
+        """The object from byte `offset` on (one ranged GET): what a reader that jumps asks for."""
+        try:
+            with _outages():
+                body = self.client.get_object(Bucket=self.bucket, Key=self._key(key), Range=f"bytes={offset}-")["Body"]
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code in ("404", "NoSuchKey", "NotFound"):
+                raise NotFound("The requested file does not exist.") from None
+            if code == "InvalidRange":  # at or past the end: nothing to read
+                return cast(BinaryIO, io.BytesIO(b""))
+            raise
+        return cast(BinaryIO, io.BufferedReader(_Body(body), buffer_size=256 * 1024))
+
+    def list_keys(self, prefix: str = "") -> Iterator[str]:
+        """The keys of the stored objects under `prefix` (below this adapter's own prefix), in S3's order."""
+        paginator = self.client.get_paginator("list_objects_v2")
+        with _outages():
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
+                for item in page.get("Contents", []):
+                    yield str(item["Key"])[len(self.prefix) :]
+
     def size(self, key: str) -> int:
         return int(self._head(key)["ContentLength"])
 

@@ -9,7 +9,7 @@ an outage (`Unavailable`) gives the attempt back; anything else is retried until
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +19,7 @@ from typing import Protocol
 from sqlalchemy.orm import Session
 
 from dsar.datamap.model import DataMap
-from dsar.engine.execute import Selection
+from dsar.engine.execute import Selection, normalize_email
 from dsar.engine.results import ArchiveMeta, CollectionResult, SourceReport
 from dsar.storage.base import StoredObject
 
@@ -32,8 +32,14 @@ class TaskRef:
     owner: str
     kind: str
     channel: str
-    email: str
+    email: str  # "" when the subject came by other identities only
     attempts: int
+    identities: Mapping[str, str] | None = None  # besides the e-mail: identity name -> normalised value
+
+    def subject(self) -> dict[str, str]:
+        """Every identity of the subject, as the engine takes them."""
+        out = {"email": normalize_email(self.email)} if self.email.strip() else {}
+        return {**out, **(self.identities or {})}
 
 
 ExtraMembers = Callable[[list[CollectionResult]], Sequence[tuple[str, Callable[[], Iterator[bytes]]]]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,7 +20,7 @@ from dsar.db.outage import as_unavailable
 from dsar.engine.archive import build_archive, mask_email
 from dsar.engine.erase import apply as apply_erasure
 from dsar.engine.erase import locate
-from dsar.engine.execute import EngineOptions, Selection, Sources, normalize_email, run_retrieval
+from dsar.engine.execute import EngineOptions, Selection, Sources, run_retrieval
 from dsar.engine.plan import Plan
 from dsar.engine.results import ArchiveMeta, CollectionResult, SourceReport
 from dsar.errors import SourceError, is_outage
@@ -62,8 +62,7 @@ class _Job:
         self, spool: Path, selection: Selection | None = None
     ) -> tuple[list[CollectionResult], list[SourceReport]]:
         w = self.worker
-        email = {"email": normalize_email(self.ref.email)}
-        return run_retrieval(w.datamap, w.plan, w.sources, email, spool, w.engine, selection)
+        return run_retrieval(w.datamap, w.plan, w.sources, self.ref.subject(), spool, w.engine, selection)
 
     def retrieve_archive(self, selection: Selection | None = None, extra: ExtraMembers | None = None) -> bool:
         return self.worker.retrieve_archive(self.ref, selection, extra)
@@ -88,7 +87,12 @@ class _Job:
 
 # What a run needs of its task, read once per run (a Core statement built once).
 _REF = select(
-    PrivacyTask.kind, PrivacyTask.channel, PrivacyTask.subject_email, PrivacyTask.attempts, PrivacyTask.lease_owner
+    PrivacyTask.kind,
+    PrivacyTask.channel,
+    PrivacyTask.subject_email,
+    PrivacyTask.attempts,
+    PrivacyTask.lease_owner,
+    PrivacyTask.subject_identities,
 ).where(PrivacyTask.id == bindparam("task_id"))
 
 
@@ -175,7 +179,9 @@ class TaskWorker:
             task = conn.execute(_REF, {"task_id": task_id}).one_or_none()
         if task is None or task.lease_owner != owner:
             return
-        ref = TaskRef(task_id, owner, task.kind, task.channel, task.subject_email, task.attempts)
+        ref = TaskRef(
+            task_id, owner, task.kind, task.channel, task.subject_email, task.attempts, task.subject_identities
+        )
         log_ = _log.bind(task_id=task_id, attempt=ref.attempts)
         if ref.attempts > self.max_attempts:
             self.finish(
@@ -193,7 +199,7 @@ class TaskWorker:
             elif ref.kind == RETRIEVAL:
                 self.retrieve_archive(ref)
             else:
-                self._delete(task_id, owner, ref.email)
+                self._delete(task_id, owner, ref.subject())
         except SourceError as exc:
             log_.warning("task_failed", reason="source", source=exc.source)
             self.finish(task_id, owner, FAILED, "SOURCE_UNAVAILABLE", exc.message)
@@ -214,7 +220,7 @@ class TaskWorker:
         self, ref: TaskRef, selection: Selection | None = None, extra: ExtraMembers | None = None
     ) -> bool:
         """Walk the sources, stream the archive to `result_key(id)`, finish the task; True if it completed."""
-        task_id, owner, email = ref.id, ref.owner, ref.email
+        task_id, owner = ref.id, ref.owner
         spool = self.spool(task_id, owner)
         try:
             started = self.clock.now()
@@ -222,7 +228,7 @@ class TaskWorker:
                 self.datamap,
                 self.plan,
                 self.sources,
-                {"email": normalize_email(email)},
+                ref.subject(),
                 spool,
                 self.engine,
                 selection,
@@ -265,10 +271,10 @@ class TaskWorker:
         finally:
             shutil.rmtree(spool, ignore_errors=True)
 
-    def _delete(self, task_id: str, owner: str, email: str) -> None:
+    def _delete(self, task_id: str, owner: str, subject: Mapping[str, str]) -> None:
         spool = self.spool(task_id, owner)
         try:
-            ep = locate(self.datamap, self.plan, self.sources, email, spool, self.engine, self.erase_key)
+            ep = locate(self.datamap, self.plan, self.sources, subject, spool, self.engine, self.erase_key)
         finally:
             shutil.rmtree(spool, ignore_errors=True)
         if ep.blocks:

@@ -3,7 +3,7 @@ writes of the other packages (they call these functions and get plain values; no
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dsar.db.lease import NOW, Lease
+from dsar.db.sealed import seal_clear
 from dsar.kit.ids import new_id
 from dsar.tasks.models import IdempotencyKey, PrivacyTask
 from dsar.tasks.records import TaskRecord, TaskView
@@ -233,6 +234,7 @@ def add_task(
     due_at: datetime,
     holding_period_days: int | None = None,
     reason: str | None = None,
+    subject_identities: Mapping[str, str] | None = None,
 ) -> None:
     """Add one new task to the session; the caller flushes or commits it with the rest of its transaction."""
     s.add(
@@ -252,6 +254,7 @@ def add_task(
             attempts=0,
             holding_period_days=holding_period_days,
             reason=reason,
+            subject_identities=dict(subject_identities) if subject_identities else None,
         )
     )
 
@@ -387,3 +390,8 @@ def result_keys(s: Session, ids: Sequence[str]) -> list[str]:
 def delete_tasks(s: Session, ids: Sequence[str], channel: str) -> None:
     """Delete these tasks of a channel (a face that forgets its requests, with their tasks)."""
     s.execute(delete(PrivacyTask).where(PrivacyTask.id.in_(ids), PrivacyTask.channel == channel))
+
+
+def seal_clear_emails(s: Session, limit: int = 1000) -> int:
+    """Seal up to `limit` subject e-mails written in clear before encryption at rest was on."""
+    return seal_clear(s, PrivacyTask.subject_email, PrivacyTask.id, limit)

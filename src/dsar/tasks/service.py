@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
 from dsar import log
+from dsar.datamap.identities import InvalidIdentity, parse_identity
 from dsar.db.engine import Database
 from dsar.errors import Conflict, InvalidInput, NotFound
 from dsar.kit.clock import Clock, iso_z
@@ -45,6 +46,12 @@ class _Request:
     channel: str
     holding_days: int = 0
     reason: str | None = None
+    identities: tuple[tuple[str, str], ...] = ()  # besides the e-mail: (identity name, normalised value)
+
+
+def _more(identities: tuple[tuple[str, str], ...]) -> str:
+    """The fingerprint's part for identities besides the e-mail (empty without any: fingerprints stay as they were)."""
+    return "".join(f"\n{name}={value}" for name, value in identities)
 
 
 class PrivacyTasks:
@@ -57,10 +64,12 @@ class PrivacyTasks:
         notify: Callable[[str], None],
         on_end: Callable[[Session, str], None] | None = None,
         on_open: OnOpen | None = None,
+        identity_kinds: Callable[[], Mapping[str, str]] | None = None,
     ) -> None:
         self.db, self.clock, self.subject_key, self.notify = db, clock, subject_key, notify
         self.on_end = on_end  # called in the transaction that ends a task (a cancelled deletion)
         self.on_open = on_open  # called in the transaction that creates a task (its privacy request opens)
+        self.identity_kinds = identity_kinds or (lambda: {"email": "email"})  # the data map's identity kinds
 
     def subject_ref(self, email: str) -> str:
         return keyed_hash(self.subject_key, email.strip().lower(), 32)
@@ -86,6 +95,44 @@ class PrivacyTasks:
                 tenant, DELETION, "startPersonalDataDeletionTask", email, client_token, channel, holding_days, reason
             )
         )
+
+    def start_for(
+        self,
+        tenant: str,
+        kind: str,
+        identities: Mapping[str, str],
+        *,
+        client_token: str | None = None,
+        channel: str = "console",
+        holding_days: int = 0,
+        reason: str | None = None,
+    ) -> str:
+        """A retrieval or deletion task for a subject known by any identities of the data map (an e-mail, an
+        internationalised one too, a phone, a customer id): the way in for the case layer and new faces. Each
+        value is checked and normalised for its kind (`InvalidIdentity` says which is wrong, never the value)."""
+        if kind not in (RETRIEVAL, DELETION):
+            raise InvalidInput(f"Unknown task kind {kind!r}: use {RETRIEVAL} or {DELETION}.")
+        kinds = self.identity_kinds()
+        normal: dict[str, str] = {}
+        for name, value in sorted(identities.items()):
+            if name not in kinds:
+                raise InvalidIdentity(f"Unknown identity {name!r}: use one of {', '.join(sorted(kinds))}.")
+            normal[name] = parse_identity(kinds[name], value)
+        if not normal:
+            raise InvalidIdentity("Give at least one identity of the subject.")
+        emails = [n for n in normal if kinds[n] == "email"]
+        email = normal.pop(emails[0]) if emails else ""
+        operation = "startPersonalDataRetrievalTask" if kind == RETRIEVAL else "startPersonalDataDeletionTask"
+        others = tuple(sorted(normal.items()))
+        return self._start_once(
+            _Request(tenant, kind, operation, email, client_token, channel, holding_days, reason, others)
+        )
+
+    def _subject(self, req: _Request) -> str:
+        """What the subject is known by, for the keyed hash: the e-mail, else the other identities."""
+        if req.email.strip():
+            return req.email
+        return "\n".join(f"{name}={value}" for name, value in req.identities)
 
     def cancel_deletion(self, tenant: str, task_id: str) -> str:
         """Cancel a deletion still ON_HOLD. It then reads FAILED with the error CANCELLED (an audit trail)."""
@@ -119,7 +166,7 @@ class PrivacyTasks:
         now = self.clock.now()
         email = req.email.strip()
         fingerprint = hashlib.sha256(
-            f"{req.kind}\n{email.lower()}\n{req.holding_days}\n{req.reason or ''}".encode()
+            f"{req.kind}\n{email.lower()}\n{req.holding_days}\n{req.reason or ''}{_more(req.identities)}".encode()
         ).hexdigest()
         task_id = new_id()
         on_hold = req.kind == DELETION and req.holding_days > 0
@@ -141,21 +188,22 @@ class PrivacyTasks:
                 channel=req.channel,
                 subject_type="SHOPPER",
                 subject_email=email,
-                subject_ref=self.subject_ref(email),
+                subject_ref=self.subject_ref(self._subject(req)),
                 status=ON_HOLD if on_hold else IN_PROGRESS,
                 now=now,
                 due_at=now + timedelta(days=req.holding_days),
                 holding_period_days=req.holding_days if req.kind == DELETION else None,
                 reason=req.reason,
+                subject_identities=dict(req.identities) or None,
             )
             s.flush()
             if self.on_open is not None:
-                self.on_open(s, [OpenedTask(task_id, req.tenant, req.kind, req.channel, email)])
+                self.on_open(s, [OpenedTask(task_id, req.tenant, req.kind, req.channel, email or self._subject(req))])
             if req.client_token and not repo.remember_token(
                 s, req.tenant, req.operation, req.client_token, task_id, fingerprint, now
             ):
                 raise _Raced()
-        _log.info("task_started", task_id=task_id, kind=req.kind, subject=self.subject_ref(email)[:16])
+        _log.info("task_started", task_id=task_id, kind=req.kind, subject=self.subject_ref(self._subject(req))[:16])
         if not on_hold:
             self.notify(task_id)
         return task_id

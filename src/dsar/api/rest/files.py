@@ -3,7 +3,10 @@
 Mounted when the storage adapter declares `capabilities.own_download_route`. The route parses the request,
 asks the adapter for its verdict on the link (`check_link`, in `dsar.storage.links`) and for the object,
 and translates: a local file is sent with Range, ETag and conditional requests (Starlette's FileResponse);
-an object that is not a file here (the memory adapter) is sent whole.
+an object that is not a file here (encrypted storage, the memory adapter) is streamed from the adapter's
+reader, with single `Range`s when that reader can seek (encrypted storage decrypts only the chunks a range
+needs). A stored object that fails its integrity check is never sent: before the first byte the answer is
+a 500 error, after it the connection is cut short of the announced length.
 """
 
 from __future__ import annotations
@@ -11,17 +14,19 @@ from __future__ import annotations
 import mimetypes
 import os
 import re
+from collections.abc import Iterator
 from datetime import UTC
 from email.utils import parsedate_to_datetime
+from typing import BinaryIO
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
 from dsar.errors import NotFound
-from dsar.storage.base import Storage
+from dsar.storage.base import Storage, StoredObjectCorrupt
 from dsar.storage.links import LinkCheck
 
 # Sent with every answer of this route, errors included: downloads are personal data.
@@ -138,9 +143,74 @@ class _DownloadResponse(FileResponse):
         await super().__call__({**scope, "headers": raw}, receive, send_private)
 
 
-def _read_whole(storage: Storage, key: str) -> bytes:
-    with storage.open(key) as handle:
-        return handle.read()
+_STREAM_READ = 1 << 20
+
+
+def _single_range(header: str | None, size: int) -> tuple[int, int] | bool | None:
+    """(first, last) of one satisfiable byte range; None to send the whole object (no Range, an invalid one, or
+    several: RFC 9110 §14.2 lets a server ignore them); False when nothing of it is satisfiable (416)."""
+    normalised = _normalise_range(header, size)
+    if normalised is None:
+        return None
+    specs = normalised.removeprefix("bytes=").split(",")
+    if len(specs) != 1:
+        return None
+    spec = specs[0]
+    if match := _SUFFIX_RANGE.fullmatch(spec):
+        length = int(match.group(1))
+        return (max(0, size - length), size - 1) if size > 0 and length > 0 else False
+    first_text, _, last_text = spec.partition("-")
+    first = int(first_text)
+    if first >= size:
+        return False
+    last = min(int(last_text), size - 1) if last_text else size - 1
+    return first, last
+
+
+def _pieces(handle: BinaryIO, first: bytes, left: int) -> Iterator[bytes]:
+    """The first piece (read before the answer started), then the rest; the handle is closed at the end."""
+    try:
+        yield first
+        while left > 0:
+            piece = handle.read(min(_STREAM_READ, left))
+            if not piece:
+                return
+            left -= len(piece)
+            yield piece
+    finally:
+        handle.close()
+
+
+def _stream(storage: Storage, key: str, request: Request, headers: dict[str, str], media_type: str) -> Response:
+    """An object that is not a file here: streamed, one byte range if asked for and the reader can seek."""
+    size = storage.size(key)
+    handle = storage.open(key)
+    try:
+        seekable = handle.seekable()
+        wanted = _single_range(request.headers.get("range"), size) if seekable else None
+        if request.headers.get("if-range") is not None:  # no validators to compare with: send it whole
+            wanted = None
+        if seekable:
+            headers = {**headers, "accept-ranges": "bytes"}
+        if wanted is False:
+            handle.close()
+            return Response(status_code=416, headers={**headers, "content-range": f"bytes */{size}"})
+        status, start, length = 200, 0, size
+        if isinstance(wanted, tuple):
+            status, start, length = 206, wanted[0], wanted[1] - wanted[0] + 1
+            headers = {**headers, "content-range": f"bytes {wanted[0]}-{wanted[1]}/{size}"}
+            handle.seek(start)
+        headers = {**headers, "content-length": str(length)}
+        if request.method == "HEAD":
+            handle.close()
+            return Response(status_code=status, headers=headers, media_type=media_type)
+        first = handle.read(min(_STREAM_READ, length))  # a corrupt start is an error answer, not a cut stream
+    except BaseException:
+        handle.close()
+        raise
+    return StreamingResponse(
+        _pieces(handle, first, length - len(first)), status_code=status, headers=headers, media_type=media_type
+    )
 
 
 def files_router(storage: Storage) -> APIRouter:
@@ -156,18 +226,16 @@ def files_router(storage: Storage) -> APIRouter:
             return _error(403, "AccessDenied", "The link has expired.")
         if verdict is not LinkCheck.VALID:
             return _error(403, "AccessDenied", "The link signature is not valid.")
+        disposition = _content_disposition(filename or key.rsplit("/", 1)[-1])
         try:
             file = storage.local_file(key)
-            body = _read_whole(storage, key) if file is None else b""
+            if file is None:
+                headers = {**_PRIVATE_HEADERS, "content-disposition": disposition}
+                return _stream(storage, key, request, headers, _media_type(key))
         except NotFound:
             return _error(404, "NotFound", "The requested file does not exist.")
-        disposition = _content_disposition(filename or key.rsplit("/", 1)[-1])
-        if file is None:
-            return Response(
-                body,
-                headers={**_PRIVATE_HEADERS, "content-disposition": disposition},
-                media_type=_media_type(key),
-            )
+        except StoredObjectCorrupt:
+            return _error(500, "InternalError", "The stored file failed its integrity check.")
         stat_result = file.stat
         headers = {**_PRIVATE_HEADERS, "content-disposition": disposition, "accept-ranges": "bytes"}
         response = _DownloadResponse(

@@ -15,11 +15,11 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from dsar.auth.endusers import ODR_SCOPE, EndUser
+from dsar.auth.oidc import OidcError
 from dsar.bootstrap import Container
 from dsar.errors import DsarError, InvalidInput, NotFound, Unauthenticated
 from dsar.odr.face import OIDC_CALLBACK, Odr
 from dsar.odr.oauth import OAuthError, PageError, RedirectError, SignInPage
-from dsar.odr.oidc import OidcError
 from dsar.odr.pages import error_page, sign_in_page
 from dsar.odr.service import NOT_COMPLETED
 

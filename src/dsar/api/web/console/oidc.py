@@ -20,9 +20,9 @@ from starlette.responses import RedirectResponse, Response
 
 from dsar.api.web import secure_request
 from dsar.api.web.console.guard import PREFIX, Guard
+from dsar.auth.oidc import OidcClient, OidcError
 from dsar.errors import DsarError
 from dsar.kit.signing import sign, verify
-from dsar.odr.oidc import OidcClient, OidcError
 
 FLOW_COOKIE = "dsar_console_oidc"
 FLOW_SECONDS = 600

@@ -1,4 +1,4 @@
-"""A confidential client of the company's OpenID Connect provider, for signing people in to the ODR face.
+"""A confidential client of the company's OpenID Connect provider, to sign people in (ODR, the privacy center).
 
 Authorization code flow with PKCE (S256), a nonce and the state of our own sign-in; the ID token is verified
 against the provider's JWKS (signature, issuer, audience, expiry, nonce), and its `email` must be verified.
