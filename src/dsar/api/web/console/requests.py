@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 from collections.abc import Iterator
@@ -173,6 +174,7 @@ def add_request_routes(router: APIRouter, guard: Guard) -> None:
         try:
             if action == "approve":
                 await run_in_threadpool(lambda: c.requests.approve(tenant, rid, actor=actor))
+                await run_in_threadpool(_start_verified_work, c, rid)
             elif action == "deny":
                 basis, law, note = values.get("basis", ""), values.get("law") or None, values.get("note", "")
                 await run_in_threadpool(
@@ -210,6 +212,13 @@ def add_request_routes(router: APIRouter, guard: Guard) -> None:
                 return await decide(request, rid, name, permission)
 
         route()
+
+
+def _start_verified_work(c: Any, rid: str) -> None:
+    """A privacy center request the team just approved starts its engine work now, not at the center's next
+    periodic run (which would start it anyway); other requests are left as they are."""
+    with contextlib.suppress(DsarError):  # not the center's, or not ready: its periodic job decides
+        c.privacy_center.start_work(rid)
 
 
 def _tasks(c: Any, ids: list[str]) -> list[Any]:
