@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.api.harness import Api
-from tests.privacy.conftest import JANE, Mailbox, center_api, code_in, mailbox, smtp_server  # noqa: F401  (fixtures)
+from tests.privacy.conftest import JANE, Mailbox, center_api, code_in, mailbox  # noqa: F401  (fixtures)
 from tests.privacy.test_flow import enter_code, submit, wait_case
 from tests.web.console_helpers import csrf_of, make_operator, sign_in
 
