@@ -45,6 +45,7 @@ from dsar.odr.face import OIDC_CALLBACK, Odr
 from dsar.odr.jobs import odr_handler
 from dsar.odr.oauth import OdrAuth
 from dsar.odr.service import OdrConfig, OdrRequests
+from dsar.operators.service import Operators
 from dsar.portability.jobs import DataQueryJob
 from dsar.portability.service import CHANNEL as ADP_CHANNEL
 from dsar.portability.service import Portability, check_notify_url
@@ -53,6 +54,7 @@ from dsar.requests.categories import CategoriesRequests
 from dsar.requests.events import CaseEvent, PreferenceEvent
 from dsar.requests.preferences import SubjectPreferences
 from dsar.requests.rectification import RectificationRequests
+from dsar.requests.queue import RequestQueue
 from dsar.requests.rules import load_rules
 from dsar.requests.service import PrivacyRequests
 from dsar.signing.keys import KeyStore, SigningKeyError
@@ -401,6 +403,24 @@ class Container:
     def categories(self) -> CategoriesRequests:
         return CategoriesRequests(self.requests, lambda: self.datamap)
 
+    @cached_property
+    def request_queue(self) -> RequestQueue:
+        return RequestQueue(self.requests)
+
+    @cached_property
+    def operators(self) -> Operators:
+        c = self.settings.console
+        return Operators(
+            db=self.db,
+            clock=self.clock,
+            key=self.key("operators"),
+            public_url=self.settings.public_url,
+            idle_minutes=c.idle_minutes,
+            max_failures=c.max_failures,
+            lockout_minutes=c.lockout_minutes,
+            setup_link_hours=c.setup_link_hours,
+        )
+
     def task_ended(self, s: Session, task_id: str) -> None:
         """Where a task ends (the worker's finish, a cancelled deletion), in that transaction: the webhook event
         and the privacy request that holds the task."""
@@ -469,6 +489,7 @@ class Container:
                 Schedule("requests-reminders", timedelta(hours=1), self.requests.remind),  # days before due
                 Schedule("manual-reminders", timedelta(minutes=15), self.manual_steps.remind_due),
                 Schedule("manual-purge", timedelta(hours=1), self.manual_steps.purge_expired),
+                Schedule("console-sessions", timedelta(hours=1), self.operators.end_idle_sessions),
             ],
         )
 

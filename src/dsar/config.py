@@ -83,6 +83,17 @@ class RequestSettings(BaseModel):
         return value
 
 
+class ConsoleSettings(BaseModel):
+    tenant: str | None = Field(None, description="the tenant whose requests the console works; requests.company_tenant")
+    idle_minutes: int = Field(30, ge=1, le=24 * 60, description="a console session ends after this many idle minutes")
+    max_failures: int = Field(5, ge=1, le=100, description="failed sign-ins in a row that lock a local account")
+    lockout_minutes: int = Field(15, ge=1, le=24 * 60, description="how long a locked account stays locked")
+    setup_link_hours: int = Field(72, ge=1, le=24 * 30, description="lifetime of a set-password link")
+    oidc_issuer: str | None = Field(None, description="OpenID Connect issuer operators sign in with (optional)")
+    oidc_client_id: str | None = Field(None, description="the console's client id at that issuer")
+    oidc_client_secret: str | None = Field(None, description="the console's client secret at that issuer")
+
+
 class ArchiveSigningSettings(BaseModel):
     enabled: bool = Field(True, description="sign every archive's manifest (Ed25519, manifest.sig)")
     keys_dir: Path | None = Field(None, description="directory of the signing keys (JWK files); data_dir/signing-keys")
@@ -154,6 +165,7 @@ class Settings(BaseSettings):
     privacy: PrivacyCenterSettings = Field(default_factory=PrivacyCenterSettings)
     manual: ManualSettings = Field(default_factory=ManualSettings)
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
 
     def state_url(self) -> str:
         if self.database_url:

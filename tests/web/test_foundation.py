@@ -87,3 +87,22 @@ def test_dates_and_numbers_follow_the_locale() -> None:
     from zoneinfo import ZoneInfo
 
     assert Formatter("en", ZoneInfo("Europe/Paris")).date(moment) == "Mar 2, 2026"
+
+
+def test_the_language_comes_from_the_page_then_the_cookie_then_the_header() -> None:
+    from starlette.requests import Request
+
+    from dsar.api.web.i18n import available_locales, negotiate
+
+    def ask(query: str = "", cookie: str = "", header: str = "") -> str:
+        headers = [(b"accept-language", header.encode())] if header else []
+        if cookie:
+            headers.append((b"cookie", f"dsar_lang={cookie}".encode()))
+        return negotiate(Request({"type": "http", "query_string": query.encode(), "headers": headers}))
+
+    assert "en" in available_locales()
+    assert ask() == "en"
+    assert ask(header="en-GB,en;q=0.9") == "en"
+    assert ask(header="xx-YY") == "en"  # nothing we have: English
+    assert ask(query="lang=zz", cookie="qq", header="en") == "en"  # unknown choices are ignored
+    assert ask(query="lang=en") == "en"

@@ -25,6 +25,7 @@ from dsar.api.rest.token import token_router
 from dsar.api.rest.uploads import uploads_router
 from dsar.api.rest.wellknown import wellknown_router
 from dsar.api.web import install as install_web
+from dsar.api.web.console import mount_console
 from dsar.api.web.privacy import privacy_router
 from dsar.api.web.steps import steps_router
 from dsar.bootstrap import Container
@@ -56,6 +57,7 @@ def create_app(container: Container, *, migrate: bool = True, close: bool = Fals
     )
     pages.mount(app)
     install_web(app)
+    mount_console(app, container)
     app.include_router(token_router(container))
     app.include_router(graphql_router(container))
     app.include_router(health_router(container))

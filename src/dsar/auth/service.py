@@ -7,7 +7,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import jwt
 from sqlalchemy import select
@@ -15,12 +15,24 @@ from sqlalchemy import select
 from dsar.auth.bearer import bearer_claims
 from dsar.auth.models import ApiClient
 from dsar.db.engine import Database
-from dsar.errors import InvalidInput
+from dsar.errors import InvalidInput, NotFound
 from dsar.kit.clock import Clock
 
 KNOWN_SCOPES = frozenset({"privacy:manage", "files:manage"})
 ISSUER = "dsar"
 AUDIENCE = "dsar-api"
+
+
+@dataclass(frozen=True)
+class ClientView:
+    """An API client as the console lists it (never its secret)."""
+
+    id: str
+    name: str
+    tenant: str
+    scopes: str
+    created_at: datetime
+    disabled_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,33 @@ class AuthService:
                 )
             )
         return client_id, secret
+
+    def clients(self) -> list[ClientView]:
+        """Every API client, newest first (the console's integrations page)."""
+        with self.db.session(write=False) as s:
+            rows = s.scalars(select(ApiClient).order_by(ApiClient.created_at.desc(), ApiClient.id)).all()
+            return [ClientView(r.id, r.name, r.tenant, r.scopes, r.created_at, r.disabled_at) for r in rows]
+
+    def rotate_secret(self, client_id: str) -> str:
+        """A new secret for the client (shown once); the old one stops getting tokens at once. Tokens issued
+        before keep working until they expire (DSAR_TOKEN_TTL_SECONDS)."""
+        secret = secrets.token_urlsafe(32)
+        with self.db.session() as s:
+            client = s.get(ApiClient, client_id)
+            if client is None or client.disabled_at is not None:
+                raise NotFound("no such API client")
+            client.secret_hash = _hash_secret(secret)
+        return secret
+
+    def revoke_client(self, client_id: str) -> None:
+        """The client gets no more tokens; the ones it holds expire within DSAR_TOKEN_TTL_SECONDS."""
+        with self.db.session() as s:
+            client = s.get(ApiClient, client_id)
+            if client is None:
+                raise NotFound("no such API client")
+            if client.disabled_at is None:
+                client.disabled_at = self.clock.now()
+        self._verified.clear()
 
     def issue_token(self, client_id: str, client_secret: str, scope: str | None) -> dict[str, object]:
         with self.db.session(write=False) as s:

@@ -13,6 +13,7 @@ from dsar.cli import (
     db,
     keys,
     notifications,
+    operators,
     report,
     requests,
     serve,
@@ -46,6 +47,7 @@ app.command("serve")(serve.serve)
 app.command("worker")(serve.worker)
 app.command("demo")(serve.demo)
 app.add_typer(db.app, name="db")
+app.add_typer(operators.app, name="operators")
 app.add_typer(clients.app, name="clients")
 app.add_typer(datamap.app, name="datamap")
 app.add_typer(tasks.app, name="tasks")

@@ -17,6 +17,7 @@ from dsar import log
 from dsar.api.app import create_app
 from dsar.bootstrap import Container
 from dsar.cli.common import container, fail, load_settings, port_free
+from dsar.cli.demo_console import seed_console
 from dsar.cli.progress import ProgressLine
 from dsar.config import Settings
 from dsar.db.migrate import upgrade
@@ -132,7 +133,13 @@ def demo(
             fd = os.open(client_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as fh:
                 json.dump(creds, fh)
+    admin = seed_console(settings, directory)
     typer.echo(demo_instructions(base, creds["client_id"], creds["client_secret"], DEMO_EMAIL))
+    typer.echo(
+        f"The privacy team's console: {base}/console\n"
+        f"  sign in as {admin['email']} with the password {admin['password']}\n"
+        "  (a few hundred demo requests in every state; `dsar operators create` adds your team)\n"
+    )
     _serve(settings, host, port)
 
 

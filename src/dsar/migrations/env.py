@@ -10,6 +10,7 @@ import dsar.jobs.periodic
 import dsar.manual.models
 import dsar.notifications.models
 import dsar.odr.models
+import dsar.operators.models
 import dsar.portability.models
 import dsar.ratelimit.models
 import dsar.requests.models

@@ -17,6 +17,10 @@ def get_app(s: Session, app_id: str) -> App | None:
     return s.get(App, app_id)
 
 
+def all_apps(s: Session) -> list[App]:
+    return list(s.scalars(select(App).order_by(App.created_at.desc(), App.id)))
+
+
 def count_request(s: Session, app_id: str, window_start: datetime) -> int:
     """Add one request to the app's current window; the window's count so far."""
     inc = (

@@ -140,6 +140,12 @@ class Portability:
             self.notifications.subscribe(s, app_id, notify_url)
         return AppView(app_id, name, notify_url, self.notifications.topic_arn(app_id))
 
+    def apps(self) -> list[AppView]:
+        """Every app, newest first (the console's integrations page)."""
+        with self.db.session(write=False) as s:
+            rows = repo.all_apps(s)
+            return [AppView(a.id, a.name, a.notify_url, self.notifications.topic_arn(a.id)) for a in rows]
+
     def revoke(self, app_id: str, email: str | None = None) -> int:
         """Revoke the app's authorization by one customer (or, without `email`, by every customer): their
         tokens issued until now are refused (401 REVOKED_TOKEN), their queries in progress end CANCELED

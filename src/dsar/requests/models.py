@@ -40,6 +40,7 @@ class PrivacyRequest(Base):
             sqlite_where=_OPEN,
             postgresql_where=_OPEN,
         ),
+        Index("ix_privacy_requests_tenant_due", "tenant", "due_on", "id"),  # the console's queue, soonest due first
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -37,12 +37,13 @@ HEADERS = {
 HSTS = "max-age=31536000"
 
 CSRF_COOKIE = "dsar_csrf"
+STATIC_PREFIX = "/web/static/"
 CSRF_FIELD = "csrf_token"
 
 
 class SecurityHeaders:
-    """ASGI middleware: every response under one of `prefixes` gets HEADERS (HSTS over HTTPS), and pages
-    (text/html) are not stored by caches. A header a route set itself is kept."""
+    """ASGI middleware: every response under one of `prefixes` gets HEADERS (HSTS over HTTPS), and everything
+    but the static files is not stored by caches. A header a route set itself is kept."""
 
     def __init__(self, app: ASGIApp, prefixes: Iterable[str]) -> None:
         self.app = app
@@ -61,7 +62,7 @@ class SecurityHeaders:
                     headers.setdefault(name, value)
                 if https:
                     headers.setdefault("Strict-Transport-Security", HSTS)
-                if headers.get("content-type", "").startswith("text/html"):
+                if not scope["path"].startswith(STATIC_PREFIX):  # pages and exports may hold personal data
                     headers.setdefault("Cache-Control", "no-store")
             await send(message)
 

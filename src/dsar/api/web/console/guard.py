@@ -1,0 +1,107 @@
+"""Who is asking, and may they: the console's session cookie, role checks and CSRF checks, on the server.
+
+Every page asks `Guard.operator` (no session: to the sign-in page); every action asks `Guard.action`, which
+checks the session, the form's CSRF token (bound to the session) and the role's permission, and answers 403
+otherwise, whatever the page showed. Cookies are HttpOnly, SameSite=Strict, and Secure over HTTPS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from dsar.api.web import Web, secure_request
+from dsar.bootstrap import Container
+from dsar.operators.roles import allowed
+from dsar.operators.service import OperatorView
+
+SESSION_COOKIE = "dsar_console"
+PREFIX = "/console"
+
+
+@dataclass(frozen=True)
+class Who:
+    sid: str
+    operator: OperatorView
+
+    def may(self, permission: str, *, assigned: bool = True) -> bool:
+        return allowed(self.operator.role, permission, assigned=assigned)
+
+
+class Refused(Exception):
+    """Answered as a page (403 forbidden, 303 to the sign-in page, 400 bad form)."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+class Guard:
+    def __init__(self, container: Container, web: Web) -> None:
+        self.container = container
+        self.web = web
+        self.tenant = container.settings.console.tenant or container.settings.requests.company_tenant
+        self.oidc_enabled = False  # set when the OIDC routes are added
+
+    async def who(self, request: Request) -> Who | None:
+        found = await run_in_threadpool(self.container.operators.session, request.cookies.get(SESSION_COOKIE))
+        return None if found is None else Who(found[0], found[1])
+
+    async def operator(self, request: Request, permission: str = "requests.read") -> Who:
+        """The signed-in operator allowed `permission`; otherwise Refused (sign in, or 403)."""
+        who = await self.who(request)
+        if who is None:
+            raise Refused(RedirectResponse(f"{PREFIX}/sign-in", status_code=303))
+        if not who.may(permission):
+            raise Refused(self.forbidden(request, who))
+        return who
+
+    async def action(self, request: Request, permission: str) -> tuple[Who, FormData]:
+        """A POST: signed in, a valid CSRF token bound to this session, and the role's permission."""
+        who = await self.who(request)
+        if who is None:
+            raise Refused(RedirectResponse(f"{PREFIX}/sign-in", status_code=303))
+        form = await request.form()
+        if not self.web.check_csrf(request, form, binding=who.sid):
+            raise Refused(self.page(request, who, "console/error.html", {"reason": "csrf"}, status=403))
+        if not who.may(permission):
+            raise Refused(self.forbidden(request, who))
+        return who, form
+
+    def forbidden(self, request: Request, who: Who) -> HTMLResponse:
+        return self.page(request, who, "console/error.html", {"reason": "forbidden"}, status=403)
+
+    def page(
+        self,
+        request: Request,
+        who: Who | None,
+        template: str,
+        values: Mapping[str, Any] | None = None,
+        *,
+        status: int = 200,
+        nav: str = "",
+    ) -> HTMLResponse:
+        context = {"who": who, "nav": nav, "prefix": PREFIX, "oidc": self.oidc_enabled, **(values or {})}
+        context.setdefault("flash", None)
+        return self.web.render(request, template, context, status=status, binding=who.sid if who else "")
+
+    @staticmethod
+    def set_session(request: Request, response: Response, token: str, idle_minutes: int) -> None:
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            httponly=True,
+            samesite="strict",
+            secure=secure_request(request),
+            path=PREFIX,
+            max_age=None,  # a browser session; the server ends it after idle_minutes
+        )
+
+    @staticmethod
+    def clear_session(response: Response) -> None:
+        response.delete_cookie(SESSION_COOKIE, path=PREFIX)

@@ -1,0 +1,1 @@
+"""The privacy team's console accounts: operators, roles, web sessions and the hash-chained audit log."""

@@ -1,0 +1,253 @@
+"""The console over HTTP (the ASGI app): roles and CSRF enforced on the server, decisions, exports, TOTP."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from dsar.api.app import create_app
+from dsar.api.web import HEADERS, Csrf
+from dsar.bootstrap import Container
+from dsar.config import Settings
+from dsar.kit.clock import FrozenClock
+from dsar.operators import totp
+from tests.web.console_helpers import START, csrf_of, make_operator, seed, sign_in
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[tuple[Container, FrozenClock, dict[str, str]]]:
+    clock = FrozenClock(START)
+    portability = {"allow_private_notify_urls": True}  # the apps' notification URLs on loopback
+    settings = Settings(data_dir=tmp_path, secret_key="k" * 32, run_workers=False, portability=portability)
+    c = Container(settings, clock=clock, with_workers=False)
+    with TestClient(create_app(c)):  # runs the migrations
+        pass
+    for email, role in [
+        ("admin@example.com", "admin"),
+        ("approver@example.com", "approver"),
+        ("respondent@example.com", "respondent"),
+        ("viewer@example.com", "viewer"),
+    ]:
+        make_operator(c, email, role)
+    ids = seed(c, clock)
+    yield c, clock, ids
+    c.close()
+
+
+def _client(c: Container) -> TestClient:
+    return TestClient(create_app(c, migrate=False))
+
+
+def _signed_in(c: Container, email: str) -> TestClient:
+    client = _client(c)
+    r = sign_in(client, email)
+    assert r.status_code == 303 and r.headers["location"] == "/console/requests", r.text
+    return client
+
+
+def _ids(html: str) -> list[str]:
+    return re.findall(r'data-request="([^"]+)"', html)
+
+
+def test_pages_need_a_session_and_carry_the_strict_headers(world: Any) -> None:
+    c, _clock, _seeded = world
+    client = _client(c)
+    r = client.get("/console/requests", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/console/sign-in"
+    page = client.get("/console/sign-in")
+    for name, value in HEADERS.items():
+        assert page.headers[name] == value
+    assert page.headers["cache-control"] == "no-store"
+    assert sign_in(client, "admin@example.com", "wrong password!").status_code == 401
+    r = sign_in(client, "admin@example.com")
+    cookie = r.headers["set-cookie"]
+    assert (
+        "dsar_console=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/console" in cookie
+    )
+
+
+def test_filters_find_the_overdue_requests_and_search_uses_the_email_hash(world: Any) -> None:
+    c, _clock, ids = world
+    client = _signed_in(c, "viewer@example.com")
+    assert set(_ids(client.get("/console/requests", params={"overdue": "1"}).text)) == {
+        ids["overdue_access"],
+        ids["overdue_deletion"],
+    }
+    page = client.get("/console/requests").text
+    assert _ids(page)[:2] == [ids["overdue_access"], ids["overdue_deletion"]] or _ids(page)[:2] == [
+        ids["overdue_deletion"],
+        ids["overdue_access"],
+    ]  # due date order: the two overdue first
+    assert _ids(client.get("/console/requests", params={"q": "Olga@Example.com"}).text) == [ids["overdue_access"]]
+    assert _ids(client.get("/console/requests", params={"q": ids["fresh_access"]}).text) == [ids["fresh_access"]]
+    assert _ids(client.get("/console/requests", params={"type": "portability"}).text) == [ids["fresh_portability"]]
+    assert _ids(client.get("/console/requests", params={"jurisdiction": "eu"}).text) == [ids["fresh_access"]]
+    assert _ids(client.get("/console/requests", params={"channel": "odr"}).text) == [ids["overdue_deletion"]]
+    assert len(_ids(client.get("/console/requests", params={"due_within": "40"}).text)) == 4
+    dash = client.get("/console/dashboard").text
+    overdue = re.search(r'id="stat-overdue"><span class="value">(\d+)</span>', dash)
+    assert overdue and overdue.group(1) == "2" and 'id="chart-weeks"' in dash
+    bad = client.get("/console/requests", params={"q": "olga"})
+    assert bad.status_code == 400 and "full e-mail" in bad.text
+    assert "olga@example.com" not in page  # masked in lists
+
+
+def test_an_approver_approves_and_denies_and_the_audit_log_has_both(world: Any) -> None:
+    c, _clock, ids = world
+    client = _signed_in(c, "approver@example.com")
+    rid = ids["overdue_access"]
+    token = csrf_of(client.get(f"/console/requests/{rid}").text)
+    r = client.post(f"/console/requests/{rid}/approve", data={"csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 303
+    assert c.requests.get("default", rid).decision == "approved"
+    other = ids["fresh_access"]
+    form = {"csrf_token": token, "basis": "legal_exemption", "law": ""}
+    r = client.post(f"/console/requests/{other}/deny", data=form)
+    assert r.status_code == 400 and "must name the law" in r.text
+    form["law"] = "GDPR Art. 23(1)(e)"
+    assert client.post(f"/console/requests/{other}/deny", data=form, follow_redirects=False).status_code == 303
+    denied = c.requests.get("default", other)
+    assert (denied.status, denied.decision_basis, denied.decided_by) == (
+        "denied",
+        "legal_exemption",
+        "approver@example.com",
+    )
+    actions = [(e.action, e.target) for e in c.operators.audit_entries(limit=10)]
+    assert ("approve", rid) in actions and ("deny", other) in actions
+    assert c.operators.verify_audit().ok
+
+
+def test_a_viewers_approve_posted_by_hand_is_refused_403(world: Any) -> None:
+    c, _clock, ids = world
+    client = _signed_in(c, "viewer@example.com")
+    rid = ids["overdue_access"]
+    page = client.get(f"/console/requests/{rid}").text
+    assert re.search(r'id="approve" disabled', page)
+    r = client.post(f"/console/requests/{rid}/approve", data={"csrf_token": csrf_of(page)})
+    assert r.status_code == 403 and "Not allowed" in r.text
+    assert c.requests.get("default", rid).status == "received"
+    assert client.get("/console/operators").status_code == 403
+    assert "DSAR_DATAMAP" in client.get("/console/datamap").text  # readable by all; this app has no data map
+    assert client.get("/console/audit").status_code == 403
+    assert client.get("/console/requests.csv").status_code == 403
+
+
+def test_a_respondent_comments_only_on_requests_assigned_to_them(world: Any) -> None:
+    c, _clock, ids = world
+    rid = ids["fresh_portability"]
+    client = _signed_in(c, "respondent@example.com")
+    token = csrf_of(client.get(f"/console/requests/{rid}").text)
+    assert client.post(f"/console/requests/{rid}/comment", data={"csrf_token": token, "text": "hi"}).status_code == 403
+    assert client.post(f"/console/requests/{rid}/reveal", data={"csrf_token": token}).status_code == 403
+    c.requests.assign("default", rid, actor="test", assignee="respondent@example.com")
+    r = client.post(
+        f"/console/requests/{rid}/comment", data={"csrf_token": token, "text": "called"}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    assert client.post(f"/console/requests/{rid}/approve", data={"csrf_token": token}).status_code == 403
+
+
+def test_a_forged_or_missing_csrf_token_is_refused(world: Any) -> None:
+    c, _clock, ids = world
+    client = _signed_in(c, "approver@example.com")
+    rid = ids["overdue_access"]
+    real = csrf_of(client.get(f"/console/requests/{rid}").text)
+    for token in ("", "x.y", real.split(".")[0] + ".AAAA", real + "x"):
+        r = client.post(f"/console/requests/{rid}/approve", data={"csrf_token": token})
+        assert r.status_code == 403 and "expired" in r.text
+    # a well-made token bound to no session (as the sign-in page's) does not pass for a signed-in operator
+    nonce = real.split(".")[0]
+    unbound = f"{nonce}.{Csrf(c.key('web-csrf'))._mac(nonce, '')}"
+    assert client.post(f"/console/requests/{rid}/approve", data={"csrf_token": unbound}).status_code == 403
+    assert c.requests.get("default", rid).status == "received"
+
+
+def test_reveal_and_export_are_audited(world: Any) -> None:
+    c, _clock, ids = world
+    client = _signed_in(c, "approver@example.com")
+    r = client.get("/console/requests.csv", params={"overdue": "1"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert (
+        r.headers["cache-control"] == "no-store"
+        and 'filename="privacy-requests.csv"' in r.headers["content-disposition"]
+    )
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert {row["request_id"] for row in rows} == {ids["overdue_access"], ids["overdue_deletion"]}
+    assert all(row["overdue"] == "yes" for row in rows)
+    rid = ids["overdue_access"]
+    token = csrf_of(client.get(f"/console/requests/{rid}").text)
+    page = client.post(f"/console/requests/{rid}/reveal", data={"csrf_token": token}).text
+    assert 'id="identities"' in page  # this case has no task: no identity held in clear
+    entries = c.operators.audit_entries(limit=5)
+    assert [e.action for e in entries[:2]] == ["reveal", "export"]
+    assert entries[1].detail == {"filters": {"overdue": "1"}, "search": False}
+
+
+def test_totp_enrolment_then_sign_in_needs_the_code(world: Any) -> None:
+    c, clock, _seeded = world
+    client = _signed_in(c, "admin@example.com")
+    page = client.get("/console/account").text
+    secret = re.search(r'name="secret" value="([A-Z2-7]+)"', page)
+    assert secret
+    code = totp.code_at(secret.group(1), clock.now().timestamp())
+    r = client.post(
+        "/console/account/totp", data={"csrf_token": csrf_of(page), "secret": secret.group(1), "code": code}
+    )
+    assert r.status_code == 200 and "Second factor" in r.text
+    fresh = _client(c)
+    assert sign_in(fresh, "admin@example.com").status_code == 401
+    clock.advance(timedelta(seconds=30))
+    code = totp.code_at(secret.group(1), clock.now().timestamp())
+    assert sign_in(fresh, "admin@example.com", code=code).status_code == 303
+
+
+def test_an_admin_creates_rotates_and_revokes_an_api_client_and_redelivers_a_message(world: Any) -> None:
+    c, _clock, _seeded = world
+    client = _signed_in(c, "admin@example.com")
+    page = client.get("/console/integrations")
+    assert page.status_code == 200
+    form = {"csrf_token": csrf_of(page.text), "name": "back office", "scope": ["privacy:manage"], "tenant": ""}
+    made = client.post("/console/integrations/clients", data=form).text
+    cid, secret = re.findall(r"<code>([^<]+)</code>", made)[:2]
+
+    def token(secret: str) -> int:
+        data = {"grant_type": "client_credentials", "client_id": cid, "client_secret": secret}
+        return client.post("/token", data=data).status_code
+
+    assert token(secret) == 200
+    rotated = client.post(f"/console/integrations/clients/{cid}/rotate", data={"csrf_token": form["csrf_token"]}).text
+    new_secret = re.findall(r"<code>([^<]+)</code>", rotated)[1]
+    assert token(secret) == 401 and token(new_secret) == 200
+    r = client.post(f"/console/integrations/clients/{cid}/revoke", data={"csrf_token": form["csrf_token"]})
+    assert r.status_code == 200 and token(new_secret) == 401
+    with c.db.session() as s:
+        mid = c.notifications.publish(s, "app-1", "subject", {"hello": "world"})
+    with c.db.engine.begin() as conn:  # its deliveries failed for good
+        conn.execute(text("UPDATE notification_outbox SET status = 'DEAD', attempts = 8 WHERE id = :id"), {"id": mid})
+    assert c.notifications.status(mid)[0] == "DEAD"
+    r = client.post(f"/console/integrations/messages/{mid}/redeliver", data={"csrf_token": form["csrf_token"]})
+    assert r.status_code == 200 and c.notifications.status(mid)[0] == "PENDING"
+    app_form = {"csrf_token": form["csrf_token"], "name": "Acme export", "notify_url": "ftp://nope"}
+    assert client.post("/console/integrations/apps", data=app_form).status_code == 400
+    app_form["notify_url"] = "http://127.0.0.1:9/notify"
+    assert client.post("/console/integrations/apps", data=app_form, follow_redirects=False).status_code == 303
+    [app] = [a for a in c.portability.apps() if a.name == "Acme export"]
+    page = client.get("/console/integrations").text
+    assert f'data-app="{app.app_id}"' in page and "SubscriptionConfirmation" in page  # its first message, queued
+    r = client.post(f"/console/integrations/apps/{app.app_id}/revoke", data={"csrf_token": form["csrf_token"]})
+    assert r.status_code == 200
+    actions = [e.action for e in c.operators.audit_entries(limit=10)]
+    assert {"client_created", "client_rotated", "client_revoked", "webhook_redelivered"} <= set(actions)
+    assert {"app_created", "app_revoked"} <= set(actions)
+    viewer = _signed_in(c, "approver@example.com")
+    assert viewer.get("/console/integrations").status_code == 403
+    assert viewer.post(f"/console/integrations/clients/{cid}/rotate", data={"csrf_token": "x"}).status_code == 403
