@@ -53,8 +53,8 @@ from dsar.ratelimit.service import Counters, DbCounters, RateLimits, RedisCounte
 from dsar.requests.categories import CategoriesRequests
 from dsar.requests.events import CaseEvent, PreferenceEvent
 from dsar.requests.preferences import SubjectPreferences
-from dsar.requests.rectification import RectificationRequests
 from dsar.requests.queue import RequestQueue
+from dsar.requests.rectification import RectificationRequests
 from dsar.requests.rules import load_rules
 from dsar.requests.service import PrivacyRequests
 from dsar.signing.keys import KeyStore, SigningKeyError
