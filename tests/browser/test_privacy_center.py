@@ -1,10 +1,12 @@
 """The privacy center in a real Chromium (no JavaScript needed) against a real server and a real SMTP server
 (aiosmtpd) on loopback: submit, the code arrives, verify, the team approves, the completion e-mail, the
 download; the same in German; a Global Privacy Control signal. The screenshots in docs/privacy-center/ are
-taken here."""
+taken here
+(DSAR_UPDATE_SCREENSHOTS=1 writes them)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -94,8 +96,13 @@ def center(tmp_path: Path, demo_dir: Path, mailbox: tuple[Mailbox, int]) -> Iter
 
 
 def _shot(browser: Any, name: str) -> None:
+    """Taken on every run (the page must render); written over docs/privacy-center/ only with
+    DSAR_UPDATE_SCREENSHOTS=1, so a test run leaves the tree as it found it."""
     browser.set_window_size(1100, 900)
-    browser.save_screenshot(str(SHOTS / f"{name}.png"))
+    png = browser.get_screenshot_as_png()
+    assert png.startswith(b"\x89PNG")
+    if os.environ.get("DSAR_UPDATE_SCREENSHOTS") == "1":
+        (SHOTS / f"{name}.png").write_bytes(png)
 
 
 def _fill(browser: Any, css: str, text: str) -> None:
