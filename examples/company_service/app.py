@@ -60,6 +60,7 @@ def create_app(secret: str, collections: Collections, *, answer: str = "sync", d
 
     def change(req: dict[str, Any]) -> dict[str, Any]:
         work = copy.deepcopy(collections)  # all or nothing: applied to a copy, kept only if every change fits
+        before: list[list[dict[str, Any]]] = []  # rectify: each changed row's key and old values, in key order
         for ch in req["changes"]:
             coll = work[ch["collection"]]
             wanted = {tuple(k) for k in ch["keys"]}
@@ -71,11 +72,15 @@ def create_app(secret: str, collections: Collections, *, answer: str = "sync", d
             for name, value in ch["values"].items():
                 if value is None and name in coll["schema"].get("required", []):
                     return {"error": "not_null"}
+            mine.sort(key=lambda r: [r[c] for c in ch["key"]])
+            before.append(
+                [{"key": [r[c] for c in ch["key"]], "values": {n: r.get(n) for n in ch["values"]}} for r in mine]
+            )
             for r in mine:
                 r.update(ch["values"])
         collections.clear()
         collections.update(work)
-        return {"status": "done"}
+        return {"status": "done", "before": before} if req["action"] == "rectify" else {"status": "done"}
 
     def result(req: dict[str, Any]) -> dict[str, Any]:
         if req["action"] == "probe":

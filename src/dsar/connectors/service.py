@@ -26,6 +26,7 @@ import httpx
 import orjson
 
 from dsar.connectors.base import (
+    Before,
     Capabilities,
     Change,
     ColumnSpec,
@@ -139,7 +140,7 @@ class ServiceConnector:
     """One company service. Safe to share between threads (httpx's client is)."""
 
     kind = "service"
-    capabilities = Capabilities(erase=True, explain=True)
+    capabilities = Capabilities(erase=True, explain=True, rectify=True)
 
     def __init__(
         self,
@@ -318,7 +319,7 @@ class ServiceConnector:
         """One request with every change: the service applies them all or none."""
         self._change("erase", changes)
 
-    def _change(self, action: str, changes: Sequence[Change]) -> None:
+    def _change(self, action: str, changes: Sequence[Change]) -> dict[str, Any]:
         payload = {
             "changes": [
                 {
@@ -333,10 +334,32 @@ class ServiceConnector:
         result = self.call(action, payload)
         if result.get("status") != "done":
             raise unavailable(self.name, ServiceAnswer(f"the service did not confirm the {action}"))
+        return result
 
-    def rectify(self, changes: Sequence[Change]) -> None:
-        """New values for the subject's rows (action `rectify`), all or none."""
-        self._change("rectify", [ch for ch in changes if ch.values is not None])
+    def rectify(self, changes: Sequence[Change]) -> list[list[Before]]:
+        """New values for the subject's rows (action `rectify`), all or none; the service tells each changed
+        row's key and old values (`before`, per change, in key order), typed by the collection's schema."""
+        changes = [ch for ch in changes if ch.values is not None]
+        before = self._change("rectify", changes).get("before")
+        if not isinstance(before, list) or len(before) != len(changes):
+            raise unavailable(self.name, ServiceAnswer("the rectify answer has no `before` per change"))
+        out: list[list[Before]] = []
+        for ch, found in zip(changes, before, strict=True):
+            schemas = {c.name: c.schema for c in self.describe(ch.table).columns}
+            rows: list[Before] = []
+            for item in found if isinstance(found, list) else []:
+                if not isinstance(item, dict) or not isinstance(item.get("key"), list):
+                    raise unavailable(self.name, ServiceAnswer("a `before` row has no key"))
+                key = tuple(_parse(v, schemas.get(k, {})) for k, v in zip(ch.key, item["key"], strict=True))
+                raw = item.get("values")
+                values: dict[str, Any] = raw if isinstance(raw, dict) else {}
+                rows.append(Before(key, {k: _parse(values.get(k), schemas.get(k, {})) for k in ch.values or {}}))
+            try:
+                rows.sort(key=lambda b: b.key)
+            except TypeError:  # keys of mixed types: a stable order all the same
+                rows.sort(key=lambda b: repr(b.key))
+            out.append(rows)
+        return out
 
     def explain_erase(self, changes: Sequence[Change], *, chunk: int) -> Iterator[str]:
         for ch in changes:
