@@ -3,6 +3,7 @@ CSRF) against the configured sources and lists what the CLI lists; integrations 
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -96,3 +97,27 @@ def test_a_missing_data_map_is_a_clear_error(tmp_path: Path) -> None:
         assert r.status_code == 503 and "DSAR_DATAMAP" in r.text
     finally:
         c.close()
+
+
+def test_integrations_list_the_webhook_endpoints_for_admins_only(world: Container) -> None:
+    c = world
+    admin = _signed_in(c, "admin@example.com")
+    assert "No webhook endpoint yet." in admin.get("/console/integrations").text
+    quiet = c.webhooks.create("http://127.0.0.1:9/quiet", ["PRIVACY_PREFERENCE_CHANGED"])
+    busy = c.webhooks.create(
+        "http://user:pw@127.0.0.1:9/hook?token=s3cret",
+        ["PERSONAL_DATA_RETRIEVAL_TASK_COMPLETED", "PERSONAL_DATA_DELETION_TASK_COMPLETED"],
+        tenant="acme",
+    )
+    with c.db.session() as s:
+        c.notifications.publish(s, busy.id, "subject", {"n": 1})
+    page = admin.get("/console/integrations").text
+    rows = dict(re.findall(r'<tr data-endpoint="([^"]+)">(.*?)</tr>', page, re.S))
+    assert set(rows) == {quiet.id, busy.id}
+    assert "http://127.0.0.1:9/quiet" in rows[quiet.id] and "no event yet" in rows[quiet.id]
+    assert "PRIVACY_PREFERENCE_CHANGED" in rows[quiet.id] and "Jan 5, 2026" in rows[quiet.id]
+    assert "http://127.0.0.1:9/hook?…" in rows[busy.id] and "acme" in rows[busy.id]
+    assert "PERSONAL_DATA_DELETION_TASK_COMPLETED, PERSONAL_DATA_RETRIEVAL_TASK_COMPLETED" in rows[busy.id]
+    assert "PENDING" in rows[busy.id]
+    assert "s3cret" not in page and "pw@" not in page and busy.secret not in page
+    assert _signed_in(c, "viewer@example.com").get("/console/integrations").status_code == 403
