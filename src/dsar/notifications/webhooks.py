@@ -24,8 +24,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from dsar.db.engine import Database
@@ -119,6 +120,24 @@ class WebhookView:
     secret: str
 
 
+@dataclass(frozen=True)
+class Endpoint:
+    """A subscription as an admin sees it: never its secret; the URL without its query (it may hold a token)."""
+
+    id: str
+    tenant: str
+    url: str
+    events: list[str]
+    created_at: datetime
+    status: str  # its latest message's: PENDING, DELIVERED, DEAD; "" before any event
+    messages: int
+
+
+def shown_url(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "…" if parts.query else "", ""))
+
+
 class Webhooks:
     def __init__(self, *, db: Database, clock: Clock, check_url: Callable[[str], str]) -> None:
         self.db, self.clock, self.check_url = db, clock, check_url
@@ -145,6 +164,27 @@ class Webhooks:
                 )
             )
         return view
+
+    def endpoints(self) -> list[Endpoint]:
+        """Every subscription, oldest first, with the status of its latest message and how many it was sent."""
+        with self.db.session(write=False) as s:
+            rows = s.execute(select(OutboxMessage.app_id, func.count()).group_by(OutboxMessage.app_id)).all()
+            counts: dict[str, int] = {app_id: n for app_id, n in rows}
+            hooks = s.scalars(select(WebhookSubscription).order_by(WebhookSubscription.created_at)).all()
+            out = []
+            for h in hooks:
+                last = s.scalars(
+                    select(OutboxMessage.status)
+                    .where(OutboxMessage.app_id == h.id)
+                    .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+                    .limit(1)
+                ).first()
+                out.append(
+                    Endpoint(
+                        h.id, h.tenant, shown_url(h.url), list(h.events), h.created_at, last or "", counts.get(h.id, 0)
+                    )
+                )
+            return out
 
     def on_task_end(self, s: Session, task_id: str) -> None:
         """Queue the task's event for each subscription of its tenant, in the transaction that ended it.

@@ -19,6 +19,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "requests.export": _DECIDERS,
     "dashboard.read": _ALL,
     "datamap.read": _ALL,
+    "datamap.coverage": frozenset({ADMIN, APPROVER, VIEWER}),  # oversight; it samples every table of every source
     "operators.manage": frozenset({ADMIN}),
     "integrations.manage": frozenset({ADMIN}),
     "audit.read": frozenset({ADMIN}),

@@ -1,5 +1,6 @@
 """The data map as a picture (sources as columns, collections as boxes, references as arrows, drawn as SVG on
-the server) and, on demand, `dsar datamap check`'s report."""
+the server) and, on demand, `dsar datamap check`'s report and `dsar datamap coverage`'s (a POST: it samples
+every table of every source, so it runs only when asked)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from starlette.responses import Response
 
 from dsar.api.web.console.guard import Guard
 from dsar.datamap.model import DataMap
+from dsar.discovery.coverage import coverage as run_coverage
 from dsar.engine.check import check as run_check
 from dsar.errors import DsarError
 
@@ -98,3 +100,28 @@ def add_datamap_routes(router: APIRouter, guard: Guard) -> None:
         report = await run_in_threadpool(run_check, dm, c.sources) if check else None
         values = {"error": None, "pic": picture(dm), "dm": dm, "report": report, "box": (BOX_W, BOX_H)}
         return guard.page(request, who, "console/datamap.html", values, nav="datamap")
+
+    async def coverage_page(request: Request, run: bool) -> Response:
+        if run:
+            who, _form = await guard.action(request, "datamap.coverage")  # CSRF: it reads every source
+        else:
+            who = await guard.operator(request, "datamap.coverage")
+        values: dict[str, object] = {"error": None, "report": None}
+        try:
+            dm = await run_in_threadpool(lambda: c.datamap)
+            if run:
+                values["report"] = await run_in_threadpool(run_coverage, dm)
+        except DsarError as exc:  # no data map, or a source that cannot be read
+            values["error"] = exc.message
+        except RuntimeError as exc:  # a source's driver failed (as the CLI reports it)
+            values["error"] = str(exc)
+        status = 200 if values["error"] is None else 503
+        return guard.page(request, who, "console/coverage.html", values, nav="datamap", status=status)
+
+    @router.get("/datamap/coverage")
+    async def coverage(request: Request) -> Response:
+        return await coverage_page(request, run=False)
+
+    @router.post("/datamap/coverage")
+    async def run_coverage_now(request: Request) -> Response:
+        return await coverage_page(request, run=True)

@@ -1,5 +1,6 @@
 """Integrations (admins): API clients (create, rotate the secret, revoke), portability apps (create, revoke every
-customer's authorization) and the outbox's notifications and webhook deliveries (redeliver). A secret is shown
+customer's authorization), the webhook endpoints (subscriptions, read only) and the outbox's notifications and
+webhook deliveries (redeliver). A secret is shown
 once, on the page that made it."""
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ def add_integration_routes(router: APIRouter, guard: Guard) -> None:
             "clients": c.auth.clients(),
             "apps": c.portability.apps(),
             "scopes": sorted(KNOWN_SCOPES),
+            "endpoints": c.webhooks.endpoints(),
             "messages": [(m, c.notifications.deliveries(m.id)) for m in messages],
         }
 
