@@ -1,6 +1,7 @@
 """Personal data in dsar's own state, encrypted column by column: `SealedText`, an AES-256-GCM TypeDecorator.
 
-A column of this type (subjects' e-mails) is written as `dsar-sealed:v1:<base64url(nonce, ciphertext, tag)>`
+A column of this type (subjects' e-mails; `SealedJSON` for a JSON value such as a task's other identities)
+is written as `dsar-sealed:v1:<base64url(nonce, ciphertext, tag)>`
 when the engine has a field key (`use_field_key`, set by the composition root when encryption at rest is
 on), and read back transparently. The column's name is the associated data, so a value copied into another
 column does not open. Lookups never use these columns: they go through the keyed hash beside them
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import os
 from typing import Any
 
@@ -76,6 +78,31 @@ class SealedText(TypeDecorator[str]):
             raise SealedFieldError("A sealed field of the state database does not open under this key.") from None
 
 
+class SealedJSON(TypeDecorator[Any]):
+    """A JSON value stored as text and sealed like `SealedText` (the JSON is what is encrypted); a clear value
+    (a row written before encryption was on, or by the JSON column this type replaced) reads as JSON."""
+
+    impl = Text
+    cache_ok = True
+
+    def __init__(self, purpose: str) -> None:
+        super().__init__()
+        self.purpose = purpose
+        self._text = SealedText(purpose)
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return self._text.process_bind_param(json.dumps(value, separators=(",", ":"), sort_keys=True), dialect)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, str):  # a driver that still decodes the former JSON column itself
+            return value
+        return json.loads(self._text.process_result_value(value, dialect) or "null")
+
+
 def seal_clear(
     s: Session, column: InstrumentedAttribute[Any], key: InstrumentedAttribute[Any], limit: int = 1000
 ) -> int:
@@ -90,4 +117,4 @@ def seal_clear(
     return len(rows)
 
 
-__all__ = ["PREFIX", "SealedFieldError", "SealedText", "seal_clear", "use_field_key"]
+__all__ = ["PREFIX", "SealedFieldError", "SealedJSON", "SealedText", "seal_clear", "use_field_key"]
