@@ -139,8 +139,9 @@ class Container:
     @cached_property
     def db(self) -> Database:
         db = Database(make_engine(self.settings.state_url()))
-        if self.settings.encryption.enabled:  # subjects' e-mails sealed in the state (docs/encryption.md)
-            db.seal_fields(self.key("state-fields"))
+        if self.settings.encryption.enabled:  # subjects' data sealed in the state (docs/encryption.md)
+            # Derived on first use: a command that fails to reach the database generates no master key.
+            db.seal_fields(lambda: self.key("state-fields"))
         return db
 
     @cached_property

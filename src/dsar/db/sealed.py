@@ -15,6 +15,7 @@ import base64
 import binascii
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -35,16 +36,30 @@ class SealedFieldError(DsarError):
     code = "STATE_FIELD_UNREADABLE"
 
 
-def use_field_key(engine: Engine, key: bytes | None) -> None:
-    """Seal the `SealedText` columns written through `engine` with `key` (32 bytes); None: write them clear."""
-    if key is not None and len(key) != 32:
-        raise ValueError("the field key must be 32 bytes")
+FieldKey = bytes | Callable[[], bytes]
+
+
+def use_field_key(engine: Engine, key: FieldKey | None) -> None:
+    """Seal the `SealedText` columns written through `engine` with `key` (32 bytes, or a function that returns
+    them when a sealed value is first written or read: the master key may not exist before); None: clear."""
+    if isinstance(key, bytes):
+        _checked(key)
     setattr(engine.dialect, _ATTRIBUTE, key)
 
 
-def _key(dialect: Dialect) -> bytes | None:
-    key: bytes | None = getattr(dialect, _ATTRIBUTE, None)
+def _checked(key: bytes) -> bytes:
+    if len(key) != 32:
+        raise ValueError("the field key must be 32 bytes")
     return key
+
+
+def _key(dialect: Dialect) -> bytes | None:
+    key: FieldKey | None = getattr(dialect, _ATTRIBUTE, None)
+    if key is None or isinstance(key, bytes):
+        return key
+    derived = _checked(key())  # the same bytes on every call: a race only derives them twice
+    setattr(dialect, _ATTRIBUTE, derived)
+    return derived
 
 
 class SealedText(TypeDecorator[str]):
@@ -117,4 +132,4 @@ def seal_clear(
     return len(rows)
 
 
-__all__ = ["PREFIX", "SealedFieldError", "SealedJSON", "SealedText", "seal_clear", "use_field_key"]
+__all__ = ["PREFIX", "FieldKey", "SealedFieldError", "SealedJSON", "SealedText", "seal_clear", "use_field_key"]
