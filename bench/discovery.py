@@ -157,8 +157,32 @@ def fides_sample() -> None:
         f"  import-fides of the dataset: {len(dm.collections)} collections, {len(warnings)} warning(s); "
         f"datamap check: {len(rep.errors)} error(s), {len(rep.warnings)} warning(s)"
     )
+    for w in warnings:
+        print(f"    {w}")
     draft = render([scan])
-    print(f"  draft: {len(draft.splitlines())} lines, {draft.count('REVIEW')} REVIEW marks")
+    drafted = parse(draft)
+    sources = Sources(drafted, connect)
+    try:
+        rep = check(drafted, sources)
+    finally:
+        sources.dispose()
+    print(
+        f"  draft: {len(draft.splitlines())} lines, {draft.count('REVIEW')} REVIEW marks; datamap check: "
+        f"{len(rep.errors)} error(s), {len(rep.warnings)} warning(s)"
+    )
+    ident_truth = {
+        (c["name"], f["name"])
+        for c in ds["collections"]
+        for f in c["fields"]
+        if (f.get("fides_meta") or {}).get("identity")
+    }
+    found = {
+        (drafted.name_of(key), m.column): name
+        for key, coll in drafted.collections.items()
+        for name, m in coll.identity_matches()
+    }
+    print(f"  identities in the draft: {score(set(found), ident_truth)}")
+    print(f"    found: {sorted(f'{t}.{c} ({k})' for (t, c), k in found.items())}")
 
 
 # --- Chinook ---------------------------------------------------------------------------------------------

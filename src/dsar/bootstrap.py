@@ -35,6 +35,8 @@ from dsar.jobs.periodic import PeriodicJobs, Schedule
 from dsar.kit.clock import Clock, SystemClock
 from dsar.kit.jws import JwsError, SigningKey
 from dsar.kit.signing import derive_key
+from dsar.manual import service as manual_service
+from dsar.manual.service import ManualSteps
 from dsar.notifications import email as outbox_email
 from dsar.notifications.mail import Mailer, OutboxMailer, SmtpConfig, SmtpMailer
 from dsar.notifications.service import Notifications, http_transport
@@ -47,6 +49,10 @@ from dsar.odr.service import OdrConfig, OdrRequests
 from dsar.portability.jobs import DataQueryJob
 from dsar.portability.service import CHANNEL as ADP_CHANNEL
 from dsar.portability.service import Portability, check_notify_url
+from dsar.requests.categories import CategoriesRequests
+from dsar.requests.events import CaseEvent, PreferenceEvent
+from dsar.requests.preferences import SubjectPreferences
+from dsar.requests.rectification import RectificationRequests
 from dsar.requests.rules import load_rules
 from dsar.requests.service import PrivacyRequests
 from dsar.signing.keys import KeyStore, SigningKeyError
@@ -179,6 +185,7 @@ class Container:
             odr_repo.seal_clear_emails,
             verification_repo.seal_clear_fields,
             outbox_email.seal_clear_fields,
+            manual_service.seal_clear_fields,
         ):
             while True:
                 with self.db.session() as s:
@@ -340,6 +347,7 @@ class Container:
             public_url=s.public_url.rstrip("/"),
             signer=self.archive_keys.signer if s.archive_signing.enabled else lambda _now: None,
             on_end=self.task_ended,
+            manual=self.manual_steps.gate,
             handlers={
                 (ADP_CHANNEL, RETRIEVAL): self.data_query_job,
                 ("odr", RETRIEVAL): odr_handler(self.odr.requests),
@@ -372,10 +380,31 @@ class Container:
             subject_key=self.key("subject-pseudonyms"),  # the tasks' key: a subject's requests and tasks match
             timezone=r.timezone,
             retention_months=r.retention_months,
+            remind_days_before=r.remind_days_before,
             default_jurisdiction=r.default_jurisdiction,
             company_tenant=r.company_tenant,
             on_change=lambda *a: self.privacy_center.case_changed(*a),
+            on_events=self._case_events,
         )
+
+    def _case_events(self, s: Session, events: Sequence[CaseEvent]) -> None:
+        """A privacy request's changes become webhook events in the transaction that made them."""
+        self.webhooks.queue(s, [e.outgoing() for e in events])
+
+    def _preference_changed(self, s: Session, e: PreferenceEvent) -> None:
+        self.webhooks.queue(s, [e.outgoing()])
+
+    @cached_property
+    def preferences(self) -> SubjectPreferences:
+        return SubjectPreferences(self.requests, on_change=self._preference_changed)
+
+    @cached_property
+    def rectifications(self) -> RectificationRequests:
+        return RectificationRequests(self.tasks, lambda: self.datamap, lambda: self.sources)
+
+    @cached_property
+    def categories(self) -> CategoriesRequests:
+        return CategoriesRequests(self.requests, lambda: self.datamap)
 
     def task_ended(self, s: Session, task_id: str) -> None:
         """Where a task ends (the worker's finish, a cancelled deletion), in that transaction: the webhook event
@@ -430,6 +459,9 @@ class Container:
                 Schedule("odr-expiry", odr_every, self.odr.requests.delete_expired),
                 Schedule("requests-purge", timedelta(hours=1), self.requests.purge_expired),  # retention in months
                 Schedule("privacy-center", timedelta(minutes=1), lambda _now: self.privacy_center.run_due()),
+                Schedule("requests-reminders", timedelta(hours=1), self.requests.remind),  # days before due
+                Schedule("manual-reminders", timedelta(minutes=15), self.manual_steps.remind_due),
+                Schedule("manual-purge", timedelta(hours=1), self.manual_steps.purge_expired),
             ],
         )
 
@@ -523,6 +555,23 @@ class Container:
             oidc=oidc,
         )
         return Odr(requests, auth, config)
+
+    @cached_property
+    def manual_steps(self) -> ManualSteps:
+        """Manual sources' steps: the worker's gate, the respondents' links, reminders (docs/manual-sources.md)."""
+        s = self.settings
+        return ManualSteps(
+            db=self.db,
+            clock=self.clock,
+            storage=self.storage,
+            datamap=lambda: self.datamap,
+            key=self.key("manual-step-links"),
+            settings=s.manual,
+            public_url=s.public_url,
+            sender=s.manual.mail_from or s.odr.mail_from,
+            company=s.company_name,
+            on_answer=lambda task_id: self.tasks.wake(task_id),
+        )
 
     @cached_property
     def privacy_center(self) -> PrivacyCenter:

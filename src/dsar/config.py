@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dsar.manual.settings import ManualSettings
 from dsar.odr.settings import OdrSettings
 from dsar.portability.settings import PortabilitySettings
 from dsar.verification.settings import PrivacyCenterSettings
@@ -68,6 +69,9 @@ class RequestSettings(BaseModel):
         description="the jurisdiction of requests whose face does not say one (e.g. US-CA, EU); its rule's deadline",
     )
     company_tenant: str = Field("default", description="the tenant whose team sees requests from apps and people")
+    remind_days_before: int = Field(
+        7, ge=0, le=90, description="a PRIVACY_REQUEST_REMINDER webhook event this many days before due (0: none)"
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -133,6 +137,7 @@ class Settings(BaseSettings):
     archive_signing: ArchiveSigningSettings = Field(default_factory=ArchiveSigningSettings)
     encryption: EncryptionSettings = Field(default_factory=EncryptionSettings)
     privacy: PrivacyCenterSettings = Field(default_factory=PrivacyCenterSettings)
+    manual: ManualSettings = Field(default_factory=ManualSettings)
 
     def state_url(self) -> str:
         if self.database_url:

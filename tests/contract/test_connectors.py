@@ -2,7 +2,8 @@
 
 Each test gets the same tables and rows loaded into a fresh source of one kind and asserts the same
 things of it: reads by keys (chunked, streamed, windowed), the e-mail matching rules, nulls, erasure in
-one transaction, description of columns and indexes, outages and closing.
+one transaction, rectification (new values, old ones told, all or nothing), description of columns and indexes,
+outages and closing.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import pytest
@@ -22,7 +23,7 @@ from fastapi import FastAPI
 
 from dsar.api.rest.services import services_router
 from dsar.connectors import registry
-from dsar.connectors.base import Change, Condition, Connector, NoSuchTable, Read, root_cause
+from dsar.connectors.base import Before, Change, Condition, Connector, NoSuchTable, Read, Rectifier, root_cause
 from dsar.connectors.memory import MemoryConnector, MemoryTable
 from dsar.connectors.service import ServiceConnector
 from dsar.connectors.service_replies import MemoryReplyStore, ServiceReplies
@@ -393,6 +394,45 @@ def test_a_failing_erase_changes_nothing(source: Connector) -> None:
         )
     assert info.value.source == "s" and "bob" not in str(info.value)
     assert len(rows(source, Read("events", ["id"], ["id"], [Condition("person_id", "in", [1])]))) == HEAVY
+    assert rows(source, Read("people", ["id", "name", "email"], ["id"], [Condition("id", "in", [1, 5])])) == [
+        (1, "Jane", "jane@example.com"),
+        (5, "Bob", "bob@example.com"),
+    ]
+
+
+def _rectifier(source: Connector) -> Rectifier:
+    assert source.capabilities.rectify  # every adapter of this suite can rectify
+    return cast(Rectifier, source)
+
+
+def test_rectify_sets_new_values_and_tells_the_old_ones(source: Connector) -> None:
+    before = _rectifier(source).rectify(
+        [
+            Change("people", ["id"], [(3,), (1,), (99,)], {"name": "Jane Doe", "joined": T0 + timedelta(days=9)}),
+            Change("tags", ["person_id", "tag"], [(1, "y")], {"value": "v9"}),
+        ]
+    )
+    assert before == [
+        [Before((1,), {"name": "Jane", "joined": T0}), Before((3,), {"name": "J.", "joined": T0 + timedelta(days=1)})],
+        [Before((1, "y"), {"value": "v2"})],
+    ]
+    got = rows(source, Read("people", ["id", "name", "joined"], ["id"], [Condition("id", "in", [1, 2, 3])]))
+    assert got == [(1, "Jane Doe", T0 + timedelta(days=9)), (2, None, None), (3, "Jane Doe", T0 + timedelta(days=9))]
+    assert rows(source, Read("tags", ["tag", "value"], ["tag"], [Condition("person_id", "in", [1])])) == [
+        ("x", "v1"),
+        ("y", "v9"),
+    ]
+
+
+def test_a_refused_rectification_changes_nothing(source: Connector) -> None:
+    with pytest.raises(SourceError) as info:
+        _rectifier(source).rectify(
+            [
+                Change("people", ["id"], [(1,)], {"name": "Jane Doe"}),
+                Change("people", ["id"], [(5,)], {"email": None}),  # NOT NULL: the source refuses
+            ]
+        )
+    assert info.value.source == "s" and "Jane" not in str(info.value)
     assert rows(source, Read("people", ["id", "name", "email"], ["id"], [Condition("id", "in", [1, 5])])) == [
         (1, "Jane", "jane@example.com"),
         (5, "Bob", "bob@example.com"),

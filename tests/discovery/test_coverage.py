@@ -73,3 +73,57 @@ def test_bad_input_is_one_line(tmp_path: Path) -> None:
     assert (
         r.exit_code == 1 and r.output.strip() == "error: source s: the SQLite file /nonexistent/x.sqlite does not exist"
     )
+
+
+KINDS_MAP = """
+version: 1
+identities: {phone: phone, card: customer_id}
+sources:
+  crm: {url: "sqlite:///${DATAMAP_DIR}/crm.sqlite"}
+collections:
+  crm.contacts:
+    primary_key: [id]
+    identities: {phone: {column: phone_e164, match: exact}}
+    processing: {purpose: Contacts, legal_basis: "Art. 6(1)(f) GDPR", retention: 2 years}
+  crm.calls:
+    primary_key: [id]
+    references: [{column: contact_id, to: crm.contacts.id}]
+    processing: {purpose: Call log, legal_basis: "Art. 6(1)(f) GDPR", retention: 1 year}
+  crm.loyalty:
+    primary_key: [card_no]
+    identities: {card: {column: card_no, match: exact}}
+    processing: {purpose: Loyalty scheme, legal_basis: "Art. 6(1)(b) GDPR", retention: 2 years}
+"""
+
+
+def test_phone_and_customer_id_identities_reach_collections(tmp_path: Path) -> None:
+    with closing(sqlite3.connect(tmp_path / "crm.sqlite")) as conn:
+        conn.execute("CREATE TABLE contacts (id INTEGER PRIMARY KEY, phone_e164 TEXT, full_name TEXT)")
+        conn.execute("CREATE TABLE calls (id INTEGER PRIMARY KEY, contact_id INTEGER, caller_ip TEXT)")
+        conn.execute("CREATE TABLE loyalty (card_no TEXT PRIMARY KEY, holder_email TEXT)")
+        names = ["Ada Lovelace", "Chen Wang", "Elif Yilmaz", "Goran Novak"]
+        for i in range(40):
+            conn.execute("INSERT INTO contacts VALUES (?, ?, ?)", (i + 1, f"+44207946{1000 + i}", names[i % 4]))
+            conn.execute("INSERT INTO calls VALUES (?, ?, ?)", (i + 1, i + 1, f"192.0.2.{i + 1}"))
+            conn.execute("INSERT INTO loyalty VALUES (?, ?)", (f"L-{i}", f"holder{i}@example.org"))
+        conn.commit()
+    datamap = tmp_path / "datamap.yaml"
+    datamap.write_text(KINDS_MAP)
+    r = runner.invoke(app, ["datamap", "coverage", "--datamap", str(datamap)])
+    assert r.exit_code == 0, r.output
+    assert "0 not covered" in r.output
+    # without their identities nothing reaches them: every personal column is listed
+    datamap.write_text(
+        KINDS_MAP.replace("    identities: {phone: {column: phone_e164, match: exact}}\n", "").replace(
+            "    identities: {card: {column: card_no, match: exact}}\n", ""
+        )
+    )
+    r = runner.invoke(app, ["datamap", "coverage", "--datamap", str(datamap)])
+    assert r.exit_code == 1, r.output
+    uncovered = sorted(line.split(":")[1].strip() for line in r.output.splitlines() if line.startswith("uncovered: "))
+    assert uncovered == [
+        "crm.calls.caller_ip",
+        "crm.contacts.full_name",
+        "crm.contacts.phone_e164",
+        "crm.loyalty.holder_email",
+    ], r.output

@@ -34,8 +34,14 @@ def test_classify_uses_values_over_names() -> None:
     assert guess.category == d.EMAIL and not guess.certain
     # `name` is a person's only in a personal table
     assert d.classify("name", "products", ["Blue Mug"] * 5, text=True, temporal=False, personal_table=False) == []
-    [person] = d.classify("name", "customers", ["Ann Lee"] * 5, text=True, temporal=False, personal_table=False)
-    assert person.category == d.NAME
+    people = ["Ann Lee", "Bo Chen", "Cem Kaya", "Dee Roy", "Eva Lund"]
+    [person] = d.classify("name", "customers", people, text=True, temporal=False, personal_table=False)
+    assert person.category == d.NAME and person.certain
+    # one value in every sampled row is a label ("Monthly Report"), not people's names: for review only
+    [label] = d.classify("name", "report", ["Monthly Report"] * 4, text=True, temporal=False, personal_table=True)
+    assert label.category == d.NAME and label.confidence < 0.6 and "all 4 sampled values are the same" in label.evidence
+    [first] = d.classify("first_name", "users", ["Ann"] * 4, text=True, temporal=False, personal_table=True)
+    assert first.certain  # a column named for people's names keeps its name
     # a key column is a reference, not the data it names
     assert d.classify("shipping_address_id", "orders", [1, 2], text=False, temporal=False, personal_table=True) == []
     [secret] = d.classify("password_hash", "users", ["x" * 60], text=True, temporal=False, personal_table=True)
@@ -47,3 +53,11 @@ def test_birth_dates_and_families() -> None:
     assert not d.plausible_birth_dates(["2099-01-01"])
     assert d.family("user.contact.address.city") == d.ADDRESS
     assert common_prefix(["chinook_album", "chinook_track", "chinook_genre"]) == "chinook_"
+
+
+def test_logs_of_activity() -> None:
+    for table in ("login", "logins", "user_sessions", "visit", "page_views", "login_events", "audit_log"):
+        assert d.activity_table(table), table
+    for table in ("orders", "products", "events", "blog_posts", "catalog"):
+        assert not d.activity_table(table), table
+    assert d.activity_time("login", "time").category == d.BEHAVIOR

@@ -20,13 +20,16 @@ runner = CliRunner()
 def _shape(path_or_text: Path | str, env: dict[str, str]) -> dict[str, object]:
     dm = load(path_or_text, env=env) if isinstance(path_or_text, Path) else parse(path_or_text, env=env)
     return {
-        key: (
-            list(c.primary_key),
-            {k: m.column for k, m in c.identities.items()},
-            sorted((r.column, r.to) for r in c.references),
-            {n: list(f.categories) for n, f in c.fields.items()},
-        )
-        for key, c in dm.collections.items()
+        "identities": dict(dm.identities),
+        **{
+            key: (
+                list(c.primary_key),
+                [(name, m.column, m.match) for name, m in c.identity_matches()],
+                sorted((r.column, r.to) for r in c.references),
+                {n: list(f.categories) for n, f in c.fields.items()},
+            )
+            for key, c in dm.collections.items()
+        },
     }
 
 
@@ -46,10 +49,25 @@ def test_import_maps_collections_identities_and_both_directions_of_reference() -
         ("id", "webshop_db.customer.address_id"),
         ("id", "webshop_db.orders.shipping_address_id"),
     ]
-    # two e-mail columns in one table: the first is the identity, the second is left for review
-    assert dm.collections["webshop_db.service_request"].identities["email"].column == "email"
-    assert "REVIEW: alt_email is an e-mail identity too" in text
-    assert "phone_number" in text and any("identity 'phone_number'" in w for w in warnings)
+    # Fides' identities become dsar identities of their kinds: phone_number a phone, custom ones customer ids
+    assert dict(dm.identities) == {
+        "email": "email",
+        "phone": "phone",
+        "customer_id": "customer_id",
+        "loyalty_id": "customer_id",
+    }
+    assert [(n, m.column, m.match) for n, m in customer.identity_matches()] == [
+        ("email", "email", "lower_trim"),
+        ("phone", "mobile", "exact"),
+        ("customer_id", "customer_number", "exact"),
+    ]
+    loyalty = dm.collections["webshop_db.loyalty"]
+    assert [(n, m.column) for n, m in loyalty.identity_matches()] == [("loyalty_id", "card_no")]
+    assert "REVIEW: Fides custom identity 'loyalty_id', read as a customer id" in text
+    # two e-mail identity columns in one table: one identity with both columns
+    request = dm.collections["webshop_db.service_request"]
+    assert [(n, m.column) for n, m in request.identity_matches()] == [("email", "email"), ("email", "alt_email")]
+    assert not any("identity" in w for w in warnings)
     assert any("details: nested fields left out" in w for w in warnings)
 
 
@@ -103,6 +121,57 @@ def test_fixture_round_trips_through_the_cli(tmp_path: Path) -> None:
     )
     assert r.exit_code == 0, r.output
     assert _shape(first, {}) == _shape(second, {})
+
+
+KINDS_MAP = """
+version: 1
+identities: {email: email, mobile: phone, stripe: customer_id}
+sources:
+  shop: {url: "sqlite://"}
+collections:
+  shop.customers:
+    primary_key: [id]
+    identities:
+      email: [{column: email}, {column: alt_email}]
+      mobile: {column: phone_e164, match: exact}
+      stripe: {column: stripe_id, match: exact}
+    fields: {email: {categories: [user.contact.email], erase: hash}}
+    processing: {purpose: Accounts, legal_basis: "Art. 6(1)(b) GDPR", retention: 1 year}
+  shop.orders:
+    primary_key: [id]
+    references: [{column: customer_id, to: shop.customers.id}]
+    processing: {purpose: Orders, legal_basis: "Art. 6(1)(c) GDPR", retention: 10 years}
+"""
+
+
+def test_identity_kinds_and_several_columns_go_out_and_come_back() -> None:
+    import yaml
+
+    exported = export_fides(parse(KINDS_MAP))
+    fields = {
+        f["name"]: f.get("fides_meta", {}).get("identity")
+        for f in yaml.safe_load(exported)["dataset"][0]["collections"][0]["fields"]
+    }
+    # Fides' own names for e-mail and phone; a customer id under the dsar identity's name (a custom identity)
+    assert fields == {
+        "id": None,
+        "email": "email",
+        "alt_email": "email",
+        "phone_e164": "phone_number",
+        "stripe_id": "stripe",
+    }
+    text, _ = import_fides(read_datasets([("x.yml", exported)]), {"shop": "sqlite://"})
+    back = parse(text)
+    assert dict(back.identities) == {"email": "email", "phone": "phone", "stripe": "customer_id"}
+    assert [(n, m.column, m.match) for n, m in back.collections["shop.customers"].identity_matches()] == [
+        ("email", "email", "lower_trim"),
+        ("email", "alt_email", "lower_trim"),
+        ("phone", "phone_e164", "exact"),  # a phone identity comes back under Fides' one name for phones
+        ("stripe", "stripe_id", "exact"),
+    ]
+    assert [(r.column, r.to) for r in back.collections["shop.orders"].references] == [
+        ("customer_id", "shop.customers.id")
+    ]
 
 
 def test_the_export_is_a_valid_fideslang_dataset(tmp_path: Path) -> None:
@@ -162,7 +231,9 @@ def test_an_imported_dataset_passes_check_against_its_database(tmp_path: Path) -
     with engine.begin() as conn:
         for ddl in (
             "CREATE TABLE address (id INTEGER PRIMARY KEY, street TEXT, city TEXT, zip TEXT)",
-            "CREATE TABLE customer (id INTEGER PRIMARY KEY, email TEXT, name TEXT, mobile TEXT, address_id INTEGER)",
+            "CREATE TABLE customer (id INTEGER PRIMARY KEY, email TEXT, name TEXT, mobile TEXT, customer_number TEXT,"
+            " address_id INTEGER)",
+            "CREATE TABLE loyalty (card_no TEXT PRIMARY KEY, points INTEGER)",
             "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER, shipping_address_id INTEGER)",
             "CREATE TABLE service_request (id TEXT PRIMARY KEY, email TEXT, alt_email TEXT, opened DATE, details TEXT)",
         ):

@@ -120,3 +120,58 @@ def test_the_periodic_job_purges_records_past_retention(env: dict[str, str]) -> 
         assert [v.id for v in c.requests.page("default").items] == [kept]  # an open request is never purged
     finally:
         c.close()
+
+
+def test_preferences_and_categories_from_the_shell(
+    env: dict[str, str], demo_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DSAR_DATAMAP", str(demo_dir / "datamap.yaml"))
+    _open(0)  # migrate
+    code, out = run("requests", "preference", "jane@example.com", "opt_out_sale", "--jurisdiction", "US-CA")
+    assert code == 0 and "opt_out_sale recorded" in out and "jane" not in out
+    code, out = run("requests", "preference", "jane@example.com", "objection", "--scope", "direct marketing")
+    code, out = run("requests", "preferences", "JANE@example.com", "--json")
+    doc = json.loads(out)
+    assert [(p["preference"], p["active"]) for p in doc["preferences"]] == [("objection", True), ("opt_out_sale", True)]
+    code, out = run("requests", "categories", "jane@example.com", "--json")
+    assert code == 0 and "user.contact.email" in json.loads(out)["categories"]
+    code, out = run("requests", "list", "--type", "opt_out", "--json")
+    assert [(v["status"], v["rule"]) for v in json.loads(out)["items"]] == [("completed", "ccpa")]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("requests", "preference", "jane@example.com", "sell"), "unknown preference"),
+        (("requests", "rectify", "jane@example.com", "--set", "nonsense"), "--set takes"),
+        (("requests", "rectify", "jane@example.com", "--set", "shop.customers.email=x"), "not a rectifiable field"),
+        (("requests", "rectify", "jane@example.com", "--set", "shop.customers.birth_date=soon"), "expected a date"),
+        (("requests", "categories", "jane@example.com", "--jurisdiction", "Mars!"), "jurisdiction"),
+    ],
+)
+def test_bad_rights_input_is_one_line(
+    env: dict[str, str], demo_dir: Path, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...], message: str
+) -> None:
+    monkeypatch.setenv("DSAR_DATAMAP", str(demo_dir / "datamap.yaml"))
+    _open(0)
+    code, out = run(*args)
+    assert code != 0 and message in out and "Traceback" not in out and len(out.strip().splitlines()) <= 2
+
+
+def test_the_periodic_job_sends_reminders(env: dict[str, str]) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from dsar.kit.clock import FrozenClock
+
+    clock = FrozenClock(datetime(2026, 1, 15, tzinfo=UTC))
+    c = Container(Settings(), clock=clock, with_workers=False)
+    try:
+        upgrade(c.db.engine)
+        rid = c.requests.open(tenant="default", type="access", channel="cli", email="a@example.com", actor="t")
+        due = c.requests.get("default", rid).due_on
+        clock.advance(timedelta(days=(due - clock.now().date()).days - 7))
+        assert "requests-reminders" in [s.name for s in c.periodic.schedules]
+        assert c.periodic.run_due("test-owner")
+        assert [e.kind for e in c.requests.get("default", rid).timeline][-1] == "reminder"
+    finally:
+        c.close()

@@ -49,7 +49,7 @@ def svc(db: Database, clock: FrozenClock, events: list[tuple[str, str, str]]) ->
         clock=clock,
         rules=load_rules(),
         subject_key=b"k" * 32,
-        on_event=lambda tenant, rid, kind, data: events.append((tenant, rid, kind)),
+        on_events=lambda s, evs: events.extend((e.tenant, e.request_id, e.kind) for e in evs),
     )
 
 

@@ -22,6 +22,7 @@ from dsar.api.rest.uploads import uploads_router
 from dsar.api.rest.wellknown import wellknown_router
 from dsar.api.web import install as install_web
 from dsar.api.web.privacy import privacy_router
+from dsar.api.web.steps import steps_router
 from dsar.bootstrap import Container
 from dsar.db.migrate import upgrade
 
@@ -60,10 +61,14 @@ def create_app(container: Container, *, migrate: bool = True, close: bool = Fals
     app.include_router(services_router(container.service_replies))
     if container.settings.privacy.enabled:
         app.include_router(privacy_router(container))
+    app.include_router(steps_router(container))  # manual sources' respondents (docs/manual-sources.md)
     if container.storage.capabilities.own_download_route:
         app.include_router(files_router(container.storage))
     if not container.storage.capabilities.presigned_put:
         app.include_router(uploads_router(container))
-    app.add_middleware(BodyLimit, odr_prefix=container.settings.odr.prefix)
+    m = container.settings.manual
+    app.add_middleware(
+        BodyLimit, odr_prefix=container.settings.odr.prefix, steps_max_bytes=m.max_upload_bytes * m.max_files + 65536
+    )
     app.state.container = container
     return app

@@ -26,16 +26,20 @@ class _TooLarge(Exception):
 
 
 class BodyLimit:
-    def __init__(self, app: App, *, odr_prefix: str, max_bytes: int = MAX_BODY) -> None:
+    def __init__(
+        self, app: App, *, odr_prefix: str, max_bytes: int = MAX_BODY, steps_max_bytes: int = MAX_BODY
+    ) -> None:
         self.app, self.odr_prefix, self.max_bytes = app, odr_prefix, max_bytes
+        self.steps_max_bytes = steps_max_bytes  # /steps/: a manual step's answer with its files (DSAR_MANUAL__*)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = str(scope.get("path", ""))
         if scope["type"] != "http" or path == "/graphql" or path.startswith("/uploads/"):
             await self.app(scope, receive, send)
             return
+        limit = self.steps_max_bytes if path.startswith("/steps/") else self.max_bytes
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+        if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._refuse(path, send)
             return
         seen, started = 0, False
@@ -45,7 +49,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     raise _TooLarge
             return message
 

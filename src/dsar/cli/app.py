@@ -16,6 +16,7 @@ from dsar.cli import (
     report,
     requests,
     serve,
+    steps,
     tasks,
     tokens,
     webhooks,
@@ -56,6 +57,7 @@ app.add_typer(requests.app, name="requests")
 app.add_typer(report.app, name="report")
 app.add_typer(archive.app, name="archive")
 app.add_typer(keys.app, name="keys")
+app.add_typer(steps.app, name="steps")
 
 
 def main() -> None:

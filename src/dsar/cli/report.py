@@ -43,14 +43,15 @@ def metrics(
         return
     typer.echo(f"requests received {lo.isoformat()} to {hi.isoformat()} (end excluded)")
     typer.echo(
-        f"{'type':14}{'received':>9}{'whole':>7}{'part':>6}{'denied':>8}{'open':>6}{'median d':>10}{'mean d':>8}"
+        f"{'type':14}{'received':>9}{'whole':>7}{'part':>6}{'denied':>8}{'open':>6}{'overdue':>8}{'late':>6}"
+        f"{'median d':>10}{'mean d':>8}"
     )
     for rtype, t in m.by_type.items():
         med = "-" if t.median_days is None else f"{t.median_days:g}"
         mean = "-" if t.mean_days is None else f"{t.mean_days:g}"
         typer.echo(
             f"{rtype:14}{t.received:>9}{t.complied_whole:>7}{t.complied_part:>6}{t.denied:>8}{t.open:>6}"
-            f"{med:>10}{mean:>8}"
+            f"{t.overdue:>8}{t.late:>6}{med:>10}{mean:>8}"
         )
         for basis, n in t.denied_by_basis.items():
             typer.echo(f"  denied, {basis}: {n}")

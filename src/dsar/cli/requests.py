@@ -1,4 +1,5 @@
-"""`dsar requests list|show|approve|deny|extend|assign|comment`: privacy requests as cases, from the shell.
+"""`dsar requests list|show|approve|deny|extend|assign|comment|rectify|preference|preferences|categories`: privacy
+requests as cases, from the shell.
 
 Lists mask the subject (`j***@example.com`); nothing personal is printed. Every change is recorded in the
 request's timeline with the operator named by `--as` (default: the shell user).
@@ -171,3 +172,94 @@ def comment(
     with container() as c:
         v = c.requests.comment(tenant, request_id, actor=_actor(actor), text=text)
     typer.echo(_line(v))
+
+
+PLACE = typer.Option(None, "--jurisdiction", help="where the person is, e.g. FR or US-CA (default: from settings)")
+
+
+@app.command("rectify")
+def rectify(
+    email: str = typer.Argument(..., help="the person's e-mail"),
+    values: list[str] = typer.Option(
+        ..., "--set", help="source.collection.column=new value (a field the data map marks rectifiable); repeat"
+    ),
+    jurisdiction: str | None = PLACE,
+    tenant: str = TENANT,
+) -> None:
+    """Start a rectification (GDPR Art. 16): the values are checked before anything changes."""
+    wanted: dict[str, str | None] = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            typer.echo("error: --set takes source.collection.column=value", err=True)
+            raise typer.Exit(2)
+        wanted[name.strip()] = value
+    with container() as c:
+        task_id = c.rectifications.start(tenant, email, wanted, channel="cli", jurisdiction=jurisdiction)
+    typer.echo(f"rectification task {task_id} started")
+
+
+@app.command("preference")
+def preference(
+    email: str = typer.Argument(..., help="the person's e-mail"),
+    kind: str = typer.Argument(..., help="restriction | objection | opt_out_sale | opt_out_sharing"),
+    withdraw: bool = typer.Option(False, "--withdraw", help="the person withdraws it (or it is lifted)"),
+    scope: str | None = typer.Option(None, "--scope", help="what it covers, e.g. direct marketing (default: all)"),
+    jurisdiction: str | None = PLACE,
+    tenant: str = TENANT,
+    actor: str | None = ACTOR,
+) -> None:
+    """Record a restriction, objection or opt-out: a case answered at once, and a webhook event."""
+    with container() as c:
+        done = c.preferences.record(
+            tenant,
+            email,
+            kind,
+            active=not withdraw,
+            scope=scope,
+            channel="cli",
+            actor=_actor(actor),
+            jurisdiction=jurisdiction,
+        )
+    state = "withdrawn" if withdraw else "recorded"
+    typer.echo(f"{kind} {state} (request {done.request_id}, subject {done.subject_ref})")
+
+
+@app.command("preferences")
+def preferences(
+    email: str = typer.Argument(..., help="the person's e-mail"),
+    tenant: str = TENANT,
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """A person's standing preferences, as the company's systems must honour them."""
+    with container() as c:
+        ref, views = c.preferences.of_email(tenant, email)
+    if as_json:
+        doc = {"subjectRef": ref, "preferences": [json.loads(json.dumps(asdict(v), default=str)) for v in views]}
+        typer.echo(json.dumps(doc, indent=2))
+        return
+    typer.echo(f"subject {ref}")
+    for v in views:
+        scope = f" ({v.scope})" if v.scope else ""
+        typer.echo(f"  {v.preference:16} {'active' if v.active else 'withdrawn':10} {v.law}{scope}")
+
+
+@app.command("categories")
+def categories(
+    email: str = typer.Argument(..., help="the person's e-mail"),
+    jurisdiction: str | None = PLACE,
+    tenant: str = TENANT,
+    actor: str | None = ACTOR,
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """Answer a request to know the categories (CCPA §1798.110) from the data map; no data is read."""
+    with container() as c:
+        done = c.categories.answer(tenant, email, channel="cli", actor=_actor(actor), jurisdiction=jurisdiction)
+    if as_json:
+        typer.echo(json.dumps({"requestId": done.request_id, **asdict(done.answer)}, indent=2))
+        return
+    typer.echo(f"request {done.request_id} answered")
+    for key, items in asdict(done.answer).items():
+        typer.echo(f"{key}:")
+        for item in items:
+            typer.echo(f"  - {item}")

@@ -95,6 +95,25 @@ class Capabilities:
     explain: bool = True  # can show the statements it would run
     scan: bool = True  # can find rows by any column; else only by the columns `indexes` lists (an API's filters)
     transactional: bool = True  # `erase` is all or nothing; else it goes row by row, each change idempotent
+    rectify: bool = False  # can set new values and tell the old ones (`Rectifier`)
+
+
+@dataclass(frozen=True, slots=True)
+class Before:
+    """A row a rectification changed: its key and the values its changed columns held before."""
+
+    key: Row
+    values: dict[str, Any]
+
+
+class Rectifier(Protocol):
+    """The optional part of the port that rectification needs (`capabilities.rectify`)."""
+
+    def rectify(self, changes: Sequence[Change]) -> list[list[Before]]:
+        """Set each change's `values` on its rows, in one transaction (all or nothing), reading every row's old
+        values in it first (locked where the database locks rows); per change, the rows found, in key order.
+        A value the column refuses fails the whole transaction: nothing changes."""
+        ...
 
 
 Index = tuple[str, ...]  # leading columns, lower-cased; an expression as its text without spaces

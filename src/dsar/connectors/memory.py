@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from dsar.connectors.base import (
+    Before,
     Capabilities,
     Change,
     ColumnSpec,
@@ -80,7 +81,7 @@ class MemoryConnector:
     """One source of in-memory tables. Safe to share between threads."""
 
     kind = "memory"
-    capabilities = Capabilities(erase=True, explain=True)
+    capabilities = Capabilities(erase=True, explain=True, rectify=True)
 
     def __init__(self, name: str, tables: Mapping[str, MemoryTable]) -> None:
         self.name = name
@@ -184,6 +185,35 @@ class MemoryConnector:
             self._check()
             for name, rows in staged.items():  # the commit: every change at once
                 self.tables[name].rows = rows
+
+    def rectify(self, changes: Sequence[Change]) -> list[list[Before]]:
+        with self._lock:
+            staged = {c.table: [dict(r) for r in self._table(c.table).rows] for c in changes}
+            out: list[list[Before]] = []
+            for c in changes:
+                t = self._table(c.table)
+                values = dict(c.values or {})
+                for col, value in values.items():
+                    if col not in t.columns:
+                        raise unavailable(self.name, KeyError(f"no column {col!r} in {c.table!r}"))
+                    if value is None and (col in t.not_null or col in t.key):
+                        raise unavailable(self.name, ValueError(f"{c.table}.{col} cannot be null"))
+                    if value is not None and not isinstance(value, t.columns[col]):
+                        raise unavailable(self.name, TypeError(f"{c.table}.{col} holds {t.columns[col].__name__}"))
+                    if isinstance(value, str) and col in t.lengths and len(value) > t.lengths[col]:
+                        raise unavailable(self.name, ValueError(f"{c.table}.{col} is too long"))
+                keys = set(c.keys)
+                found = []
+                for r in staged[c.table]:
+                    key = tuple(r.get(k) for k in c.key)
+                    if key in keys:
+                        found.append(Before(key, {col: r.get(col) for col in values}))
+                        r.update(values)
+                out.append(sorted(found, key=lambda b: b.key))
+            self._check()
+            for name, rows in staged.items():  # the commit
+                self.tables[name].rows = rows
+            return out
 
     def explain_erase(self, changes: Sequence[Change], *, chunk: int) -> Iterator[str]:
         for c in changes:

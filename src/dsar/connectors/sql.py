@@ -49,6 +49,7 @@ from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 from sqlalchemy.types import TypeEngine
 
 from dsar.connectors.base import (
+    Before,
     Capabilities,
     Change,
     ColumnSpec,
@@ -108,7 +109,7 @@ def json_schema_for(type_: TypeEngine[Any], nullable: bool) -> dict[str, Any]:
 class SqlConnector:
     """One SQL source: an engine with a small pool, and the tables reflected once."""
 
-    capabilities = Capabilities(erase=True, explain=True)
+    capabilities = Capabilities(erase=True, explain=True, rectify=True)
 
     def __init__(self, name: str, url: str, *, pool_size: int = 5) -> None:
         self.name = name
@@ -312,6 +313,31 @@ class SqlConnector:
                     conn.execute(stmt)
         except SQLAlchemyError as exc:
             raise unavailable(self.name, exc) from exc
+
+    def rectify(self, changes: Sequence[Change], *, chunk: int = 500) -> list[list[Before]]:
+        """Per change and chunk of keys: the rows' old values (SELECT ... FOR UPDATE where rows lock), then one
+        UPDATE; every change in one transaction."""
+        out: list[list[Before]] = []
+        try:
+            with self.engine.begin() as conn:
+                for c in changes:
+                    table = self._table(c.table)
+                    values = dict(c.values or {})
+                    found: list[Before] = []
+                    for i in range(0, len(c.keys), chunk):
+                        where = _keys_in(table, c.key, c.keys[i : i + chunk])
+                        cols = [table.c[k] for k in c.key] + [table.c[v] for v in values]
+                        stmt = select(*cols).where(where).order_by(*(table.c[k] for k in c.key))
+                        if self.kind != "sqlite":
+                            stmt = stmt.with_for_update()
+                        n = len(c.key)
+                        for row in conn.execute(stmt):
+                            found.append(Before(tuple(row[:n]), dict(zip(values, row[n:], strict=True))))
+                        conn.execute(update(table).where(where).values(values))
+                    out.append(found)
+        except SQLAlchemyError as exc:
+            raise unavailable(self.name, exc) from exc
+        return out
 
     def explain_erase(self, changes: Sequence[Change], *, chunk: int) -> Iterator[str]:
         for stmt in self._changes(changes, chunk):

@@ -12,6 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from dsar.datamap import http as http_sources
+from dsar.datamap import manual as manual_sources
 from dsar.datamap.model import UNION_TAGS, DataMap
 from dsar.datamap.portability import cross_check as portability_cross_check
 from dsar.errors import DataMapError
@@ -144,6 +145,7 @@ def parse(text: str, filename: str = "<datamap>", env: Mapping[str, str] | None 
 
             src["url"] = _ENV.sub(_sub, src["url"])
     http_sources.prepare(sources, env, filename, lambda loc: _line_for(loc, lines), problems)
+    manual_sources.prepare(sources)
     try:
         dm = DataMap.model_validate(raw)
     except ValidationError as exc:
@@ -202,6 +204,8 @@ def _cross_check(dm: DataMap, filename: str, lines: Mapping[Loc, int]) -> list[s
             )
             if spec.erase == "replace" and spec.replacement is None:
                 out.append(f"{at_field}: `erase: replace` needs a `replacement` value")
+            if spec.rectifiable and (col in coll.primary_key or col in coll.exclude):
+                out.append(f"{at_field}: a key or excluded column cannot be `rectifiable`")
             if spec.erase == "delete_row" and coll.erasure is not None and coll.erasure.action != "delete":
                 out.append(f"{at_field}: `erase: delete_row` contradicts `erasure.action: {coll.erasure.action}`")
         if coll.erasure_action() == "mask" and not coll.masks():
@@ -224,6 +228,7 @@ def _cross_check(dm: DataMap, filename: str, lines: Mapping[Loc, int]) -> list[s
                 )
     out.extend(portability_cross_check(dm, filename, lambda loc: _line_for(loc, lines)))
     out.extend(http_sources.cross_check(dm, filename, lambda loc: _line_for(loc, lines)))
+    out.extend(manual_sources.cross_check(dm, filename, lambda loc: _line_for(loc, lines)))
     return out
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, T
 
 from dsar.datamap.http import HttpSource
 from dsar.datamap.identities import Kind
+from dsar.datamap.manual import ManualSource
 from dsar.datamap.odr import OdrSection
 from dsar.datamap.portability import PortabilitySection
 
@@ -28,6 +29,7 @@ class Source(_Strict):
     description: str = ""
     timezone: Literal["UTC"] = "UTC"
     http: HttpSource | None = Field(None, description="a web API: `url` is its base URL (docs/datamap.md)")
+    manual: ManualSource | None = Field(None, description="a person answers for it (docs/manual-sources.md)")
 
 
 class IdentityMatch(_Strict):
@@ -79,6 +81,9 @@ class FieldSpec(_Strict):
     description: str = ""
     erase: Erasure | None = None
     replacement: str | None = None
+    rectifiable: bool = Field(
+        False, description="the subject may have it corrected (GDPR Art. 16): `startPersonalDataRectificationTask`"
+    )
 
 
 class Blocker(_Strict):
@@ -180,6 +185,10 @@ class DataMap(_Strict):
 
     def name_of(self, key: str) -> str:
         return key.split(".", 1)[1]
+
+    def manual_sources(self) -> dict[str, ManualSource]:
+        """The sources a person answers for (`manual:`), by name."""
+        return {name: src.manual for name, src in sorted(self.sources.items()) if src.manual is not None}
 
     def table_of(self, key: str) -> str:
         return self.collections[key].table or self.name_of(key)

@@ -2,9 +2,10 @@
 mapped columns whose categories look wrong.
 
 Every table of every source is sampled and classified by the same detectors as `discover`. A column holding
-personal data is covered when its table is a collection reached from an identity (directly or through
-references); otherwise it is listed. A mapped field whose declared categories disagree with what its values
-certainly are (an e-mail column filed as a name) is listed too, as a warning.
+personal data is covered when its table is a collection reached from an identity of any kind (e-mail, phone,
+customer id; directly or through references, the walk `build_plan` plans); otherwise it is listed. A mapped
+field whose declared categories disagree with what its values certainly are (an e-mail column filed as a
+name) is listed too, as a warning.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ def coverage(
     by_table: dict[tuple[str, str], str] = {(dm.source_of(key), dm.table_of(key)): key for key in dm.collections}
     rep = CoverageReport()
     for name in sorted(dm.sources):
+        if dm.sources[name].manual is not None:  # a person searches it: no schema to scan
+            continue
         scan = scan_source(name, dm.sources[name].url, sample=sample, log=log, progress=progress)
         rep.tables += len(scan.tables)
         _source(dm, scan, by_table, set(plan.unreachable), rep)

@@ -34,6 +34,7 @@ NATIONAL_ID = "user.government_id.national_identification_number"
 FREE_TEXT = "user.content.private"
 UNIQUE_ID = "user.unique_id"
 CREDENTIALS = "user.authorization.credentials"
+BEHAVIOR = "user.behavior"
 
 # A column is said to hold a kind of value when at least this share of its sampled non-empty values do.
 VALUE_SHARE = 0.6
@@ -138,6 +139,25 @@ def address_part(column: str) -> str:
 
 def person_table(table: str) -> bool:
     return bool(_PERSON_TABLES.search(table))
+
+
+_ACTIVITY_TABLES = re.compile(
+    r"log_?ins?$|log_?ons?$|sign_?ins?$|sessions?$|visits?$|activit(y|ies)$|access_?logs?$|audit_?(logs?|trail)$"
+    r"|page_?views?$|clicks?$|(login|log_?on|sign_?in|auth|access|session|user|customer|account)_?events?$|(browsing|login|search|watch|purchase)_?histor(y|ies)$|tracking$",
+    re.IGNORECASE,
+)
+
+
+def activity_table(table: str) -> bool:
+    """A log of what someone did (logins, sessions, visits, page views): when its rows are about a person, the
+    times it records are that person's behaviour."""
+    return bool(_ACTIVITY_TABLES.search(table))
+
+
+def activity_time(table: str, column: str) -> Finding:
+    return Finding(
+        BEHAVIOR, 0.7, f"a time in '{table}', a log of a person's activity (its rows are about a person): '{column}'"
+    )
 
 
 # --- values ----------------------------------------------------------------------------------------------
@@ -288,6 +308,9 @@ def classify(
             found[hint.category] = Finding(hint.category, 0.99, f"{hint.evidence}; {hinted.evidence}")
         elif hint.category == DOB and (temporal or _dates(texts)):
             found[DOB] = Finding(DOB, 0.9, f"{hint.evidence}, a date")
+        elif hint.category == NAME and n >= 3 and len(set(texts)) == 1 and not _NAME_HINTS[2][0].search(column.lower()):
+            # a bare `name` holding one value in every sampled row: a label ("Monthly Report"), not people's names
+            found[NAME] = Finding(NAME, 0.5, f"{hint.evidence}, but all {n} sampled values are the same")
         elif hint.category == NAME and n and sum(map(is_person_name, texts)) / n >= VALUE_SHARE:
             found[NAME] = Finding(NAME, 0.9, f"{hint.evidence}; sampled values look like names")
         elif not found:

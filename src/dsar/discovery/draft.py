@@ -2,9 +2,12 @@
 with the evidence and the confidence of everything it guessed in comments, and `# REVIEW` where a person
 must decide.
 
-Which references become walks: from a table with an e-mail identity (or one reached from it) to the tables
+Identities: the sure candidates of `candidates` (e-mail, E.164 phone, customer number), several e-mail
+columns of a table as a list; the unsure ones are `REVIEW` comments.
+
+Which references become walks: from a table with an identity (or one reached from it) to the tables
 that point at it; and, reversed, to a table with personal data it points at (a customer's address). Never
-into a table whose rows have their own e-mail (those rows are other people's: an employee's request would
+into a table whose rows have their own identity (those rows are other people's: an employee's request would
 otherwise get the customers that employee serves), never a table to itself; those are left in comments.
 """
 
@@ -17,7 +20,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.engine import make_url
 
+from dsar.datamap.identities import KINDS
 from dsar.discovery import detectors as d
+from dsar.discovery.candidates import Candidate, candidates, has_identity, sure
 from dsar.discovery.references import Ref
 from dsar.discovery.scan import IDENT, SourceScan
 from dsar.discovery.schema import Column, Table
@@ -33,6 +38,7 @@ class Walk:
     refs: dict[str, list[tuple[str, str, str, Ref]]] = field(default_factory=dict)  # table -> (col, parent, pcol, why)
     notes: dict[str, list[str]] = field(default_factory=dict)
     reached: set[str] = field(default_factory=set)
+    owners: set[str] = field(default_factory=set)  # tables with a sure identity of their own: the entry points
 
 
 def q(value: str) -> str:
@@ -44,7 +50,8 @@ def q(value: str) -> str:
 
 def plan_walk(scan: SourceScan) -> Walk:
     w = Walk()
-    roots = [t.name for t in scan.tables if scan.emails(t.name)]
+    w.owners = {t.name for t in scan.tables if has_identity(scan, t.name)}
+    roots = [t.name for t in scan.tables if t.name in w.owners]
     holders = {t.name for t in scan.tables if scan.personal_columns(t.name, at_least=0.6)}
     w.reached = set(roots)
     children: dict[str, list[Ref]] = {}
@@ -68,7 +75,7 @@ def plan_walk(scan: SourceScan) -> Walk:
                 and r.parent not in w.reached
                 and r.parent in holders
                 and r.confidence >= FOLLOW
-                and not scan.emails(r.parent)
+                and r.parent not in w.owners
             ):
                 rev = Ref(
                     r.parent, r.parent_column, r.table, r.column, r.confidence, r.evidence + "; walked in reverse"
@@ -97,12 +104,12 @@ def _skip(scan: SourceScan, w: Walk, r: Ref, child: str, conf: float) -> bool:
             "people's rows (e.g. a manager's reports)",
         )
         return True
-    if scan.emails(child):
+    if child in w.owners:
         _note(
             w,
             child,
             f"reference {r.column} -> {r.parent}.{r.parent_column} not walked: {child} rows have their "
-            "own e-mail identity (other people)",
+            "own identity (other people)",
         )
         return True
     return False
@@ -161,7 +168,7 @@ def render(scans: list[SourceScan]) -> str:
         "# Evidence quotes counts and names only, never sampled values.",
         "version: 1",
         "identities:",
-        "  email: email",
+        *(f"  {kind}: {kind}" for kind in declared_kinds(scans)),
         "sources:",
     ]
     for s in scans:
@@ -211,19 +218,7 @@ def _collection(s: SourceScan, t: Table, walk: Walk) -> list[str]:
             "    # REVIEW: holds personal data but no identity or reference reaches it: `datamap check` and "
             "`datamap coverage` will say so; add a reference"
         )
-    emails = [c for c in s.emails(t.name) if IDENT.match(c)]
-    if emails:
-        out.append("    identities:")
-        out.append(f"      email: {{column: {q(emails[0])}, match: lower_trim}}")
-        for other in emails[1:]:
-            out.append(f"      # REVIEW: {other} holds e-mails too; the data map takes one column per identity")
-    for col, f in s.personal_columns(t.name, at_least=0.8):
-        if f.category == d.PHONE:
-            out.append(
-                f"    # identity candidate: {col} (phone number); the data map's identities are e-mail only here"
-            )
-    if len(t.primary_key) == 1 and emails and d.person_table(t.name):
-        out.append(f"    # identity candidate: {t.primary_key[0]} (customer id), for requests that name it")
+    out.extend(identity_lines(candidates(s, t.name)))
     refs = [r for r in walk.refs.get(t.name, []) if IDENT.match(r[0]) and IDENT.match(r[2])]
     if refs:
         out.append("    references:")
@@ -242,6 +237,37 @@ def _collection(s: SourceScan, t: Table, walk: Walk) -> list[str]:
     out.append('      legal_basis: "REVIEW: the Art. 6(1) GDPR basis"')
     out.append('      retention: "REVIEW: how long it is kept"')
     return out
+
+
+def identity_lines(found: list[Candidate]) -> list[str]:
+    """The `identities:` block of a collection (sure candidates; several columns of a kind as a list) and
+    a `REVIEW` comment for each unsure one."""
+    out: list[str] = []
+    usable = [c for c in found if IDENT.match(c.column)]
+    sure_ones = [c for c in usable if c.certain]
+    if sure_ones:
+        out.append("    identities:")
+    for kind in KINDS:
+        cols = [c for c in sure_ones if c.kind == kind]
+        if not cols:
+            continue
+        if kind != "email":
+            out.extend(f"      # {kind} ({c.confidence:.2f}): {c.evidence}" for c in cols)
+        items = [f"{{column: {q(c.column)}, match: {c.match}}}" for c in cols]
+        out.append(f"      {kind}: {items[0] if len(items) == 1 else '[' + ', '.join(items) + ']'}")
+    for c in usable:
+        if not c.certain:
+            out.append(
+                f"    # REVIEW: identity candidate {c.kind} {c.column} ({c.confidence:.2f}): {c.evidence}; to use it, "
+                f"add `{c.kind}: {{column: {c.column}, match: {c.match}}}` under `identities`"
+            )
+    return out
+
+
+def declared_kinds(scans: list[SourceScan]) -> list[str]:
+    """The identity kinds some collection of the draft uses (e-mail always: the faces ask for it)."""
+    used = {c.kind for s in scans for t in s.tables for c in sure(s, t.name) if IDENT.match(c.column)}
+    return [k for k in KINDS if k == "email" or k in used]
 
 
 def _coll(table: str) -> str:

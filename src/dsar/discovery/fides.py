@@ -8,9 +8,14 @@ References: a field `login.customer_id` with `{field: customer.id, direction: fr
 `customer` to `login`: in the data map, `login` gets `{column: customer_id, to: <source>.customer.id}`. With
 `direction: to` the walk goes the other way: `customer.address_id -> address.id` gives `address` the
 reference `{column: id, to: <source>.customer.address_id}`. Without a direction Fides walks both ways; here
-the field is taken to point at its parent (`from`), the common case. Nested fields (documents) have no place
-in a SQL data map and are left out with a warning. Datasets are validated with `fideslang` when it is
-installed (`pip install "dsar[fides]"`).
+the field is taken to point at its parent (`from`), the common case.
+
+Identities: Fides' `email` is the `email` identity (kind email, `lower_trim`), `phone_number` the `phone`
+identity (kind phone, `exact`: E.164 as stored), and any custom identity (`customer_id`, `loyalty_id`) an
+identity of that name and kind `customer_id` (`exact`). Several identity fields of one collection become one
+identity with a list of columns. Export writes the reverse (a customer-id identity under its own name).
+Nested fields (documents) have no place in a SQL data map and are left out with a warning. Datasets are
+validated with `fideslang` when it is installed (`pip install "dsar[fides]"`).
 """
 
 from __future__ import annotations
@@ -35,8 +40,7 @@ IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 @dataclass
 class _Coll:
     pk: list[str] = field(default_factory=list)
-    identities: dict[str, str] = field(default_factory=dict)  # kind -> column
-    other_identities: list[tuple[str, str]] = field(default_factory=list)
+    identities: dict[str, list[str]] = field(default_factory=dict)  # dsar identity name -> columns
     refs: list[tuple[str, str]] = field(default_factory=list)  # (column, to)
     fields: dict[str, list[str]] = field(default_factory=dict)
     all_fields: list[str] = field(default_factory=list)
@@ -85,6 +89,25 @@ def read_datasets(texts: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
     return out
 
 
+# Fides' standard identities and the dsar kinds they are; any other (custom) identity is a customer id
+_KIND_OF = {"email": "email", "phone_number": "phone"}
+_NAME_OF = {"email": "email", "phone_number": "phone"}
+_FIDES_OF = {"email": "email", "phone": "phone_number"}  # dsar kind -> Fides identity (custom: the dsar name)
+MATCH = {"email": "lower_trim", "phone": "exact", "customer_id": "exact"}
+
+
+def identity_of(fides: str, kinds: dict[str, str]) -> str:
+    """The dsar identity name of a Fides identity, declared in `kinds` (name -> kind) on first use."""
+    kind = _KIND_OF.get(fides, "customer_id")
+    name = _NAME_OF.get(fides) or re.sub(r"[^A-Za-z0-9_]", "_", fides)
+    if not IDENT.match(name):
+        name = "id_" + name
+    while kinds.get(name, kind) != kind:  # a custom identity named like a standard one of another kind
+        name += "_custom"
+    kinds[name] = kind
+    return name
+
+
 def _source_name(key: str) -> str:
     name = re.sub(r"[^A-Za-z0-9_]", "_", key)
     return name if IDENT.match(name) else "s_" + name
@@ -96,6 +119,7 @@ def import_fides(datasets: list[dict[str, Any]], urls: Mapping[str, str] | None 
     urls = urls or {}
     warnings: list[str] = []
     colls: dict[tuple[str, str], _Coll] = {}
+    kinds: dict[str, str] = {"email": "email"}
     names = {str(ds["fides_key"]): _source_name(str(ds["fides_key"])) for ds in datasets}
     for ds in datasets:
         src = names[str(ds["fides_key"])]
@@ -109,14 +133,14 @@ def import_fides(datasets: list[dict[str, Any]], urls: Mapping[str, str] | None 
             cname = str(c["name"])
             coll = colls[(src, cname)]
             for f in c.get("fields") or []:
-                _field(f, src, cname, coll, colls, names, warnings)
+                _field(f, src, cname, coll, colls, names, kinds, warnings)
     lines = [
         "# Data map imported from Fides datasets by `dsar datamap import-fides`.",
         "# REVIEW: `processing` holds placeholders (Fides keeps purposes in systems, not datasets);",
         "# erase strategies are proposals from the data categories.",
         "version: 1",
         "identities:",
-        "  email: email",
+        *(f"  {name}: {kind}" for name, kind in kinds.items()),
         "sources:",
     ]
     for key, src in names.items():
@@ -126,7 +150,7 @@ def import_fides(datasets: list[dict[str, Any]], urls: Mapping[str, str] | None 
     for (src, cname), coll in colls.items():
         # a dataset that sets masking strategies has chosen them: its other fields are kept, not guessed at
         chosen = any(c.erase or c.delete for (s, _), c in colls.items() if s == src)
-        lines += _render(src, cname, coll, warnings, propose=not chosen)
+        lines += _render(src, cname, coll, kinds, warnings, propose=not chosen)
     return "\n".join(lines) + "\n", warnings
 
 
@@ -137,6 +161,7 @@ def _field(
     coll: _Coll,
     colls: dict[tuple[str, str], _Coll],
     names: dict[str, str],
+    kinds: dict[str, str],
     warnings: list[str],
 ) -> None:
     fname = str(f["name"])
@@ -148,10 +173,8 @@ def _field(
     if meta.get("primary_key"):
         coll.pk.append(fname)
     ident = meta.get("identity")
-    if ident == "email" and "email" not in coll.identities:
-        coll.identities["email"] = fname
-    elif ident:
-        coll.other_identities.append((str(ident), fname))
+    if ident:
+        coll.identities.setdefault(identity_of(str(ident), kinds), []).append(fname)
     masking = meta.get("masking_strategy_override") or {}
     if masking.get("strategy"):
         strategy = _FROM_FIDES.get(str(masking["strategy"]))
@@ -187,7 +210,9 @@ def _field(
             coll.refs.append((fname, f"{target_ds}.{tcoll}.{tfield}"))
 
 
-def _render(src: str, cname: str, coll: _Coll, warnings: list[str], *, propose: bool) -> list[str]:
+def _render(
+    src: str, cname: str, coll: _Coll, kinds: dict[str, str], warnings: list[str], *, propose: bool
+) -> list[str]:
     key = re.sub(r"[^A-Za-z0-9_]", "_", cname)
     out = [f"  {src}.{key}:"]
     if key != cname:
@@ -201,15 +226,16 @@ def _render(src: str, cname: str, coll: _Coll, warnings: list[str], *, propose: 
     out.append(f"    primary_key: [{', '.join(q(c) for c in pk)}]")
     if coll.identities:
         out.append("    identities:")
-        for kind, col in coll.identities.items():
-            out.append(f"      {kind}: {{column: {q(col)}, match: lower_trim}}")
-    for kind, col in coll.other_identities:
-        if kind == "email":
-            out.append(f"    # REVIEW: {col} is an e-mail identity too; the data map takes one column per identity")
-            warnings.append(f"{src}.{cname}.{col}: a second e-mail identity in one collection, kept as a comment")
-            continue
-        out.append(f"    # fides identity {kind}: {col} (the data map's identities are e-mail only here)")
-        warnings.append(f"{src}.{cname}.{col}: identity {kind!r} kept as a comment (e-mail identities only)")
+    for name, cols in coll.identities.items():
+        kind = kinds[name]
+        if kind == "phone":
+            out.append(
+                "      # REVIEW: a phone is looked up in E.164 (+4930901820) as stored; the column must hold that"
+            )
+        elif kind == "customer_id":
+            out.append(f"      # REVIEW: Fides custom identity {name!r}, read as a customer id (compared as stored)")
+        items = [f"{{column: {q(c)}, match: {MATCH[kind]}}}" for c in cols]
+        out.append(f"      {name}: {items[0] if len(items) == 1 else '[' + ', '.join(items) + ']'}")
     if coll.refs:
         out.append("    references:")
         out.extend(f"      - {{column: {q(c)}, to: {to}}}" for c, to in coll.refs)
@@ -269,8 +295,9 @@ def _export_collection(dm: DataMap, key: str) -> dict[str, Any]:
 
     for name in coll.primary_key:
         get(name).setdefault("fides_meta", {})["primary_key"] = True
-    for kind, m in coll.identity_matches():
-        get(m.column).setdefault("fides_meta", {})["identity"] = dm.identities.get(kind, kind)
+    for name, m in coll.identity_matches():
+        kind = dm.identities.get(name, "email")
+        get(m.column).setdefault("fides_meta", {})["identity"] = _FIDES_OF.get(kind, name)
     for ref in coll.references:
         src, parent, pcol = ref.to.split(".")
         target = f"{dm.table_of(f'{src}.{parent}')}.{pcol}"

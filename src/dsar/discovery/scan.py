@@ -51,6 +51,9 @@ class SourceScan:
     def emails(self, table: str) -> list[str]:
         return [c for c, f in self.personal_columns(table, at_least=0.8) if f.category == d.EMAIL]
 
+    def phones(self, table: str) -> list[str]:
+        return [c for c, f in self.personal_columns(table, at_least=0.8) if f.category == d.PHONE]
+
 
 def source_name(url: str, taken: set[str]) -> str:
     """A source name from its URL: the SQLite file's stem or the database name, made an identifier."""
@@ -99,11 +102,13 @@ def _scan(
         if progress is not None:
             progress(f"{name}: references", 0, 1)
         scan.refs = infer(tables, reader.present, use_declared=use_declared)
-        # the rows of a table pointing at a person's table are about that person: its free text counts
-        owners = {t.name for t in tables if scan.emails(t.name)}
+        # the rows of a table pointing at a person's table (one with an e-mail, or a table of people with a
+        # phone) are about that person: its free text counts
+        owners = {t.name for t in tables if scan.emails(t.name) or (d.person_table(t.name) and scan.phones(t.name))}
         linked = {r.table for r in scan.refs if r.parent in owners and r.confidence >= 0.5}
         if linked - owners:
             classify_all(scan, linked)
+        mark_activity(scan, owners | linked)
         mark_keys(scan)
         return scan
     finally:
@@ -142,6 +147,17 @@ def _personal(scan: SourceScan, t: Table) -> bool:
             return True
     names = [c.name.lower() for c in t.columns]
     return sum(1 for n in names if re.search(r"first_?name|last_?name|surname|birth", n)) >= 1
+
+
+def mark_activity(scan: SourceScan, about_people: set[str]) -> None:
+    """The times in a log of activity whose rows are about a person (they hold an e-mail or point at a
+    person's table): when someone logged in or visited is data about them."""
+    for t in scan.tables:
+        if t.name not in about_people or not d.activity_table(t.name):
+            continue
+        for c in t.columns:
+            if c.kind == "temporal" and not scan.findings.get((t.name, c.name)):
+                scan.findings[(t.name, c.name)] = [d.activity_time(t.name, c.name)]
 
 
 def mark_keys(scan: SourceScan) -> None:

@@ -301,6 +301,7 @@ def _sources_doc(sources: list[SourceReport]) -> bytes:
             "records": s.records,
             "collections": list(s.collections),
         }
+        | ({"manual": s.manual} if s.manual else {})
         for s in sources
     ]
     return orjson.dumps(doc, option=_JSON_OPTS)

@@ -56,6 +56,13 @@ def check(dm: DataMap, sources: Sources, progress: Callable[[str, int, int], Non
     for i, name in enumerate(sorted(dm.sources)):
         if progress is not None:
             progress("sources", i, len(dm.sources))
+        manual = dm.sources[name].manual
+        if manual is not None:  # a person answers: nothing to connect to (docs/manual-sources.md)
+            rep.lines.append(
+                f"source {name}: manual (reminders every {manual.remind_every_days} days, "
+                f"{manual.on_timeout} after {manual.deadline_days} days)"
+            )
+            continue
         try:
             src = sources.get(name)
             src.ping()
@@ -112,6 +119,12 @@ def check(dm: DataMap, sources: Sources, progress: Callable[[str, int, int], Non
                 rep.warnings.append(
                     f"{key}: lookup column {m.column!r} has no usable index; every request scans the table. Add: {how}"
                 )
+        rectifiable = sorted(c for c, spec in coll.fields.items() if spec.rectifiable)
+        if rectifiable and not src.capabilities.rectify:
+            rep.errors.append(
+                f"{key}: field(s) {', '.join(rectifiable)} are rectifiable but source {step.source!r} cannot change "
+                "values; remove `rectifiable` or use a source that can"
+            )
         status = "reachable" if key not in plan.unreachable else "NOT reachable from any identity"
         rep.lines.append(f"{key}: {status}; {len(table.columns)} columns, {len(coll.exclude)} excluded")
     _check_scopes(dm, tables, rep)

@@ -47,6 +47,7 @@ class SourceReport:
     detail: str = ""
     records: int = 0
     collections: list[str] = field(default_factory=list)
+    manual: str = ""  # a manual source: answered, no_data, erased or completed_without (docs/manual-sources.md)
 
 
 @dataclass(frozen=True)

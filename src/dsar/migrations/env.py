@@ -7,6 +7,7 @@ from sqlalchemy import Connection, create_engine
 
 import dsar.auth.models
 import dsar.jobs.periodic
+import dsar.manual.models
 import dsar.notifications.models
 import dsar.odr.models
 import dsar.portability.models

@@ -86,10 +86,13 @@ class WebhookSubscription(Base):
 
 
 class WebhookEvent(Base):
-    """A task's event already queued for a subscription (so the scanner queues each exactly once)."""
+    """An event already queued for a subscription (so each is queued exactly once): a task's end (`seq` 0), or
+    a privacy request's change (`task_id` holds the request id, `seq` the timeline line's number) or a subject's
+    preference change (`task_id` holds the change's id, `seq` 0)."""
 
     __tablename__ = "webhook_events"
 
     subscription_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, default=0, server_default="0")
     message_id: Mapped[str] = mapped_column(String(36))

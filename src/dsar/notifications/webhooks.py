@@ -6,6 +6,10 @@ of its tenant (created before the task ended) into the outbox, with a `webhook_e
 delivered at least once (retries, delivery log and redelivery are the outbox's). The task worker and the
 cancellation of a deletion call `on_task_end`; they are the only places a task ends.
 
+Privacy requests (cases) and subjects' preferences queue their own events through `queue` the same way, in the
+transaction of the change, keyed (request id, timeline line) or (change id, 0); their `detail` says what
+changed without personal data (`PRIVACY_REQUEST_<KIND>`, `PRIVACY_PREFERENCE_CHANGED`).
+
 Envelope (EventBridge style, "thin event"):
 `{"version": "0", "id", "detail-type", "source": "dsar.privacy", "account": <tenant>, "time", "region": "local",
 "resources": ["businessProduct/<tenant>/<personalDataRetrievalTask|personalDataDeletionTask>/<taskId>"],
@@ -16,9 +20,10 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -30,18 +35,57 @@ from dsar.kit.ids import new_id
 from dsar.notifications.models import PENDING, OutboxMessage, WebhookEvent, WebhookSubscription
 from dsar.notifications.service import WEBHOOK
 from dsar.tasks.repository import TASKS_FOR_JOINS as _T
-from dsar.tasks.states import COMPLETED, DELETION, FAILED, RETRIEVAL
+from dsar.tasks.states import COMPLETED, DELETION, FAILED, RECTIFICATION, RETRIEVAL
 
-EVENTS = (
+TASK_EVENTS = (
     "PERSONAL_DATA_RETRIEVAL_TASK_COMPLETED",
     "PERSONAL_DATA_RETRIEVAL_TASK_FAILED",
     "PERSONAL_DATA_DELETION_TASK_COMPLETED",
     "PERSONAL_DATA_DELETION_TASK_FAILED",
+    "PERSONAL_DATA_RECTIFICATION_TASK_COMPLETED",
+    "PERSONAL_DATA_RECTIFICATION_TASK_FAILED",
 )
+# A privacy request's changes (one per kind of timeline line, dsar.requests.events) and a subject's preferences.
+CASE_EVENTS = tuple(
+    f"PRIVACY_REQUEST_{kind}"
+    for kind in (
+        "RECEIVED",
+        "APPROVED",
+        "DENIED",
+        "WITHHELD",
+        "EXTENDED",
+        "ASSIGNED",
+        "COMMENTED",
+        "CANCELED",
+        "RESPONDED",
+        "TASK_STARTED",
+        "TASK_ENDED",
+        "RECTIFIED",
+        "PREFERENCE_RECORDED",
+        "REMINDER",
+    )
+)
+PREFERENCE_CHANGED = "PRIVACY_PREFERENCE_CHANGED"
+EVENTS = (*TASK_EVENTS, *CASE_EVENTS, PREFERENCE_CHANGED)
 _KIND = {
     RETRIEVAL: ("PERSONAL_DATA_RETRIEVAL_TASK", "personalDataRetrievalTask"),
     DELETION: ("PERSONAL_DATA_DELETION_TASK", "personalDataDeletionTask"),
+    RECTIFICATION: ("PERSONAL_DATA_RECTIFICATION_TASK", "personalDataRectificationTask"),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """An event of something other than a task's end (a privacy request's change, a preference's): queued once
+    per subscription of its tenant that asked for its type and existed when it happened, keyed (key, seq)."""
+
+    tenant: str
+    key: str  # a request's id, a preference change's id
+    seq: int
+    event_type: str
+    resource: str  # e.g. privacyRequest/<id>
+    at: datetime
+    detail: dict[str, Any]
 
 
 # The task (its owner's table, read only) and its tenant's subscriptions, in one query.
@@ -112,6 +156,39 @@ class Webhooks:
             if hook is not None:
                 self._queue(s, hook, _Ended(task_id, kind, status, tenant, finished))
 
+    def queue(self, s: Session, events: Sequence[Outgoing]) -> int:
+        """Queue events in the caller's transaction (the one that made the change); how many messages."""
+        if not events:
+            return 0
+        tenants = sorted({e.tenant for e in events})
+        hooks = s.scalars(
+            select(WebhookSubscription).where(WebhookSubscription.tenant.in_(tenants)).order_by(WebhookSubscription.id)
+        ).all()
+        if not hooks:  # most tenants have none
+            return 0
+        now = self.clock.now()
+        n = 0
+        for e in events:
+            for hook in hooks:
+                if hook.tenant != e.tenant or e.event_type not in hook.events or hook.created_at > e.at:
+                    continue
+                mid = new_id()
+                s.add(WebhookEvent(subscription_id=hook.id, task_id=e.key, seq=e.seq, message_id=mid))
+                event = {
+                    "version": "0",
+                    "id": mid,
+                    "detail-type": e.event_type,
+                    "source": "dsar.privacy",
+                    "account": e.tenant,
+                    "time": e.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "region": "local",
+                    "resources": [f"businessProduct/{e.tenant}/{e.resource}"],
+                    "detail": e.detail,
+                }
+                s.add(_message(mid, hook.id, event, now))
+                n += 1
+        return n
+
     def _queue(self, s: Session, hook: WebhookSubscription, task: _Ended) -> None:
         now = self.clock.now()
         prefix, resource = _KIND.get(task.kind, _KIND[RETRIEVAL])
@@ -132,15 +209,17 @@ class Webhooks:
             "resources": [f"businessProduct/{task.tenant}/{resource}/{task.id}"],
             "detail": {},
         }
-        s.add(
-            OutboxMessage(
-                id=mid,
-                app_id=hook.id,
-                type=WEBHOOK,
-                fields={"event": event},
-                status=PENDING,
-                attempts=0,
-                created_at=now,
-                next_attempt_at=now,
-            )
-        )
+        s.add(_message(mid, hook.id, event, now))
+
+
+def _message(mid: str, hook_id: str, event: dict[str, Any], now: datetime) -> OutboxMessage:
+    return OutboxMessage(
+        id=mid,
+        app_id=hook_id,
+        type=WEBHOOK,
+        fields={"event": event},
+        status=PENDING,
+        attempts=0,
+        created_at=now,
+        next_attempt_at=now,
+    )

@@ -11,10 +11,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dsar.db.base import Base, UtcDateTime
+
+_OPEN = text("status IN ('received', 'in_progress')")
 
 
 class PrivacyRequest(Base):
@@ -25,6 +27,19 @@ class PrivacyRequest(Base):
         Index("ix_privacy_requests_tenant_status_due", "tenant", "status", "due_on"),
         Index("ix_privacy_requests_subject", "tenant", "subject_ref"),
         Index("ix_privacy_requests_purge", "purge_after"),
+        Index("ix_privacy_requests_status_due", "status", "due_on"),  # reminders across tenants
+        # Pages of one status or one type stay newest-first walks of an index (bench/cases.py).
+        Index("ix_privacy_requests_tenant_status_received", "tenant", "status", "received_at", "id"),
+        Index("ix_privacy_requests_tenant_type_received", "tenant", "type", "received_at", "id"),
+        # The overdue filter: open requests only, newest first.
+        Index(
+            "ix_privacy_requests_open_received",
+            "tenant",
+            "received_at",
+            "id",
+            sqlite_where=_OPEN,
+            postgresql_where=_OPEN,
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -52,6 +67,9 @@ class PrivacyRequest(Base):
     withheld: Mapped[list[dict[str, str]] | None] = mapped_column(JSON, default=None)
     responded_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
     purge_after: Mapped[date | None] = mapped_column(Date, default=None)
+    reminded_for: Mapped[date | None] = mapped_column(Date, default=None)  # the due date last reminded of
+    response_days: Mapped[int | None] = mapped_column(Integer, default=None)  # received to answered, in days
+    late: Mapped[bool | None] = mapped_column(Boolean, default=None)  # answered after the due date
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
@@ -79,3 +97,22 @@ class PrivacyRequestTask(Base):
     )
     task_id: Mapped[str] = mapped_column(String(36), primary_key=True, index=True)
     done: Mapped[bool] = mapped_column(Boolean, default=False)  # the task ended COMPLETED
+
+
+class SubjectPreference(Base):
+    """A subject's standing choice: restriction of processing (GDPR Art. 18), objection (Art. 21), opt-out of sale
+    or sharing (CCPA §1798.120). Keyed by the subject's keyed hash: the company's systems look it up by e-mail
+    (hashed with the same key) and are told of changes by webhook. `scope` narrows it (e.g. the purposes objected
+    to); no personal data is stored."""
+
+    __tablename__ = "privacy_preferences"
+    __table_args__ = (Index("ix_privacy_preferences_changed", "tenant", "updated_at"),)
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject_ref: Mapped[str] = mapped_column(String(32), primary_key=True)
+    preference: Mapped[str] = mapped_column(String(32), primary_key=True)
+    active: Mapped[bool] = mapped_column(Boolean)
+    scope: Mapped[str | None] = mapped_column(Text, default=None)
+    request_id: Mapped[str | None] = mapped_column(String(36), default=None)  # the case that last changed it
+    updated_by: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

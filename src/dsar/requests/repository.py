@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, Update, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, Table, Update, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy import insert as insert_
 from sqlalchemy.orm import Session
 
 from dsar.requests.models import PrivacyRequest, PrivacyRequestEvent, PrivacyRequestTask
 
-OPEN = ("received", "in_progress")
+RECEIVED, IN_PROGRESS, COMPLETED, DENIED, CANCELED = "received", "in_progress", "completed", "denied", "canceled"
+OPEN = (RECEIVED, IN_PROGRESS)
 # Writes go through the Core tables: no ORM bookkeeping in the transactions that start and end tasks (B1).
 _REQUESTS = cast(Table, PrivacyRequest.__table__)
 _EVENTS = cast(Table, PrivacyRequestEvent.__table__)
@@ -99,8 +100,23 @@ _ADD_EVENT = insert_(_EVENTS)
 
 def add_event(
     s: Session, request_id: str, at: datetime, actor: str, kind: str, data: dict[str, Any] | None = None
-) -> None:
-    s.execute(_ADD_EVENT, {"request_id": request_id, "at": at, "actor": actor, "kind": kind, "data": data})
+) -> int:
+    """Add a line to a request's timeline; its number (increasing per request: the webhook event's `seq`)."""
+    res = cast(
+        CursorResult[Any],
+        s.execute(_ADD_EVENT, {"request_id": request_id, "at": at, "actor": actor, "kind": kind, "data": data}),
+    )
+    key = res.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def events_of(s: Session, request_ids: Sequence[str]) -> Sequence[PrivacyRequestEvent]:
+    """The timelines of many requests (just opened in bulk), in one query."""
+    if not request_ids:
+        return []
+    stmt = select(PrivacyRequestEvent).where(PrivacyRequestEvent.request_id.in_(request_ids))
+    return s.scalars(stmt.order_by(PrivacyRequestEvent.id)).all()
 
 
 def events(s: Session, request_id: str) -> Sequence[PrivacyRequestEvent]:
@@ -151,10 +167,22 @@ class Case:
     id: str
     tenant: str
     status: str
+    type: str = ""
+    received_on: date | None = None
+    due_on: date | None = None
+    subject_ref: str = ""
 
 
 _CASE_OF_TASK = (
-    select(_REQUESTS.c.id, _REQUESTS.c.tenant, _REQUESTS.c.status)
+    select(
+        _REQUESTS.c.id,
+        _REQUESTS.c.tenant,
+        _REQUESTS.c.status,
+        _REQUESTS.c.type,
+        _REQUESTS.c.received_on,
+        _REQUESTS.c.due_on,
+        _REQUESTS.c.subject_ref,
+    )
     .join(_LINKS, _LINKS.c.request_id == _REQUESTS.c.id)
     .where(_LINKS.c.task_id == bindparam("task_id"))
     .with_for_update(of=_REQUESTS)
@@ -164,7 +192,11 @@ _CASE_OF_TASK = (
 def case_of_task(s: Session, task_id: str) -> Case | None:
     """The case a task belongs to (one Core statement built once; the row locked on PostgreSQL)."""
     row = s.execute(_CASE_OF_TASK, {"task_id": task_id}).first()
-    return None if row is None else Case(row.id, row.tenant, row.status)
+    return (
+        None
+        if row is None
+        else Case(row.id, row.tenant, row.status, row.type, row.received_on, row.due_on, row.subject_ref)
+    )
 
 
 def record(
@@ -186,26 +218,40 @@ def record(
 
 
 def metric_rows(s: Session, tenant: str | None, start: datetime, end: datetime) -> Sequence[Any]:
-    """(type, status, decision, decision_basis, count) over requests received in [start, end): one GROUP BY."""
+    """(type, status, decision, decision_basis, response_days, late, count) over requests received in [start, end):
+    one GROUP BY, whose rows are a histogram of days to respond (a few thousand rows for a year of millions)."""
+    r = PrivacyRequest
+    cols = (r.type, r.status, r.decision, r.decision_basis, r.response_days, r.late)
+    stmt = select(*cols, func.count()).where(*_where(tenant, Filter(received_from=start, received_to=end)))
+    return s.execute(stmt.group_by(*cols)).all()
+
+
+def overdue_counts(s: Session, tenant: str | None, start: datetime, end: datetime, today: date) -> dict[str, int]:
+    """Open requests past their due date, per type, among those received in [start, end)."""
     r = PrivacyRequest
     stmt = (
-        select(r.type, r.status, r.decision, r.decision_basis, func.count())
-        .where(*_where(tenant, Filter(received_from=start, received_to=end)))
-        .group_by(r.type, r.status, r.decision, r.decision_basis)
+        select(r.type, func.count())
+        .where(*_where(tenant, Filter(received_from=start, received_to=end, overdue_on=today)))
+        .group_by(r.type)
+    )
+    return {t: int(n) for t, n in s.execute(stmt)}
+
+
+def to_remind(s: Session, horizon: date, limit: int) -> Sequence[Any]:
+    """Open requests due by `horizon` not yet reminded of their current due date (id, tenant, due_on), locked."""
+    r = PrivacyRequest
+    stmt = (
+        select(r.id, r.tenant, r.due_on)
+        .where(
+            r.status.in_(OPEN),
+            r.due_on <= horizon,
+            or_(r.reminded_for.is_(None), r.reminded_for != r.due_on),
+        )
+        .order_by(r.due_on, r.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
     )
     return s.execute(stmt).all()
-
-
-def responses(
-    s: Session, tenant: str | None, start: datetime, end: datetime, request_type: str
-) -> list[tuple[date, datetime]]:
-    """(day received, time responded) of each answered request of a type, for the days to respond (§7102(a)(1)(F))."""
-    r = PrivacyRequest
-    stmt = select(r.received_on, r.responded_at).where(
-        *_where(tenant, Filter(received_from=start, received_to=end, type=request_type)),
-        r.responded_at.is_not(None),
-    )
-    return [(received, responded) for received, responded in s.execute(stmt) if responded is not None]
 
 
 _SET_FIELDS: dict[tuple[str, ...], Update] = {}  # one statement per set of column names, built once
@@ -219,6 +265,24 @@ def set_fields(s: Session, request_id: str, **values: Any) -> None:
         sets = {c[n]: bindparam(f"v_{n}", type_=c[n].type) for n in names}
         stmt = _SET_FIELDS[names] = update(_REQUESTS).where(c.id == bindparam("request_id")).values(sets)
     s.execute(stmt, {"request_id": request_id, **{f"v_{n}": v for n, v in values.items()}})
+
+
+def forget_rectified_values(s: Session, subject_ref: str) -> int:
+    """The subject is erased: the `rectified` lines of their requests (any tenant) keep which fields changed, not
+    the values before and after nor the rows' keys. How many lines changed."""
+    e, r = PrivacyRequestEvent, PrivacyRequest
+    rows = s.execute(
+        select(e.id, e.data)
+        .join(r, r.id == e.request_id)
+        .where(r.subject_ref == subject_ref, r.type == "rectification", e.kind == "rectified")
+    ).all()
+    for event_id, data in rows:
+        changes = [
+            {"collection": c.get("collection"), "field": c.get("field"), "erased": True}
+            for c in (data or {}).get("changes") or []
+        ]
+        s.execute(update(_EVENTS).where(_EVENTS.c.id == event_id).values(data={**(data or {}), "changes": changes}))
+    return len(rows)
 
 
 def purge(s: Session, today: date, limit: int = 1000) -> int:

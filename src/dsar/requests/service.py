@@ -4,17 +4,19 @@ Every face that accepts a request (back-office GraphQL, bulk CSV, portability ap
 console and privacy center to come) opens one case here, in the same transaction that creates its engine
 task (`open_in`), so no task exists without its case. A task's end moves its case on (`task_ended`). Every
 change is a line of the case's timeline, with who and when; the subject appears only as a keyed hash and a
-masked e-mail. The composition root passes `on_event`, which turns each change into a webhook event.
+masked e-mail. The composition root passes `on_events`, which turns each change into a webhook event
+(`dsar.requests.events`) in the transaction that made it.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import statistics
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,12 +28,16 @@ from dsar.errors import Conflict, InvalidInput, NotFound
 from dsar.kit.clock import Clock
 from dsar.kit.ids import is_uuid, new_id
 from dsar.kit.signing import keyed_hash
+from dsar.requests import report
 from dsar.requests import repository as repo
+from dsar.requests.events import CaseEvent, EventSink
 from dsar.requests.models import PrivacyRequest
+from dsar.requests.report import Metrics, TypeMetrics
+from dsar.requests.repository import CANCELED, COMPLETED, DENIED, IN_PROGRESS, RECEIVED
 from dsar.requests.rules import REQUEST_TYPES, Deadline, Period, RuleBook
 from dsar.tasks import repository as tasks_repo
 from dsar.tasks.records import OpenedTask
-from dsar.tasks.states import DELETION
+from dsar.tasks.states import DELETION, RECTIFICATION
 
 Filter = repo.Filter
 
@@ -45,6 +51,7 @@ __all__ = [
     "PrivacyRequests",
     "RequestView",
     "TimelineEntry",
+    "TypeMetrics",
 ]
 
 CHANNELS = frozenset({"bwp", "bulk", "adp", "odr", "cli", "console", "privacy_center", "api"})
@@ -64,7 +71,10 @@ WITHHOLDING_BASES = {
     "legal_exemption": "an exemption in law",
 }
 
-RECEIVED, IN_PROGRESS, COMPLETED, DENIED, CANCELED = "received", "in_progress", "completed", "denied", "canceled"
+_PENDING = "dsar.requests.pending_events"  # Session.info key of the events `_batched` holds back
+_PLACE = re.compile(r"^[A-Z]{2,3}(-[A-Z0-9]{1,3})?$")  # ISO 3166-1 alpha-2, -2 subdivisions, or EU / EEA
+
+
 ENDED = frozenset({COMPLETED, DENIED, CANCELED})
 
 
@@ -112,25 +122,6 @@ class Page:
     has_next_page: bool
 
 
-@dataclass(frozen=True)
-class TypeMetrics:
-    received: int
-    complied_whole: int
-    complied_part: int
-    denied: int
-    denied_by_basis: dict[str, int]
-    open: int
-    median_days: float | None
-    mean_days: float | None
-
-
-@dataclass(frozen=True)
-class Metrics:
-    start: date
-    end: date
-    by_type: dict[str, TypeMetrics]
-
-
 class PrivacyRequests:
     def __init__(
         self,
@@ -141,9 +132,10 @@ class PrivacyRequests:
         subject_key: bytes,
         timezone: str = "UTC",
         retention_months: int = 24,
+        remind_days_before: int = 0,
         default_jurisdiction: str | None = None,
         company_tenant: str = "default",
-        on_event: Callable[[str, str, str, dict[str, Any]], None] | None = None,
+        on_events: EventSink | None = None,
         on_change: Callable[[Session, str, str, str, dict[str, Any]], None] | None = None,
     ) -> None:
         self.default_jurisdiction = default_jurisdiction.strip().upper() if default_jurisdiction else None
@@ -154,7 +146,8 @@ class PrivacyRequests:
         self.subject_key = subject_key
         self.zone = ZoneInfo(timezone)
         self.retention_months = retention_months
-        self.on_event = on_event
+        self.remind_days_before = remind_days_before
+        self.on_events = on_events  # webhook events, batched per transaction
         self.on_change = on_change  # in the change's transaction (session, tenant, id, kind, data): e-mails to people
 
     # -- opening ------------------------------------------------------------------------------------------------
@@ -208,17 +201,18 @@ class PrivacyRequests:
             raise InvalidInput(f"unknown request type {type!r}; one of {', '.join(sorted(REQUEST_TYPES))}")
         if channel not in CHANNELS:
             raise InvalidInput(f"unknown channel {channel!r}; one of {', '.join(sorted(CHANNELS))}")
-        place = jurisdiction.strip().upper() if jurisdiction and jurisdiction.strip() else None
+        place = _place(jurisdiction) or self.default_jurisdiction
         now = self.clock.now()
         row, received = self._new(tenant, type, channel, place, email, now, approved_by_policy)
         repo.insert(s, row)
         rid = str(row["id"])
-        self._event(s, tenant, rid, now, actor, "received", received)
-        if approved_by_policy:
-            self._event(s, tenant, rid, now, "policy", "approved", None)
-        for task_id in task_ids:
-            repo.link_task(s, rid, task_id)
-            self._event(s, tenant, rid, now, actor, "task_started", {"task_id": task_id})
+        with self._batched(s):
+            self._event(s, tenant, rid, now, actor, "received", received)
+            if approved_by_policy:
+                self._event(s, tenant, rid, now, "policy", "approved", None)
+            for task_id in task_ids:
+                repo.link_task(s, rid, task_id)
+                self._event(s, tenant, rid, now, actor, "task_started", {"task_id": task_id})
         return rid
 
     def tasks_opened_in(self, s: Session, opened: Sequence[OpenedTask]) -> None:
@@ -230,7 +224,8 @@ class PrivacyRequests:
         requests, events, links = [], [], []
         for t in opened:
             rtype, channel = _type_and_channel(t)
-            row, data = self._new(self._tenant(t.tenant), rtype, channel, self.default_jurisdiction, t.email, now, True)
+            place = _place(t.jurisdiction) or self.default_jurisdiction
+            row, data = self._new(self._tenant(t.tenant), rtype, channel, place, t.email, now, True)
             requests.append(row)
             rid = str(row["id"])
             events.append({"request_id": rid, "at": now, "actor": channel, "kind": "received", "data": data})
@@ -239,6 +234,12 @@ class PrivacyRequests:
             )
             links.append({"request_id": rid, "task_id": t.task_id, "done": False})
         repo.insert_many(s, requests, events, links)
+        if self.on_events is not None:
+            tenants = {str(r["id"]): str(r["tenant"]) for r in requests}
+            lines = repo.events_of(s, list(tenants))
+            self.on_events(
+                s, [CaseEvent(tenants[e.request_id], e.request_id, e.id, e.kind, e.at, e.data or {}) for e in lines]
+            )
 
     def _new(
         self, tenant: str, rtype: str, channel: str, place: str | None, email: str, now: datetime, approved: bool
@@ -325,9 +326,9 @@ class PrivacyRequests:
                 decision_law=law.strip() if law else None,
                 decided_by=actor,
                 decided_at=now,
-                responded_at=now,
                 purge_after=self._purge_after(now),
                 updated_at=now,
+                **self._answered(row.received_on, row.due_on, now),
             )
             self._event(s, tenant, row.id, now, actor, "denied", _drop_none({"basis": basis, "law": law, "note": note}))
 
@@ -431,6 +432,19 @@ class PrivacyRequests:
             self._event(s, tenant, first.id, now, actor, "appealed", {"appeal_id": rid})
             return rid
 
+    def note_in(
+        self, s: Session, tenant: str, request_id: str, *, actor: str, kind: str, data: dict[str, Any] | None
+    ) -> None:
+        """A line of the timeline written in the caller's transaction (a preference recorded, a rectification)."""
+        self._event(s, tenant, request_id, self.clock.now(), actor, kind, data)
+
+    def answer_in(self, s: Session, tenant: str, request_id: str, *, actor: str, data: dict[str, Any] | None) -> None:
+        """The request is answered, in the caller's transaction (types answered on the spot: a preference, the
+        categories)."""
+        now = self.clock.now()
+        row = self._row(s, tenant, request_id)
+        self._respond(s, row, now, actor, COMPLETED, data)
+
     # -- tasks --------------------------------------------------------------------------------------------------
 
     def link_task_in(self, s: Session, tenant: str, request_id: str, task_id: str, *, actor: str) -> None:
@@ -444,18 +458,28 @@ class PrivacyRequests:
             return
         outcome = tasks_repo.outcome(s, task_id)
         if outcome is not None:
-            self._task_ended(s, case, task_id, *outcome)
+            with self._batched(s):
+                self._task_ended(s, case, task_id, *outcome)
 
     def task_ended_in(self, s: Session, task_id: str, status: str, error_code: str | None = None) -> None:
         """In the transaction that ends an engine task: the case follows (called through the task-end hook)."""
         case = repo.case_of_task(s, task_id)
         if case is not None and case.status not in ENDED:
-            self._task_ended(s, case, task_id, status, error_code)
+            with self._batched(s):
+                self._task_ended(s, case, task_id, status, error_code)
 
     def _task_ended(self, s: Session, row: repo.Case, task_id: str, status: str, error_code: str | None) -> None:
         now = self.clock.now()
         data = _drop_none({"task_id": task_id, "status": status, "error": error_code})
         self._event(s, row.tenant, row.id, now, "engine", "task_ended", data)
+        if status == "COMPLETED" and row.type == "rectification":
+            # The record of a rectification (GDPR Art. 16): each value before and after, in the timeline.
+            task = tasks_repo.record(s, task_id)
+            changed = ((task.summary or {}) if task else {}).get("rectified") or []
+            if changed:
+                self._event(s, row.tenant, row.id, now, "engine", "rectified", {"task_id": task_id, "changes": changed})
+        if status == "COMPLETED" and row.type == "deletion" and row.subject_ref:
+            repo.forget_rectified_values(s, row.subject_ref)  # the record keeps what changed, not the values
         if status == "COMPLETED":
             if repo.task_done(s, row.id, task_id):  # the last of its tasks
                 self._respond(s, row, now, "engine", COMPLETED, None)
@@ -468,9 +492,9 @@ class PrivacyRequests:
                 decision_basis="no_data_held",
                 decided_by="engine",
                 decided_at=now,
-                responded_at=now,
                 purge_after=self._purge_after(now),
                 updated_at=now,
+                **self._answered(row.received_on, row.due_on, now),
             )
             self._event(s, row.tenant, row.id, now, "engine", "denied", {"basis": "no_data_held"})
         # Any other failure leaves the case open for the team (the timeline shows it; the deadline still runs).
@@ -480,65 +504,34 @@ class PrivacyRequests:
     def record(self, tenant: str | None, start: date, end: date) -> Iterator[dict[str, Any]]:
         """Rows of the request record (CCPA regs §7101(a)) received in [start, end), in the company's time zone."""
         lo, hi = self._span(start, end)
-        with self.db.session(write=False) as s:
-            for r in repo.record(s, tenant, lo, hi):
-                yield {
-                    "request_id": r.id,
-                    "received_at": r.received_at.isoformat(),
-                    "type": r.type,
-                    "channel": r.channel,
-                    "jurisdiction": r.jurisdiction or "",
-                    "rule": r.rule,
-                    "subject": r.subject_masked,
-                    "subject_ref": r.subject_ref,
-                    "status": r.status,
-                    "due_on": r.due_on.isoformat(),
-                    "extended_on": r.extended_on.isoformat() if r.extended_on else "",
-                    "extension_reason": r.extension_reason or "",
-                    "decision": r.decision or "",
-                    "decision_basis": r.decision_basis or "",
-                    "decision_law": r.decision_law or "",
-                    "decided_by": r.decided_by or "",
-                    "responded_at": r.responded_at.isoformat() if r.responded_at else "",
-                    "withheld": ";".join(w["collection"] for w in (r.withheld or [])),
-                }
+        return report.record(self.db, tenant, lo, hi)
 
     def metrics(self, tenant: str | None, start: date, end: date) -> Metrics:
-        """Per request type, in the shape of CCPA regs §7102(a)(1): received, complied with in whole or in part,
-        denied (by basis), and the median and mean days to a substantive response."""
+        """Per request type, in the shape of CCPA regs §7102(a)(1) (`dsar.requests.report.metrics`)."""
         lo, hi = self._span(start, end)
-        counts: dict[str, dict[str, Any]] = {}
-        with self.db.session(write=False) as s:
-            for rtype, status, decision, basis, n in repo.metric_rows(s, tenant, lo, hi):
-                c = counts.setdefault(
-                    rtype, {"received": 0, "whole": 0, "part": 0, "denied": 0, "open": 0, "bases": {}}
-                )
-                c["received"] += n
-                if status == COMPLETED:
-                    c["part" if decision == "partial" else "whole"] += n
-                elif status == DENIED:
-                    c["denied"] += n
-                    c["bases"][basis or "unspecified"] = c["bases"].get(basis or "unspecified", 0) + n
-                elif status != CANCELED:
-                    c["open"] += n
-            days = {
-                t: [(at.astimezone(self.zone).date() - on).days for on, at in repo.responses(s, tenant, lo, hi, t)]
-                for t in counts
-            }
-        by_type = {
-            t: TypeMetrics(
-                received=c["received"],
-                complied_whole=c["whole"],
-                complied_part=c["part"],
-                denied=c["denied"],
-                denied_by_basis=dict(sorted(c["bases"].items())),
-                open=c["open"],
-                median_days=float(statistics.median(days[t])) if days[t] else None,
-                mean_days=round(statistics.fmean(days[t]), 2) if days[t] else None,
-            )
-            for t, c in sorted(counts.items())
-        }
-        return Metrics(start, end, by_type)
+        return report.metrics(self.db, tenant, start, end, lo, hi, self.today())
+
+    def remind(self, now: datetime | None = None) -> int:
+        """A `reminder` line (and webhook event) for each open request due within `remind_days_before` days, once
+        per due date (an extension earns a new one); the `requests-reminders` periodic job. How many were sent."""
+        if self.remind_days_before <= 0:
+            return 0
+        at = now or self.clock.now()
+        today = at.astimezone(self.zone).date()
+        horizon = today + timedelta(days=self.remind_days_before)
+        total = 0
+        while True:
+            with self.db.session() as s:
+                rows = repo.to_remind(s, horizon, 500)
+                with self._batched(s):
+                    for rid, tenant, due in rows:
+                        repo.set_fields(s, rid, reminded_for=due)
+                        left = (due - today).days
+                        facts = {"due_on": due.isoformat(), "days_left": left}
+                        self._event(s, tenant, rid, at, "dsar", "reminder", facts)
+            total += len(rows)
+            if len(rows) < 500:
+                return total
 
     def purge_expired(self, now: datetime | None = None) -> int:
         """Delete records past their retention, 1,000 per transaction (the `requests-purge` periodic job);
@@ -581,8 +574,18 @@ class PrivacyRequests:
         status: str,
         data: dict[str, Any] | None,
     ) -> None:
-        repo.set_fields(s, row.id, status=status, responded_at=now, purge_after=self._purge_after(now), updated_at=now)
+        answered = self._answered(row.received_on, row.due_on, now)
+        repo.set_fields(s, row.id, status=status, purge_after=self._purge_after(now), updated_at=now, **answered)
         self._event(s, row.tenant, row.id, now, actor, "responded", data)
+
+    def _answered(self, received_on: date | None, due_on: date | None, now: datetime) -> dict[str, Any]:
+        """The columns of an answer: when, after how many days (CCPA regs §7102(a)(1)(F)), and whether late."""
+        day = now.astimezone(self.zone).date()
+        return {
+            "responded_at": now,
+            "response_days": (day - received_on).days if received_on else None,
+            "late": day > due_on if due_on else None,
+        }
 
     def _purge_after(self, now: datetime) -> date:
         return Period(self.retention_months, "months").after(now.astimezone(self.zone).date())
@@ -590,11 +593,36 @@ class PrivacyRequests:
     def _event(
         self, s: Session, tenant: str, request_id: str, at: datetime, actor: str, kind: str, data: dict[str, Any] | None
     ) -> None:
-        repo.add_event(s, request_id, at, actor, kind, data)
-        if self.on_event is not None:
-            self.on_event(tenant, request_id, kind, data or {})
+        seq = repo.add_event(s, request_id, at, actor, kind, data)
+        if self.on_events is not None:
+            event = CaseEvent(tenant, request_id, seq, kind, at, data or {})
+            pending = s.info.get(_PENDING)
+            if pending is not None:
+                pending.append(event)
+            else:
+                self.on_events(s, [event])
         if self.on_change is not None:
             self.on_change(s, tenant, request_id, kind, data or {})
+
+    def batched(self, s: Session) -> AbstractContextManager[None]:
+        """`_batched` for the package's other services (preferences, categories)."""
+        return self._batched(s)
+
+    @contextmanager
+    def _batched(self, s: Session) -> Iterator[None]:
+        """The events of several lines written in this block go to the sink at once (one look at the webhook
+        subscriptions, not one per line: the end of every task passes here)."""
+        if self.on_events is None or _PENDING in s.info:
+            yield
+            return
+        pending: list[CaseEvent] = []
+        s.info[_PENDING] = pending
+        try:
+            yield
+        finally:
+            del s.info[_PENDING]
+        if pending:
+            self.on_events(s, pending)
 
     def _span(self, start: date, end: date) -> tuple[datetime, datetime]:
         if end <= start:
@@ -635,9 +663,21 @@ class PrivacyRequests:
         )
 
 
+def _place(jurisdiction: str | None) -> str | None:
+    """A jurisdiction as the rules name it (FR, US-CA, EEA), or None when not given."""
+    if not jurisdiction or not jurisdiction.strip():
+        return None
+    place = jurisdiction.strip().upper()
+    if not _PLACE.match(place):
+        raise InvalidInput("a jurisdiction is a country code or country-region code, e.g. FR or US-CA")
+    return place
+
+
 def _type_and_channel(t: OpenedTask) -> tuple[str, str]:
     if t.kind == DELETION:
         return "deletion", "bulk" if t.bulk else t.channel
+    if t.kind == RECTIFICATION:
+        return "rectification", "bulk" if t.bulk else t.channel
     if t.channel == "adp":
         return "portability", "adp"
     return "access", "bulk" if t.bulk else t.channel

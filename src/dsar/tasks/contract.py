@@ -92,4 +92,33 @@ class TaskJob(Protocol):
 Handler = Callable[[TaskJob], None]
 
 
-__all__ = ["ExtraMembers", "Handler", "TaskJob", "TaskRef"]
+@dataclass(frozen=True)
+class ManualOutcome:
+    """What the people answering for the manual sources of the data map said about one task.
+
+    `wait_until`: a step is open; the worker gives the task back to run again then (no worker waits).
+    `blocked`: (code, message) a step ran out of time under the `block` policy; the task fails.
+    Otherwise `reports` (one per manual source, for `about/sources.json`) and `members` (`data/<source>/...`)
+    go into the archive; `found` counts the uploaded files (and, for deletions, attested erasures).
+    """
+
+    reports: Sequence[SourceReport] = ()
+    members: Sequence[tuple[str, Callable[[], Iterator[bytes]]]] = ()
+    found: int = 0
+    wait_until: datetime | None = None
+    blocked: tuple[str, str] | None = None
+
+
+# Called by the worker before it walks the sources of a retrieval or a deletion (dsar.manual implements it).
+ManualGate = Callable[[TaskRef], ManualOutcome]
+
+
+class Waiting(Exception):
+    """A task waits for a person; the worker releases it to run again at `until`, the attempt refunded."""
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__("waiting")
+        self.until = until
+
+
+__all__ = ["ExtraMembers", "Handler", "ManualGate", "ManualOutcome", "TaskJob", "TaskRef", "Waiting"]

@@ -28,8 +28,10 @@ from dsar.kit.clock import Clock
 from dsar.kit.jws import ManifestSigner
 from dsar.storage.base import Storage, StoredObject
 from dsar.tasks import repository as repo
-from dsar.tasks.contract import ExtraMembers, Handler, TaskRef
+from dsar.tasks.contract import ExtraMembers, Handler, ManualGate, ManualOutcome, TaskRef, Waiting
 from dsar.tasks.models import COMPLETED, FAILED, RETRIEVAL, PrivacyTask
+from dsar.tasks.rectify import run_rectification
+from dsar.tasks.states import RECTIFICATION
 
 _log = log.get("dsar.jobs")
 
@@ -125,6 +127,8 @@ class TaskWorker:
     handlers: dict[tuple[str, str], Handler] = field(default_factory=dict)
     # Called in the transaction that ends a task (session, task id): events written there exist iff it ended.
     on_end: Callable[[Session, str], None] | None = None
+    # The steps of manual sources (dsar.manual): asked before each walk; None when the data map has none.
+    manual: ManualGate | None = None
     # The leases this process is running right now: only these are renewed by the heartbeat, so a lease
     # whose run ended without finishing or releasing the task (the state DB was unreachable) expires.
     _running: set[str] = field(default_factory=set, init=False, repr=False)
@@ -198,8 +202,14 @@ class TaskWorker:
                 handler(_Job(self, ref))
             elif ref.kind == RETRIEVAL:
                 self.retrieve_archive(ref)
+            elif ref.kind == RECTIFICATION:
+                run_rectification(self, ref)
             else:
-                self._delete(task_id, owner, ref.subject())
+                self._delete(task_id, owner, ref.subject(), ref)
+        except Waiting as wait:  # a person has not answered yet: run again later, holding no worker meanwhile
+            log_.info("task_waiting", reason="manual_step")
+            with self.db.session() as s:
+                repo.release(s, task_id, owner, wait.until, refund=True)
         except SourceError as exc:
             log_.warning("task_failed", reason="source", source=exc.source)
             self.finish(task_id, owner, FAILED, "SOURCE_UNAVAILABLE", exc.message)
@@ -221,6 +231,9 @@ class TaskWorker:
     ) -> bool:
         """Walk the sources, stream the archive to `result_key(id)`, finish the task; True if it completed."""
         task_id, owner = ref.id, ref.owner
+        manual = self._manual(ref)
+        if manual is None:
+            return False
         spool = self.spool(task_id, owner)
         try:
             started = self.clock.now()
@@ -235,7 +248,8 @@ class TaskWorker:
                 parallel=self.running() <= 1,
             )
             total = sum(r.records for r in results)
-            if total == 0:
+            reports = [*reports, *manual.reports]
+            if total == 0 and manual.found == 0:
                 self.finish(
                     task_id,
                     owner,
@@ -250,10 +264,21 @@ class TaskWorker:
                 self.storage.discard_partial(key)
             stored = self.storage.put_stream(
                 key,
-                build_archive(results, reports, meta, html_rows=self.html_rows, extra=extra(results) if extra else ()),
+                build_archive(
+                    results,
+                    reports,
+                    meta,
+                    html_rows=self.html_rows,
+                    extra=[*manual.members, *(extra(results) if extra else ())],
+                ),
                 content_type="application/zip",
             )
-            summary = {"records": total, "collections": {r.key: r.records for r in results if r.records}}
+            summary: dict[str, object] = {
+                "records": total,
+                "collections": {r.key: r.records for r in results if r.records},
+            }
+            if manual.reports:
+                summary["manual"] = {r.name: r.manual for r in manual.reports}
             if self.finish(
                 task_id,
                 owner,
@@ -271,7 +296,20 @@ class TaskWorker:
         finally:
             shutil.rmtree(spool, ignore_errors=True)
 
-    def _delete(self, task_id: str, owner: str, subject: Mapping[str, str]) -> None:
+    def _manual(self, ref: TaskRef) -> ManualOutcome | None:
+        """What the manual sources' respondents said; raises `Waiting` while one has not; None if the task ended
+        (a step ran out of time under the `block` policy)."""
+        if self.manual is None:
+            return ManualOutcome()
+        outcome = self.manual(ref)
+        if outcome.blocked is not None:
+            self.finish(ref.id, ref.owner, FAILED, outcome.blocked[0], outcome.blocked[1])
+            return None
+        if outcome.wait_until is not None:
+            raise Waiting(outcome.wait_until)
+        return outcome
+
+    def _delete(self, task_id: str, owner: str, subject: Mapping[str, str], ref: TaskRef) -> None:
         spool = self.spool(task_id, owner)
         try:
             ep = locate(self.datamap, self.plan, self.sources, subject, spool, self.engine, self.erase_key)
@@ -281,10 +319,13 @@ class TaskWorker:
             b = ep.blocks[0]
             self.finish(task_id, owner, FAILED, b.code, b.message)
             return
+        manual = self._manual(ref)  # after the blockers: nobody is asked to erase what a blocked deletion keeps
+        if manual is None:
+            return
         with self.db.session(write=False) as s:
             task = s.get(PrivacyTask, task_id)
             earlier = dict((task.summary or {}).get("erased", {})) if task else {}
-        if ep.found == 0 and not earlier:
+        if ep.found == 0 and not earlier and manual.found == 0:
             self.finish(
                 task_id,
                 owner,
@@ -300,7 +341,13 @@ class TaskWorker:
                 repo.set_summary(s, task_id, owner, {"erased": earlier})
 
         apply_erasure(ep, self.sources, self.engine, progress)
+        for report in manual.reports:  # what the people answering for manual sources attested
+            earlier[f"{report.name}.manual"] = {"action": "manual", "rows": 0, "fields": [], "reason": report.manual}
         archives = self._discard_archives(task_id)
+        with self.db.session() as s:  # what rectifications of this subject kept of their values goes too
+            task = s.get(PrivacyTask, task_id)
+            if task is not None:
+                repo.forget_rectified_values(s, task.subject_ref)
         if archives:
             earlier["dsar.archives"] = {
                 "action": "delete",

@@ -103,6 +103,7 @@ class OpenedTask:
     channel: str
     email: str
     bulk: bool = False  # a row of an uploaded CSV
+    jurisdiction: str | None = None  # where the subject is, when the face was told (e.g. US-CA, FR)
 
 
 OnOpen = Callable[[Session, Sequence[OpenedTask]], None]

@@ -28,7 +28,7 @@ from dsar.db.sealed import seal_clear
 from dsar.kit.ids import new_id
 from dsar.tasks.models import IdempotencyKey, PrivacyTask
 from dsar.tasks.records import TaskRecord, TaskView
-from dsar.tasks.states import COMPLETED, DELETION, FAILED, FINAL, IN_PROGRESS, ON_HOLD, RETRIEVAL
+from dsar.tasks.states import COMPLETED, DELETION, FAILED, FINAL, IN_PROGRESS, ON_HOLD, RECTIFICATION, RETRIEVAL
 
 IDEMPOTENCY_WINDOW = timedelta(hours=8)
 
@@ -174,6 +174,18 @@ def release(s: Session, task_id: str, owner: str, retry_at: datetime, refund: bo
     _LEASE.release(s.connection(), task_id, owner, retry_at, refund=refund)
 
 
+def wake(s: Session, task_id: str, now: datetime) -> bool:
+    """Make a task that waits for a later due time due now (a manual step was answered); False when it is not
+    waiting (ended, on hold, or held by a running worker, which looks again itself)."""
+    free = or_(PrivacyTask.lease_expires.is_(None), PrivacyTask.lease_expires < now)
+    q = (
+        update(PrivacyTask)
+        .where(PrivacyTask.id == task_id, PrivacyTask.status == IN_PROGRESS, PrivacyTask.due_at > now, free)
+        .values(due_at=now)
+    )
+    return bool(s.execute(q).rowcount)  # type: ignore[attr-defined]
+
+
 def finish(s: Session, task_id: str, owner: str, now: datetime, status: str, **values: Any) -> bool:
     """Move a task we hold the lease of to a final state, once; False if we lost the lease."""
     assert status in FINAL
@@ -210,6 +222,29 @@ def forget_archive(s: Session, task_id: str) -> None:
     )
 
 
+def forget_rectified_values(s: Session, subject_ref: str) -> int:
+    """The subject is erased: the values before and after that their rectification tasks kept go too (which
+    fields of which collections changed stays). How many tasks were touched."""
+    rows = s.execute(
+        select(PrivacyTask.id, PrivacyTask.summary).where(
+            PrivacyTask.subject_ref == subject_ref, PrivacyTask.kind == RECTIFICATION
+        )
+    ).all()
+    n = 0
+    for task_id, summary in rows:
+        if not summary:
+            continue
+        kept = {
+            "rectified": [
+                {"collection": c.get("collection"), "field": c.get("field"), "erased": True}
+                for c in summary.get("rectified") or []
+            ]
+        }
+        s.execute(update(PrivacyTask).where(PrivacyTask.id == task_id).values(summary=kept))
+        n += 1
+    return n
+
+
 # -- what other packages read and write through (they never import the model) -------------------------------
 
 # `privacy_tasks` for another table's owner to join in one of its own read queries, so that the query stays one
@@ -235,6 +270,7 @@ def add_task(
     holding_period_days: int | None = None,
     reason: str | None = None,
     subject_identities: Mapping[str, str] | None = None,
+    summary: dict[str, Any] | None = None,
 ) -> None:
     """Add one new task to the session; the caller flushes or commits it with the rest of its transaction."""
     s.add(
@@ -255,6 +291,7 @@ def add_task(
             holding_period_days=holding_period_days,
             reason=reason,
             subject_identities=dict(subject_identities) if subject_identities else None,
+            summary=summary,
         )
     )
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -18,7 +20,7 @@ from dsar.kit.ids import is_uuid, new_id
 from dsar.kit.signing import keyed_hash
 from dsar.tasks import repository as repo
 from dsar.tasks.records import OnOpen, OpenedTask, TaskView
-from dsar.tasks.states import DELETION, IN_PROGRESS, ON_HOLD, RETRIEVAL
+from dsar.tasks.states import DELETION, IN_PROGRESS, ON_HOLD, RECTIFICATION, RETRIEVAL
 
 _log = log.get("dsar.tasks")
 
@@ -47,6 +49,8 @@ class _Request:
     holding_days: int = 0
     reason: str | None = None
     identities: tuple[tuple[str, str], ...] = ()  # besides the e-mail: (identity name, normalised value)
+    summary: dict[str, Any] | None = None  # a rectification's requested values, read by its job
+    jurisdiction: str | None = None
 
 
 def _more(identities: tuple[tuple[str, str], ...]) -> str:
@@ -74,10 +78,44 @@ class PrivacyTasks:
     def subject_ref(self, email: str) -> str:
         return keyed_hash(self.subject_key, email.strip().lower(), 32)
 
-    def start_retrieval(self, tenant: str, email: str, client_token: str | None, channel: str = "bwp") -> str:
+    def start_retrieval(
+        self, tenant: str, email: str, client_token: str | None, channel: str = "bwp", jurisdiction: str | None = None
+    ) -> str:
         """Create a retrieval task (or return the one this client token created within 8 hours)."""
         return self._start_once(
-            _Request(tenant, RETRIEVAL, "startPersonalDataRetrievalTask", email, client_token, channel)
+            _Request(
+                tenant,
+                RETRIEVAL,
+                "startPersonalDataRetrievalTask",
+                email,
+                client_token,
+                channel,
+                jurisdiction=jurisdiction,
+            )
+        )
+
+    def start_rectification(
+        self,
+        tenant: str,
+        email: str,
+        values: dict[str, str | None],
+        client_token: str | None,
+        channel: str = "bwp",
+        jurisdiction: str | None = None,
+    ) -> str:
+        """Create a rectification task: new values of `<source>.<collection>.<column>` fields, checked by the
+        caller against the data map (`dsar.engine.rectify.check`) and again by the job before any change."""
+        return self._start_once(
+            _Request(
+                tenant,
+                RECTIFICATION,
+                "startPersonalDataRectificationTask",
+                email,
+                client_token,
+                channel,
+                summary={"requested": dict(sorted(values.items()))},
+                jurisdiction=jurisdiction,
+            )
         )
 
     def start_deletion(
@@ -88,11 +126,20 @@ class PrivacyTasks:
         reason: str | None,
         client_token: str | None,
         channel: str = "bwp",
+        jurisdiction: str | None = None,
     ) -> str:
         """Create a deletion task: ON_HOLD for the holding period (cancellable), then run once."""
         return self._start_once(
             _Request(
-                tenant, DELETION, "startPersonalDataDeletionTask", email, client_token, channel, holding_days, reason
+                tenant,
+                DELETION,
+                "startPersonalDataDeletionTask",
+                email,
+                client_token,
+                channel,
+                holding_days,
+                reason,
+                jurisdiction=jurisdiction,
             )
         )
 
@@ -106,6 +153,7 @@ class PrivacyTasks:
         channel: str = "console",
         holding_days: int = 0,
         reason: str | None = None,
+        jurisdiction: str | None = None,
     ) -> str:
         """A retrieval or deletion task for a subject known by any identities of the data map (an e-mail, an
         internationalised one too, a phone, a customer id): the way in for the case layer and new faces. Each
@@ -125,7 +173,18 @@ class PrivacyTasks:
         operation = "startPersonalDataRetrievalTask" if kind == RETRIEVAL else "startPersonalDataDeletionTask"
         others = tuple(sorted(normal.items()))
         return self._start_once(
-            _Request(tenant, kind, operation, email, client_token, channel, holding_days, reason, others)
+            _Request(
+                tenant,
+                kind,
+                operation,
+                email,
+                client_token,
+                channel,
+                holding_days,
+                reason,
+                others,
+                jurisdiction=jurisdiction,
+            )
         )
 
     def _subject(self, req: _Request) -> str:
@@ -167,6 +226,7 @@ class PrivacyTasks:
         email = req.email.strip()
         fingerprint = hashlib.sha256(
             f"{req.kind}\n{email.lower()}\n{req.holding_days}\n{req.reason or ''}{_more(req.identities)}".encode()
+            + (json.dumps(req.summary, sort_keys=True).encode() if req.summary else b"")
         ).hexdigest()
         task_id = new_id()
         on_hold = req.kind == DELETION and req.holding_days > 0
@@ -195,10 +255,13 @@ class PrivacyTasks:
                 holding_period_days=req.holding_days if req.kind == DELETION else None,
                 reason=req.reason,
                 subject_identities=dict(req.identities) or None,
+                summary=req.summary,
             )
             s.flush()
             if self.on_open is not None:
-                self.on_open(s, [OpenedTask(task_id, req.tenant, req.kind, req.channel, email or self._subject(req))])
+                subject = email or self._subject(req)
+                opened = OpenedTask(task_id, req.tenant, req.kind, req.channel, subject, jurisdiction=req.jurisdiction)
+                self.on_open(s, [opened])
             if req.client_token and not repo.remember_token(
                 s, req.tenant, req.operation, req.client_token, task_id, fingerprint, now
             ):
@@ -207,6 +270,13 @@ class PrivacyTasks:
         if not on_hold:
             self.notify(task_id)
         return task_id
+
+    def wake(self, task_id: str) -> None:
+        """A task waiting for a person (a manual step) runs now rather than at its next look."""
+        with self.db.session() as s:
+            woke = repo.wake(s, task_id, self.clock.now())
+        if woke:
+            self.notify(task_id)
 
     def get(self, tenant: str, task_id: str, kind: str) -> TaskView:
         """One short read (`Database.read`): the API may call it on its event loop (`Context.read`)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 RETRIEVAL = "retrieval"
 DELETION = "deletion"
+RECTIFICATION = "rectification"
 
 IN_PROGRESS = "IN_PROGRESS"
 COMPLETED = "COMPLETED"
@@ -11,4 +12,4 @@ FAILED = "FAILED"
 ON_HOLD = "ON_HOLD"
 FINAL = frozenset({COMPLETED, FAILED})
 
-__all__ = ["COMPLETED", "DELETION", "FAILED", "FINAL", "IN_PROGRESS", "ON_HOLD", "RETRIEVAL"]
+__all__ = ["COMPLETED", "DELETION", "FAILED", "FINAL", "IN_PROGRESS", "ON_HOLD", "RECTIFICATION", "RETRIEVAL"]

@@ -11,7 +11,8 @@ from dsar.db.engine import Database
 from dsar.errors import Conflict, NotFound
 from dsar.kit.clock import Clock
 from dsar.requests import repository as requests_repo
-from dsar.requests.service import DENIED, Filter, PrivacyRequests, RequestView
+from dsar.requests.repository import DENIED
+from dsar.requests.service import Filter, PrivacyRequests, RequestView
 from dsar.storage.base import Storage
 from dsar.tasks.service import PrivacyTasks
 from dsar.tasks.states import COMPLETED, RETRIEVAL

@@ -24,7 +24,9 @@ from strawberry.types import ExecutionContext
 
 from dsar.api.graphql.batches import BatchMutation, BatchQuery
 from dsar.api.graphql.deletion import DeletionMutation, DeletionQuery
+from dsar.api.graphql.preferences import PreferenceMutation, PreferenceQuery
 from dsar.api.graphql.privacy import PrivacyMutation, PrivacyQuery
+from dsar.api.graphql.rectification import RectificationMutation, RectificationQuery
 from dsar.api.graphql.requests import RequestMutation, RequestQuery
 from dsar.api.graphql.uploads import CreateUploadLinkMutation, UploadLinkMutation, UploadQuery
 
@@ -35,17 +37,33 @@ _VERSION = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 @strawberry.type
-class Query(PrivacyQuery, DeletionQuery, UploadQuery, BatchQuery, RequestQuery):
+class Query(PrivacyQuery, DeletionQuery, UploadQuery, BatchQuery, RequestQuery, RectificationQuery, PreferenceQuery):
     pass
 
 
 @strawberry.type
-class Mutation(PrivacyMutation, DeletionMutation, UploadLinkMutation, BatchMutation, RequestMutation):
+class Mutation(
+    PrivacyMutation,
+    DeletionMutation,
+    UploadLinkMutation,
+    BatchMutation,
+    RequestMutation,
+    RectificationMutation,
+    PreferenceMutation,
+):
     pass
 
 
 @strawberry.type(name="Mutation")
-class Mutation20240401(PrivacyMutation, DeletionMutation, CreateUploadLinkMutation, BatchMutation, RequestMutation):
+class Mutation20240401(
+    PrivacyMutation,
+    DeletionMutation,
+    CreateUploadLinkMutation,
+    BatchMutation,
+    RequestMutation,
+    RectificationMutation,
+    PreferenceMutation,
+):
     pass
 
 

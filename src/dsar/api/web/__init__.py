@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from dsar.api.web.security import CSRF_FIELD, HEADERS, Csrf, SecurityHeaders, secure_request
 from dsar.api.web.templating import STATIC_PATH, Web, static_files
 
-WEB_PREFIXES = ("/console", "/privacy", "/web")
+WEB_PREFIXES = ("/console", "/privacy", "/steps", "/web")
 
 __all__ = ["CSRF_FIELD", "HEADERS", "WEB_PREFIXES", "Csrf", "Web", "install", "secure_request"]
 
