@@ -196,3 +196,36 @@ def test_identities_stored_by_the_former_json_column_survive_the_migration(url: 
             assert s.get(PrivacyTask, "old-1").subject_identities == IDENTITIES  # type: ignore[union-attr]
     finally:
         database.dispose()
+
+
+def test_a_manual_steps_identities_written_in_clear_are_sealed_on_request(db: Database) -> None:
+    from dsar.manual import service as manual_service
+    from dsar.manual.models import ManualStep
+
+    now = FrozenClock().now()
+
+    def step(sid: str) -> ManualStep:
+        return ManualStep(
+            id=sid,
+            task_id=new_id(),
+            source="vendor",
+            action=RETRIEVAL,
+            subject='{"email": "jane.doe@example.com"}',
+            created_at=now,
+            deadline_at=now,
+            remind_at=now,
+            files=[],
+        )
+
+    db.seal_fields(None)
+    with db.session() as s:
+        s.add(step("clear"))
+    db.seal_fields(KEY)
+    with db.session() as s:
+        s.add(step("sealed"))
+    assert _drain(db, manual_service.seal_clear_fields) == 1
+    for sid in ("clear", "sealed"):
+        raw = _raw(db, "SELECT subject FROM manual_steps WHERE id = :id", id=sid)
+        assert raw.startswith(PREFIX) and "jane" not in raw
+        with db.session(write=False) as s:
+            assert s.get(ManualStep, sid).subject == '{"email": "jane.doe@example.com"}'  # type: ignore[union-attr]
