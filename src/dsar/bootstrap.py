@@ -36,7 +36,9 @@ from dsar.kit import memory
 from dsar.kit.clock import Clock, SystemClock
 from dsar.kit.jws import JwsError, SigningKey
 from dsar.kit.signing import derive_key
+from dsar.manual import service as manual_service
 from dsar.manual.service import ManualSteps
+from dsar.notifications import email as outbox_email
 from dsar.notifications.mail import Mailer, OutboxMailer, SmtpConfig, SmtpMailer
 from dsar.notifications.service import Notifications, http_transport
 from dsar.notifications.webhooks import Webhooks
@@ -69,6 +71,7 @@ from dsar.tasks.states import RETRIEVAL
 from dsar.uploads.batches import RetrievalBatches
 from dsar.uploads.links import LocalUploadLinks, PresignedUploadLinks, UploadLinks
 from dsar.uploads.service import Uploads
+from dsar.verification import repository as verification_repo
 from dsar.verification.center import PrivacyCenter
 from dsar.verification.datapoints import datamap_lookup
 from dsar.verification.messages import Messages
@@ -149,8 +152,9 @@ class Container:
     @cached_property
     def db(self) -> Database:
         db = Database(make_engine(self.settings.state_url()))
-        if self.settings.encryption.enabled:  # subjects' e-mails sealed in the state (docs/encryption.md)
-            db.seal_fields(self.key("state-fields"))
+        if self.settings.encryption.enabled:  # subjects' data sealed in the state (docs/encryption.md)
+            # Derived on first use: a command that fails to reach the database generates no master key.
+            db.seal_fields(lambda: self.key("state-fields"))
         return db
 
     @cached_property
@@ -177,13 +181,19 @@ class Container:
         )
 
     def rotate_keys(self) -> tuple[Rotation, int]:
-        """`dsar keys rotate`: every stored object's data key re-wrapped under the current key, and the e-mails
-        of the state written in clear before encryption was on sealed (how many)."""
+        """`dsar keys rotate`: every stored object's data key re-wrapped under the current key, and the personal
+        fields of the state written in clear before encryption was on sealed (how many)."""
         if not isinstance(self.storage, EncryptedStorage):
             raise InvalidInput("Encryption at rest is off (DSAR_ENCRYPTION__ENABLED): there are no keys to rotate.")
         done = self.storage.rotate()
         sealed = 0
-        for seal in (tasks_repo.seal_clear_emails, odr_repo.seal_clear_emails):
+        for seal in (
+            tasks_repo.seal_clear_emails,
+            odr_repo.seal_clear_emails,
+            verification_repo.seal_clear_fields,
+            outbox_email.seal_clear_fields,
+            manual_service.seal_clear_fields,
+        ):
             while True:
                 with self.db.session() as s:
                     count = seal(s)

@@ -105,7 +105,9 @@ class ArchiveSigningSettings(BaseModel):
 
 
 class EncryptionSettings(BaseModel):
-    enabled: bool = Field(False, description="encrypt archives, uploads and work files at rest (docs/encryption.md)")
+    enabled: bool = Field(
+        True, description="encrypt archives, uploads, work files and subjects' data in the state (docs/encryption.md)"
+    )
     key_id: str = Field("master", description="id of the key that wraps new data keys (one of keys, or master)")
     keys: dict[str, str] = Field(
         default_factory=dict, description="key-encryption keys by id: 32 random bytes each, base64 (JSON object)"

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from dsar.bootstrap import Container
 from tests.api.harness import Api
 
 CREATE = "mutation { createUploadLink(input: {fileExtension: CSV, size: %d}) { uploadUrl fileId } }"
@@ -18,6 +19,17 @@ BATCH = (
     "rowsRead tasksStarted rowsRejected taskCounts { inProgress completed failed } errors { code message } "
     "rejectedRows(first: 1000) { totalCount edges { node { line code message } } pageInfo { hasNextPage } } } }"
 )
+
+
+def stored_upload(container: Container, file_id: str) -> bytes:
+    """An uploaded file as dsar reads it back, after checking that the objects directory holds only its
+    sealed header (encryption at rest is on by default): the clear bytes never reach the disk."""
+    header = container.settings.data_dir / "objects" / "uploads" / f"{file_id}.csv"
+    assert header.read_bytes().startswith(b"DSAR-SEALED")
+    with container.storage.open(f"uploads/{file_id}.csv") as handle:
+        data = handle.read()
+    assert data not in header.read_bytes()
+    return bytes(data)
 
 
 def token_for(api: Api, scopes: list[str], tenant: str = "default") -> str:

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from dsar.api.app import create_app
 from dsar.bootstrap import Container
-from tests.api.files import CREATE
+from tests.api.files import CREATE, stored_upload
 from tests.api.harness import settings_for
 from tests.live import loopback_server
 
@@ -80,8 +80,7 @@ def test_a_put_of_several_megabytes_with_the_exact_size(live: Live) -> None:
     r = httpx.put(url, content=content, headers={"Content-Type": "text/csv"})
     assert r.status_code == 200, r.text
     assert r.headers["etag"] == f'"{hashlib.md5(content, usedforsecurity=False).hexdigest()}"'
-    stored = live.container.settings.data_dir / "objects" / "uploads" / f"{file_id}.csv"
-    assert stored.read_bytes() == content
+    assert stored_upload(live.container, file_id) == content
     second = httpx.put(url, content=content, headers={"Content-Type": "text/csv"})
     assert second.status_code == 409
 
@@ -115,7 +114,7 @@ def test_a_connection_lost_mid_body_stores_nothing_and_the_link_still_works(live
         time.sleep(0.05)
     assert r.status_code == 200, r.text
     assert [p.name for p in folder.iterdir() if file_id in p.name] == [f"{file_id}.csv"]
-    assert (folder / f"{file_id}.csv").read_bytes() == content
+    assert stored_upload(live.container, file_id) == content
 
 
 def test_binary_over_a_socket(live: Live) -> None:
@@ -147,5 +146,4 @@ def test_a_second_put_while_the_first_streams_is_refused(live: Live) -> None:
         while chunk := s.recv(65536):
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 200 ")
-    stored = live.container.settings.data_dir / "objects" / "uploads" / f"{file_id}.csv"
-    assert stored.read_bytes() == content
+    assert stored_upload(live.container, file_id) == content

@@ -15,7 +15,7 @@ from graphql import parse, print_ast
 
 from dsar.kit.clock import FrozenClock, SystemClock
 from tests.api.docs import examples
-from tests.api.files import CREATE, CREATE_V2, DOWNLOAD, V2, create_link, put, token_for, upload
+from tests.api.files import CREATE, CREATE_V2, DOWNLOAD, V2, create_link, put, stored_upload, token_for, upload
 from tests.api.harness import Api, running_api, settings_for
 from tests.api.test_bwp_examples import UUID4, compare
 
@@ -76,8 +76,7 @@ def test_the_link_takes_exactly_the_declared_size_once(api: Api) -> None:
     assert r.headers["etag"] == f'"{hashlib.md5(CSV, usedforsecurity=False).hexdigest()}"'
     again = put(api, url, CSV)
     assert again.status_code == 409 and again.json()["error"] == "AlreadyUsed"
-    stored = api.container.settings.data_dir / "objects" / "uploads" / f"{file_id}.csv"
-    assert stored.read_bytes() == CSV
+    assert stored_upload(api.container, file_id) == CSV
 
 
 # -- the 2024-04-01 shape ---------------------------------------------------------------------------------

@@ -93,7 +93,12 @@ def test_an_agent_submission_waits_for_the_persons_confirmation(center_api: Api,
     done = wait_case(center_api, "completed", "access")
     assert done.id == case.id and done.task_ids
     stored = list(Path(c.settings.data_dir, "objects", "privacy-center", "agents", case.id).iterdir())
-    assert len(stored) == 1 and stored[0].read_bytes() == PDF
+    assert len(stored) == 1 and stored[0].read_bytes().startswith(b"DSAR-SEALED")  # encrypted at rest
+    assert b"%PDF" not in b"".join(
+        p.read_bytes() for p in Path(c.settings.data_dir, "objects").rglob("*") if p.is_file()
+    )
+    with c.storage.open(f"privacy-center/agents/{case.id}/{stored[0].name}") as document:
+        assert document.read() == PDF
     from datetime import timedelta
 
     from dsar.verification import repository as vrepo

@@ -109,7 +109,7 @@ def test_an_archive_and_an_upload_are_stored_encrypted_and_downloaded_in_clear(
 
 def test_rotation_without_encryption_is_a_one_line_error(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DSAR_")}
-    env.update(DSAR_DATA_DIR=str(tmp_path / "state"), DSAR_SECRET_KEY="x" * 40)
+    env.update(DSAR_DATA_DIR=str(tmp_path / "state"), DSAR_SECRET_KEY="x" * 40, DSAR_ENCRYPTION__ENABLED="false")
     (tmp_path / "state").mkdir()
     rotated = subprocess.run(
         [sys.executable, "-m", "dsar", "keys", "rotate"], env=env, capture_output=True, text=True, timeout=120

@@ -138,17 +138,36 @@ def test_presigned_get_with_range_and_curl(s3_bucket: str, tmp_path: Path) -> No
     assert len(query["X-Amz-Signature"]) == 64
 
 
-def test_a_retrieval_stores_its_archive_in_s3(s3_bucket: str, s3_endpoint: str, tmp_path: Path, demo_dir: Path) -> None:
+@pytest.mark.parametrize("encrypted", [True, False], ids=["encrypted", "clear"])
+def test_a_retrieval_stores_its_archive_in_s3(
+    s3_bucket: str, s3_endpoint: str, tmp_path: Path, demo_dir: Path, encrypted: bool
+) -> None:
+    """Encryption at rest on (the default): the archive is ciphertext in the bucket and the link is dsar's own,
+    decrypting on the fly. Off: the link is S3's presigned URL of the clear archive (docs/encryption.md)."""
     import io
     import zipfile
 
     from tests.api.harness import running_api, settings_for
 
-    with running_api(settings_for(tmp_path, demo_dir, storage_url=f"s3://{s3_bucket}/dsar")) as api:
+    settings = settings_for(tmp_path, demo_dir, storage_url=f"s3://{s3_bucket}/dsar", encryption={"enabled": encrypted})
+    with running_api(settings) as api:
         task = api.wait(api.start("jane.doe@example.com"))
         assert task["status"] == "COMPLETED"
         link = task["dataRetrievalLink"]
-        assert link.startswith(f"{s3_endpoint}/{s3_bucket}/dsar/privacyRequest/{task['taskId']}/result/")
-        body = httpx.get(link).content
+        if encrypted:
+            assert link.startswith(f"http://testserver/files/privacyRequest/{task['taskId']}/result/")
+            body = api.client.get(link).content
+        else:
+            assert link.startswith(f"{s3_endpoint}/{s3_bucket}/dsar/privacyRequest/{task['taskId']}/result/")
+            body = httpx.get(link).content
         with zipfile.ZipFile(io.BytesIO(body)) as zf:
             assert zf.testzip() is None and "manifest.json" in zf.namelist()
+    client = boto3.client("s3")
+    stored = [o["Key"] for o in client.list_objects_v2(Bucket=s3_bucket).get("Contents", [])]
+    assert stored
+    for key in stored:
+        data = client.get_object(Bucket=s3_bucket, Key=key)["Body"].read()
+        if encrypted:
+            assert b"PK\x03\x04" not in data and b"jane.doe@example.com" not in data, key
+        elif key.endswith(".zip"):
+            assert data.startswith(b"PK\x03\x04")

@@ -21,5 +21,5 @@ def rotate() -> None:
         typer.echo(
             f"{done.rewrapped} objects re-wrapped under key {done.key_id}, {done.current} already were, "
             f"{done.clear} stored in clear (written before encryption was on); "
-            f"{sealed} e-mails of the state database sealed"
+            f"{sealed} personal fields of the state database sealed"
         )

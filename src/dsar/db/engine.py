@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from dsar.db.sealed import use_field_key
+from dsar.db.sealed import FieldKey, use_field_key
 from dsar.errors import DsarError
 
 SETTING = "DSAR_DATABASE_URL"
@@ -192,8 +192,9 @@ class Database:
                 session.rollback()
                 raise
 
-    def seal_fields(self, key: bytes | None) -> None:
-        """Seal the `SealedText` columns (subjects' e-mails) with `key` on every engine of this database."""
+    def seal_fields(self, key: FieldKey | None) -> None:
+        """Seal the `SealedText`/`SealedJSON` columns (subjects' data) with `key` on every engine of this database
+        (bytes, or a function returning them on first use)."""
         for engine in (self.engine, self._inline):
             if engine is not None:
                 use_field_key(engine, key)

@@ -1,6 +1,7 @@
 """Personal data in dsar's own state, encrypted column by column: `SealedText`, an AES-256-GCM TypeDecorator.
 
-A column of this type (subjects' e-mails) is written as `dsar-sealed:v1:<base64url(nonce, ciphertext, tag)>`
+A column of this type (subjects' e-mails; `SealedJSON` for a JSON value such as a task's other identities)
+is written as `dsar-sealed:v1:<base64url(nonce, ciphertext, tag)>`
 when the engine has a field key (`use_field_key`, set by the composition root when encryption at rest is
 on), and read back transparently. The column's name is the associated data, so a value copied into another
 column does not open. Lookups never use these columns: they go through the keyed hash beside them
@@ -12,7 +13,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -33,16 +36,30 @@ class SealedFieldError(DsarError):
     code = "STATE_FIELD_UNREADABLE"
 
 
-def use_field_key(engine: Engine, key: bytes | None) -> None:
-    """Seal the `SealedText` columns written through `engine` with `key` (32 bytes); None: write them clear."""
-    if key is not None and len(key) != 32:
-        raise ValueError("the field key must be 32 bytes")
+FieldKey = bytes | Callable[[], bytes]
+
+
+def use_field_key(engine: Engine, key: FieldKey | None) -> None:
+    """Seal the `SealedText` columns written through `engine` with `key` (32 bytes, or a function that returns
+    them when a sealed value is first written or read: the master key may not exist before); None: clear."""
+    if isinstance(key, bytes):
+        _checked(key)
     setattr(engine.dialect, _ATTRIBUTE, key)
 
 
-def _key(dialect: Dialect) -> bytes | None:
-    key: bytes | None = getattr(dialect, _ATTRIBUTE, None)
+def _checked(key: bytes) -> bytes:
+    if len(key) != 32:
+        raise ValueError("the field key must be 32 bytes")
     return key
+
+
+def _key(dialect: Dialect) -> bytes | None:
+    key: FieldKey | None = getattr(dialect, _ATTRIBUTE, None)
+    if key is None or isinstance(key, bytes):
+        return key
+    derived = _checked(key())  # the same bytes on every call: a race only derives them twice
+    setattr(dialect, _ATTRIBUTE, derived)
+    return derived
 
 
 class SealedText(TypeDecorator[str]):
@@ -76,6 +93,31 @@ class SealedText(TypeDecorator[str]):
             raise SealedFieldError("A sealed field of the state database does not open under this key.") from None
 
 
+class SealedJSON(TypeDecorator[Any]):
+    """A JSON value stored as text and sealed like `SealedText` (the JSON is what is encrypted); a clear value
+    (a row written before encryption was on, or by the JSON column this type replaced) reads as JSON."""
+
+    impl = Text
+    cache_ok = True
+
+    def __init__(self, purpose: str) -> None:
+        super().__init__()
+        self.purpose = purpose
+        self._text = SealedText(purpose)
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return self._text.process_bind_param(json.dumps(value, separators=(",", ":"), sort_keys=True), dialect)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, str):  # a driver that still decodes the former JSON column itself
+            return value
+        return json.loads(self._text.process_result_value(value, dialect) or "null")
+
+
 def seal_clear(
     s: Session, column: InstrumentedAttribute[Any], key: InstrumentedAttribute[Any], limit: int = 1000
 ) -> int:
@@ -90,4 +132,4 @@ def seal_clear(
     return len(rows)
 
 
-__all__ = ["PREFIX", "SealedFieldError", "SealedText", "seal_clear", "use_field_key"]
+__all__ = ["PREFIX", "FieldKey", "SealedFieldError", "SealedJSON", "SealedText", "seal_clear", "use_field_key"]

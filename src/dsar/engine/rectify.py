@@ -25,6 +25,7 @@ import orjson
 
 from dsar.connectors.base import Change, ColumnSpec, Rectifier
 from dsar.datamap.model import DataMap
+from dsar.engine import spool as sealed_spool
 from dsar.engine.execute import EngineOptions, Selection, Sources, normalize_email, run_retrieval
 from dsar.engine.plan import Plan
 from dsar.errors import DataMapError, InvalidInput
@@ -232,7 +233,7 @@ def plain(value: Any) -> Any:
 
 
 def _rows(spool: Path) -> Iterator[dict[str, Any]]:
-    with open(spool, "rb") as fh:
+    with sealed_spool.open_spool(spool) as fh:  # sealed when encryption at rest is on
         for line in fh:
             if line.strip():
                 yield orjson.loads(line)

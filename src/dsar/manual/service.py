@@ -23,6 +23,7 @@ from dsar import log
 from dsar.datamap.manual import ManualSource
 from dsar.datamap.model import DataMap
 from dsar.db.engine import Database
+from dsar.db.sealed import seal_clear
 from dsar.engine.archive import member_base
 from dsar.engine.results import SourceReport, Status
 from dsar.errors import Conflict, DataMapError, InvalidInput, NotFound
@@ -345,3 +346,8 @@ def _view(st: ManualStep, spec: ManualSource | None) -> StepView:
         answered_by=st.answered_by,
         files=list(st.files or []),
     )
+
+
+def seal_clear_fields(s: Session, limit: int = 1000) -> int:
+    """Seal up to `limit` steps' identities written in clear before encryption at rest was on (`dsar keys rotate`)."""
+    return seal_clear(s, ManualStep.subject, ManualStep.id, limit)

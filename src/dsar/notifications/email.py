@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from dsar.db.sealed import seal_clear
 from dsar.engine.archive import mask_email
 from dsar.kit.ids import new_id
 from dsar.notifications.models import PENDING, OutboxMessage
@@ -74,4 +75,9 @@ def scrubbed(fields: dict[str, Any]) -> dict[str, Any]:
     return {"to": mask_email(str(fields.get("to", ""))), "scrubbed": True}
 
 
-__all__ = ["EMAIL", "EMAIL_APP", "build_message", "queue_email", "scrubbed"]
+def seal_clear_fields(s: Session, limit: int = 1000) -> int:
+    """Seal up to `limit` outbox messages written in clear before encryption at rest was on."""
+    return seal_clear(s, OutboxMessage.fields, OutboxMessage.id, limit)
+
+
+__all__ = ["EMAIL", "EMAIL_APP", "build_message", "queue_email", "scrubbed", "seal_clear_fields"]

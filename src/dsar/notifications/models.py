@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dsar.db.base import Base, UtcDateTime
+from dsar.db.sealed import SealedJSON
 
 PENDING = "PENDING"
 DELIVERED = "DELIVERED"
@@ -37,7 +38,8 @@ class OutboxMessage(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     app_id: Mapped[str] = mapped_column(String(36), index=True)
     type: Mapped[str] = mapped_column(String(32))  # SubscriptionConfirmation | Notification
-    fields: Mapped[dict[str, Any]] = mapped_column(JSON)  # the message's fields before signing
+    # The message's fields before signing; sealed at rest: a queued e-mail holds an address and its bodies.
+    fields: Mapped[dict[str, Any]] = mapped_column(SealedJSON("notification_outbox.fields"))
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())

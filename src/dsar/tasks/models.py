@@ -9,7 +9,7 @@ from sqlalchemy import JSON, BigInteger, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dsar.db.base import Base, UtcDateTime
-from dsar.db.sealed import SealedText
+from dsar.db.sealed import SealedJSON, SealedText
 from dsar.tasks.states import COMPLETED, DELETION, FAILED, FINAL, IN_PROGRESS, ON_HOLD, RETRIEVAL
 
 
@@ -28,7 +28,10 @@ class PrivacyTask(Base):
     # Sealed at rest (docs/encryption.md); "" when the subject came by another identity.
     subject_email: Mapped[str] = mapped_column(SealedText("privacy_tasks.subject_email"))
     # Identities besides the e-mail (identity name of the data map -> normalised value): phone, customer id.
-    subject_identities: Mapped[dict[str, str] | None] = mapped_column(JSON, default=None)
+    # Sealed at rest like the e-mail; never looked up (lookups use `subject_ref`).
+    subject_identities: Mapped[dict[str, str] | None] = mapped_column(
+        SealedJSON("privacy_tasks.subject_identities"), default=None
+    )
     subject_ref: Mapped[str] = mapped_column(String(32), index=True)
     status: Mapped[str] = mapped_column(String(16))
     errors: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)

@@ -430,5 +430,9 @@ def delete_tasks(s: Session, ids: Sequence[str], channel: str) -> None:
 
 
 def seal_clear_emails(s: Session, limit: int = 1000) -> int:
-    """Seal up to `limit` subject e-mails written in clear before encryption at rest was on."""
-    return seal_clear(s, PrivacyTask.subject_email, PrivacyTask.id, limit)
+    """Seal up to `limit` subject e-mails and identities written in clear before encryption at rest was on."""
+    done = 0
+    for column in (PrivacyTask.subject_email, PrivacyTask.subject_identities):
+        if done < limit:
+            done += seal_clear(s, column, PrivacyTask.id, limit - done)
+    return done

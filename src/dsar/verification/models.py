@@ -2,8 +2,8 @@
 
 `verification_challenges`: one identity check (an e-mailed code, an OIDC sign-in, data-point answers), the code
 only as a keyed hash. `privacy_center_requesters`: whom to write to about a case (the case itself holds only a
-keyed hash and a masked e-mail), their language, and an agent's permission document. `verification_budgets`:
-verification e-mails per address per hour, keyed by the subject's hash.
+keyed hash and a masked e-mail; sealed at rest), their language, and an agent's permission document.
+`verification_budgets`: verification e-mails per address per hour, keyed by the subject's hash.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from sqlalchemy import Boolean, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dsar.db.base import Base, UtcDateTime
+from dsar.db.sealed import SealedText
 
 
 class Challenge(Base):
@@ -40,10 +41,13 @@ class Requester(Base):
     __tablename__ = "privacy_center_requesters"
 
     request_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    email: Mapped[str] = mapped_column(String(320))
+    # The e-mails and an agent's name are sealed at rest (docs/encryption.md); never looked up.
+    email: Mapped[str] = mapped_column(SealedText("privacy_center_requesters.email"))
     locale: Mapped[str] = mapped_column(String(8))
-    agent_email: Mapped[str | None] = mapped_column(String(320), default=None)  # set when an agent submitted
-    agent_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    agent_email: Mapped[str | None] = mapped_column(  # set when an agent submitted
+        SealedText("privacy_center_requesters.agent_email"), default=None
+    )
+    agent_name: Mapped[str | None] = mapped_column(SealedText("privacy_center_requesters.agent_name"), default=None)
     agent_document: Mapped[str | None] = mapped_column(String(36), default=None)  # an uploaded file's id
     confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)  # by the person (agents)
     verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from dsar.db.sealed import seal_clear
 from dsar.verification.models import Budget, Challenge, Requester
 
 
@@ -80,3 +81,12 @@ def delete_expired(s: Session, now: datetime, ended_before: datetime) -> int:
         delete(Requester).where(Requester.ended_at.is_not(None), Requester.ended_at < ended_before)
     ).rowcount  # type: ignore[attr-defined]
     return int(n or 0) + int(m or 0)
+
+
+def seal_clear_fields(s: Session, limit: int = 1000) -> int:
+    """Seal up to `limit` requesters' e-mails and agents' names written in clear before encryption at rest was on."""
+    done = 0
+    for column in (Requester.email, Requester.agent_email, Requester.agent_name):
+        if done < limit:
+            done += seal_clear(s, column, Requester.request_id, limit - done)
+    return done
