@@ -92,10 +92,18 @@ def create_app(secret: str, collections: Collections, *, answer: str = "sync", d
         return access(req) if req["action"] == "access" else change(req)
 
     async def post_back(url: str, key: str, body: bytes) -> None:
+        """The answer, posted to dsar's callback; retried with backoff until dsar takes it (2xx) or 5 tries."""
         await asyncio.sleep(delay)
         resp = signed(key, body)
-        async with httpx.AsyncClient() as client:
-            await client.post(url, content=body, headers={k: v for k, v in resp.headers.items() if "webhook" in k})
+        headers = {k: v for k, v in resp.headers.items() if "webhook" in k}
+        async with httpx.AsyncClient(timeout=30) as client:
+            for attempt in range(5):
+                try:
+                    if (await client.post(url, content=body, headers=headers)).is_success:
+                        return
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.5 * 2**attempt)
 
     @app.post("/dsar")
     async def dsar(request: Request, background: BackgroundTasks) -> Response:

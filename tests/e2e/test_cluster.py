@@ -94,7 +94,20 @@ def _assert_exactly_once(cluster: Cluster, ids: list[str]) -> None:
     assert {r[1] for r in rows} == {"COMPLETED"}, [r for r in rows if r[1] != "COMPLETED"][:5]
     assert {r[2] for r in rows} == {None}
     expected = sorted(f"dsar/{r[3]}" for r in rows)
-    assert sorted(cluster.objects()) == expected  # one archive per task, nothing else in the bucket
+    objects = cluster.objects()
+    bodies = {k for k in objects if k.startswith("dsar/dsar-sealed/")}  # archives are sealed (docs/encryption.md)
+    assert sorted(k for k in objects if k not in bodies) == expected  # one archive per task, nothing else
+    s3 = cluster.s3_client()
+    referenced = set()
+    for key in expected:  # each archive's header names its sealed body, which is there
+        raw = s3.get_object(Bucket=cluster.bucket, Key=key)["Body"].read()
+        assert raw.startswith(b"DSAR-SEALED\n") and b"PK\x03\x04" not in raw
+        referenced.add("dsar/" + json.loads(raw[len(b"DSAR-SEALED\n") :])["body"])
+    assert referenced <= bodies
+    # An attempt cut between writing its body and its header leaves that body behind, unreadable (its data key
+    # died with the process): at most one per retried attempt, never more.
+    retried = cluster.query("SELECT coalesce(sum(attempts), 0) FROM privacy_tasks")[0][0] - len(rows)
+    assert len(bodies - referenced) <= retried, (len(bodies - referenced), retried)
     uploads = cluster.s3_client().list_multipart_uploads(Bucket=cluster.bucket).get("Uploads", [])
     assert uploads == []  # every upload a killed attempt left was aborted by the next attempt
     for i, proc in enumerate(cluster.worker_procs):  # every worker is running at the end
