@@ -21,6 +21,7 @@ from dsar.api.graphql.privacy import (
     PersonalDataTaskError,
     _retrieval,
     client_token,
+    task_errors,
 )
 from dsar.kit.ids import is_uuid
 from dsar.tasks.states import COMPLETED, FAILED, IN_PROGRESS
@@ -197,7 +198,7 @@ def _batch(view: BatchView, tenant: str) -> PersonalDataRetrievalTaskBatch:
         task_counts=PersonalDataTaskCounts(
             in_progress=counts.get(IN_PROGRESS, 0), completed=counts.get(COMPLETED, 0), failed=counts.get(FAILED, 0)
         ),
-        errors=[PersonalDataTaskError(code=e.get("code"), message=e.get("message", "")) for e in view.errors],
+        errors=task_errors(view.errors),
         _tenant=tenant,
     )
 

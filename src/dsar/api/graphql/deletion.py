@@ -15,6 +15,7 @@ from dsar.api.graphql.privacy import (
     PersonalDataTaskError,
     client_token,
     subject_email,
+    task_errors,
     task_id_arg,
 )
 from dsar.tasks.service import TaskView
@@ -70,7 +71,7 @@ def _deletion(view: TaskView) -> PersonalDataDeletionTask:
         last_updated_date=view.updated_at,
         data_subject=DataSubject(type=view.subject_type, email=view.subject_email),
         holding_period=view.holding_period_days,
-        errors=[PersonalDataTaskError(code=e.get("code"), message=e.get("message", "")) for e in view.errors],
+        errors=task_errors(view.errors),
     )
 
 

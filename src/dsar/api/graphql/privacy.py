@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from enum import Enum
 
 import strawberry
@@ -74,6 +75,11 @@ class PersonalDataRetrievalTask:
         return c.storage.signed_url(self._result_key, c.settings.link_ttl_seconds, filename="data_retrieval.zip")
 
 
+def task_errors(errors: Iterable[Mapping[str, str]]) -> list[PersonalDataTaskError | None]:
+    """A task's (or batch's) errors as every task type of the schema shows them."""
+    return [PersonalDataTaskError(code=e.get("code"), message=e.get("message", "")) for e in errors]
+
+
 def _retrieval(view: TaskView) -> PersonalDataRetrievalTask:
     return PersonalDataRetrievalTask(
         task_id=strawberry.ID(view.id),
@@ -81,7 +87,7 @@ def _retrieval(view: TaskView) -> PersonalDataRetrievalTask:
         submission_date=view.submitted_at,
         last_updated_date=view.updated_at,
         data_subject=DataSubject(type=view.subject_type, email=view.subject_email),
-        errors=[PersonalDataTaskError(code=e.get("code"), message=e.get("message", "")) for e in view.errors],
+        errors=task_errors(view.errors),
         _result_key=view.result_key,
     )
 

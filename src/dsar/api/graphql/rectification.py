@@ -16,6 +16,7 @@ from dsar.api.graphql.privacy import (
     PersonalDataTaskError,
     client_token,
     subject_email,
+    task_errors,
     task_id_arg,
 )
 from dsar.engine.rectify import MAX_FIELDS
@@ -61,7 +62,7 @@ def _task(view: TaskView) -> PersonalDataRectificationTask:
         submission_date=view.submitted_at,
         last_updated_date=view.updated_at,
         data_subject=DataSubject(type=view.subject_type, email=view.subject_email),
-        errors=[PersonalDataTaskError(code=e.get("code"), message=e.get("message", "")) for e in view.errors],
+        errors=task_errors(view.errors),
     )
 
 
