@@ -177,7 +177,7 @@ def test_find_an_overdue_request_approve_it_watch_it_complete_and_download_the_a
     assert "overdue" in browser.find_element(*_by(f"tr[data-request='{console.ids['overdue']}']")).text
     browser.find_element(*_by(f"tr[data-request='{console.ids['overdue']}'] a")).click()
     _wait(browser, "#approve").click()
-    assert "approve" in _wait(browser, "#done").text
+    assert "approval" in _wait(browser, "#done").text
     assert browser.find_element(*_by("#decision")).text.startswith("approved")
     # the intake (the privacy center's job once a case is approved) starts its engine task
     start_work(console.container, console.ids["overdue"], SUBJECT_EMAIL)

@@ -28,6 +28,11 @@ DEFAULT_LOCALE = "en"
 LOCALES_DIR = Path(str(files("dsar.api.web").joinpath("locales")))
 
 
+def N_(text: str) -> str:
+    """Marks `text` for the catalogs (pybabel's default keyword); the page translates it when it shows it."""
+    return text
+
+
 def available_locales() -> list[str]:
     return sorted(p.name for p in LOCALES_DIR.iterdir() if (p / "LC_MESSAGES" / "messages.po").is_file())
 

@@ -105,7 +105,10 @@ class Web:
         return self.csrf.valid(request, form.get(CSRF_FIELD), binding)
 
     def gettext(self, request: Request, text: str) -> str:
-        """A text outside templates (flash messages, errors) in the reader's language."""
+        """A text outside templates (flash messages, errors) in the reader's language; a text the catalogs do not
+        hold (an error message of a service) comes back as it is."""
+        if not text:  # gettext("") is the catalog's header
+            return text
         return str(translations(negotiate(request)).gettext(text))
 
 

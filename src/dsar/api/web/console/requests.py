@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from dsar.api.web.console.guard import PREFIX, Guard, Who
+from dsar.api.web.i18n import N_
 from dsar.errors import DsarError, InvalidInput
 from dsar.kit.ids import is_uuid
 from dsar.requests.queue import QueueFilter
@@ -31,7 +32,7 @@ def _filter(params: dict[str, str]) -> QueueFilter:
     q = params.get("q", "").strip()
     due = params.get("due_within", "").strip()
     if due and not due.isdigit():
-        raise InvalidInput("due within: a number of days")
+        raise InvalidInput(N_("due within: a number of days"))
     email = request_id = None
     if q:
         if is_uuid(q.lower()):
@@ -39,7 +40,7 @@ def _filter(params: dict[str, str]) -> QueueFilter:
         elif "@" in q:
             email = q
         else:
-            raise InvalidInput("search by a request id or by the subject's full e-mail address")
+            raise InvalidInput(N_("search by a request id or by the subject's full e-mail address"))
     return QueueFilter(
         status=params.get("status") or None,
         type=params.get("type") or None,
@@ -79,7 +80,7 @@ def add_request_routes(router: APIRouter, guard: Guard) -> None:
             f = _filter(params)
             page = await run_in_threadpool(c.request_queue.page, tenant, f, first=50, after=after or None)
         except DsarError as exc:
-            error = exc.message
+            error = guard.web.gettext(request, exc.message)  # the console's own texts translated, others as they are
         query = urlencode({k: v for k, v in params.items() if v})
         values = {"params": params, "page": page, "error": error, "query": query, **options()}
         values["operators"] = await run_in_threadpool(c.operators.all)
@@ -95,7 +96,8 @@ def add_request_routes(router: APIRouter, guard: Guard) -> None:
                 lambda: c.request_queue.page(tenant, f, first=1)
             )  # a bad filter: 400, not a cut CSV
         except DsarError as exc:
-            return guard.page(request, who, "console/error.html", {"reason": exc.message}, status=400)
+            reason = guard.web.gettext(request, exc.message)
+            return guard.page(request, who, "console/error.html", {"reason": reason}, status=400)
         detail = {"filters": {k: v for k, v in params.items() if v and k != "q"}, "search": bool(params["q"])}
         await run_in_threadpool(c.operators.record, who.operator.email, "export", "requests.csv", detail)
         return StreamingResponse(  # a plain iterator: Starlette runs it in a worker thread, page by page
@@ -160,7 +162,13 @@ def add_request_routes(router: APIRouter, guard: Guard) -> None:
             return guard.page(request, who, "console/error.html", {"reason": "not_found"}, status=404)
         found = [t for t in await run_in_threadpool(_tasks, c, view.task_ids) if t.id == task_id and t.result_key]
         if not found:
-            return await show(request, who, rid, flash={"kind": "error", "text": "no archive"}, status=404)
+            return await show(
+                request,
+                who,
+                rid,
+                flash={"kind": "error", "text": guard.web.gettext(request, N_("There is no archive for this task."))},
+                status=404,
+            )
         await run_in_threadpool(c.operators.record, who.operator.email, "download", rid, {"task_id": task_id})
         url = c.storage.signed_url(str(found[0].result_key), c.settings.link_ttl_seconds, filename="archive.zip")
         return RedirectResponse(url, status_code=303)
@@ -183,7 +191,7 @@ def add_request_routes(router: APIRouter, guard: Guard) -> None:
             elif action == "extend":
                 reason = values.get("reason", "")
                 if not reason:
-                    raise InvalidInput("an extension needs its reason (it is told to the person)")
+                    raise InvalidInput(N_("an extension needs its reason (it is told to the person)"))
                 await run_in_threadpool(lambda: c.requests.extend(tenant, rid, actor=actor, reason=reason))
             elif action == "assign":
                 assignee = values.get("assignee") or None
@@ -192,7 +200,7 @@ def add_request_routes(router: APIRouter, guard: Guard) -> None:
                 text = values.get("text", "")
                 await run_in_threadpool(lambda: c.requests.comment(tenant, rid, actor=actor, text=text))
         except DsarError as exc:
-            flash = {"kind": "error", "text": exc.message}
+            flash = {"kind": "error", "text": guard.web.gettext(request, exc.message)}
             return await show(request, who, rid, flash=flash, status=STATUS_CODES.get(exc.kind, 400))
         detail = {k: values[k] for k in ("basis", "law", "assignee") if values.get(k)}
         await run_in_threadpool(c.operators.record, actor, action, rid, detail or None)
