@@ -1,6 +1,7 @@
 """The console in a real Chromium: sign in, find an overdue request by filter, approve it, watch it complete,
 download its archive; deny another with a basis; a viewer's approve refused by the server (403) even when posted
-by hand; a forged CSRF token refused; TOTP sign-in; the audit log intact. Screenshots of the main pages are taken
+by hand; a forged CSRF token refused; TOTP sign-in; the audit log intact; the requests list in German, French and
+Spanish (Accept-Language) without a layout broken by the longer texts. Screenshots of the main pages are taken
 on the way (DSAR_UPDATE_SCREENSHOTS=1 writes them to docs/console/, as committed).
 """
 
@@ -280,3 +281,38 @@ def test_totp_sign_in_and_the_other_pages(browser: Any, console: Console) -> Non
     browser.save_screenshot(str(console.shots / "queue-phone.png"))
     browser.set_window_size(1280, 900)
     assert all((console.shots / name).stat().st_size > 5000 for name in ("sign-in.png", "queue.png", "dashboard.png"))
+
+
+@pytest.mark.parametrize(
+    ("lang", "heading", "row"),
+    [
+        ("de", "Anträge betroffener Personen", "Entscheidung offen"),
+        ("fr", "Demandes des personnes concernées", "à décider"),
+        ("es", "Solicitudes de los interesados", "por decidir"),
+    ],
+)
+def test_the_requests_list_in_german_french_and_spanish_fits_the_page(
+    browser: Any, console: Console, lang: str, heading: str, row: str
+) -> None:
+    """Accept-Language picks the console's language; its longer texts break no layout: no sideways scroll of the
+    page (desktop and phone) nor of the requests table on a desktop window."""
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"Accept-Language": f"{lang};q=0.9"}})
+    sideways = "return [document.documentElement, document.querySelector('.table-wrap')].map(e => e.scrollWidth - e.clientWidth);"
+    try:
+        _sign_in(browser, console, "approver@example.com")
+        assert _wait(browser, "main h1").text == heading
+        assert browser.find_element(*_by("html")).get_attribute("lang") == lang
+        assert row in browser.find_element(*_by(f"tr[data-request='{console.ids['fresh']}']")).text
+        for width, height, shot in ((1280, 900, f"queue-{lang}.png"), (390, 844, f"queue-{lang}-phone.png")):
+            browser.set_window_size(width, height)
+            browser.get(f"{console.base}/console/requests")
+            _wait(browser, "#queue")
+            browser.save_screenshot(str(console.shots / shot))
+            page, table = browser.execute_script(sideways)
+            assert page <= 0, f"the page scrolls sideways by {page}px at {width}px"
+            if width >= 1280:
+                assert table <= 0, f"the requests table scrolls sideways by {table}px at {width}px"
+    finally:
+        browser.set_window_size(1280, 900)
+        browser.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {}})

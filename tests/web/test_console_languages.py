@@ -51,7 +51,7 @@ def test_a_german_operator_signs_in_and_reads_the_requests_in_german(world: Any)
         assert german in queue.text, german
     for english in ("Privacy requests", "days overdue", "Sign out", "Export CSV"):
         assert english not in queue.text, english
-    assert ">wartet auf Entscheidung</option>" in queue.text  # the status filter shows labels, not codes
+    assert ">Entscheidung offen</option>" in queue.text  # the status filter shows labels, not codes
 
     bad = client.get("/console/requests", params={"q": "olga"})  # the console's own error, translated
     assert bad.status_code == 400 and "vollständigen E-Mail-Adresse der betroffenen Person" in bad.text
