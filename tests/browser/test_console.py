@@ -298,7 +298,10 @@ def test_the_requests_list_in_german_french_and_spanish_fits_the_page(
     page (desktop and phone) nor of the requests table on a desktop window."""
     browser.execute_cdp_cmd("Network.enable", {})
     browser.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"Accept-Language": f"{lang};q=0.9"}})
-    sideways = "return [document.documentElement, document.querySelector('.table-wrap')].map(e => e.scrollWidth - e.clientWidth);"
+    sideways = (
+        "return [document.documentElement, document.querySelector('.table-wrap')]"
+        ".map(e => e.scrollWidth - e.clientWidth);"
+    )
     try:
         _sign_in(browser, console, "approver@example.com")
         assert _wait(browser, "main h1").text == heading
