@@ -57,7 +57,9 @@ def test_a_german_operator_signs_in_and_reads_the_requests_in_german(world: Any)
     assert bad.status_code == 400 and "vollständigen E-Mail-Adresse der betroffenen Person" in bad.text
 
     rid = ids["fresh_access"]
-    form = csrf_of(client.get(f"/console/requests/{rid}").text)
+    page = client.get(f"/console/requests/{rid}").text
+    assert "Antrag genehmigen" in page and "manifestly_unfounded — offenkundig unbegründet" in page
+    form = csrf_of(page)
     approved = client.post(f"/console/requests/{rid}/approve", data={"csrf_token": form})
     assert approved.status_code == 200 and "Gespeichert: Genehmigung" in approved.text
     missing = client.post(f"/console/requests/{rid}/download", data={"csrf_token": form, "task": "nope"})
