@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from dsar.api.app import create_app
 from dsar.bootstrap import Container
 from dsar.config import Settings
 from dsar.kit.clock import FrozenClock
+from dsar.requests.service import DENIAL_BASES
 from tests.web.console_helpers import START, csrf_of, make_operator, seed, sign_in
 
 
@@ -81,3 +83,12 @@ def test_the_requests_list_in_french_spanish_and_english(world: Any, lang: str, 
     queue = client.get("/console/requests").text
     assert f'<html lang="{lang}">' in queue and heading in queue and f">{subject}</th>" in queue
     assert client.get("/console/requests", params={"lang": "de"}).text.count("Betroffene Person") >= 1
+
+
+def test_in_english_the_denial_bases_read_as_the_requests_service_words_them(world: Any) -> None:
+    c, ids = world
+    client = _client(c, "en")
+    assert sign_in(client, "approver@example.com").status_code == 303
+    page = html.unescape(client.get(f"/console/requests/{ids['fresh_access']}").text)
+    for key, text in DENIAL_BASES.items():  # the template's translatable copies have not drifted
+        assert f'<option value="{key}">{key} — {text}</option>' in page, key
