@@ -111,9 +111,24 @@ def build_backoffice(url: str) -> None:
         sa.Column("customer_id", sa.Integer),
         sa.Column("code", sa.String(20)),
     )
+    # tickets people write about a shop customer (`shop_customer_id`), each by its own requester: other people
+    tickets = sa.Table(
+        "tickets",
+        meta,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("requester_email", sa.String(120)),
+        sa.Column("shop_customer_id", sa.Integer, index=True),
+    )
     engine = sa.create_engine(url)
     meta.create_all(engine)
     with engine.begin() as conn:
+        conn.execute(
+            tickets.insert(),
+            [
+                {"id": i + 1, "requester_email": f"neighbour{i}@example.net", "shop_customer_id": i % PEOPLE + 1}
+                for i in range(20)
+            ],
+        )
         # accounts 501.. hold shop customers PEOPLE..1, so no account id equals its customer's id and a small
         # sample of each table holds different customers (the lookup in the shop decides)
         conn.execute(
@@ -201,6 +216,10 @@ def assert_across(path: Path, output: str, tmp_path: Path) -> None:
         text,
     )
     assert re.search(r"# confidence 0\.90, across sources: name 'shop_customer_id' names shop\.customers", text)
+    # a table whose rows have their own identity holds other people's rows: named, not walked
+    assert ("office.tickets", "shop_customer_id", "shop.customers.id", None, "exact") not in refs
+    assert "REVIEW: reference shop_customer_id -> shop.customers.id (another source, confidence 0.90" in text
+    assert "tickets rows have their own identity (other people)" in text
     # the values were looked up in the other source with bounded, indexed IN lookups
     assert re.search(r'FROM "?customers"? WHERE "?id"? IN \(', output)
     sources = Sources(dm, connect)
@@ -218,7 +237,7 @@ def assert_across(path: Path, output: str, tmp_path: Path) -> None:
     assert [r["account_id"] for r in rows["office.invoices"]] == [526, 526]
     assert [r["member_no"] for r in rows["office.subscriptions"]] == ["M-10004"]
     assert [r["email"] for r in rows["office.contacts"]] == ["person4@example.org"]
-    assert not any(k in found for k in ("office.refunds", "office.coupons"))
+    assert not any(k in found for k in ("office.refunds", "office.coupons", "office.tickets"))
 
 
 def test_sqlite_to_sqlite_references_across_sources(tmp_path: Path) -> None:

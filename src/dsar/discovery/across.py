@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from dsar.datamap.identities import lookup_values
 from dsar.discovery import detectors as d
-from dsar.discovery.candidates import candidates, sure
+from dsar.discovery.candidates import candidates
 from dsar.discovery.references import _ROLE, _keys, _name_of, _singular, _stems, common_prefix
 from dsar.discovery.scan import SourceScan
 from dsar.discovery.schema import Log, SourceReader, Table
@@ -208,46 +208,34 @@ def _normal(kind: str, values: list[object]) -> set[str]:
     return {n for v in values for n in lookup_values(kind, v)}
 
 
-def _identity_columns(scan: SourceScan, table: str, kind: str) -> list[str]:
-    if kind == "email":
-        return [c.column for c in sure(scan, table) if c.kind == "email"]
-    return [c.column for c in candidates(scan, table) if c.kind == "phone" and c.confidence >= 0.5]
-
-
-def _kinds(scan: SourceScan, table: str) -> int:
-    return len({c.kind for c in sure(scan, table)})
-
-
 def _identities_across(scans: list[SourceScan], lookup: Lookup | None) -> list[CrossRef]:
     out: list[CrossRef] = []
     order = {s.name: i for i, s in enumerate(scans)}
+    found = {(s.name, t.name): candidates(s, t.name) for s in scans for t in s.tables}  # each table's, once
+    kinds = {key: len({c.kind for c in cands if c.certain}) for key, cands in found.items()}
     for kind in ("email", "phone"):
+        # e-mail: the sure identities; phone: any phone column may be a parent (the engine normalises its values)
         cols = [
             (s, t, c)
             for s in scans
             for t in s.tables
-            for c in _identity_columns(s, t.name, kind)
-            if re.match(r"\w+$", c)
+            for c in found[(s.name, t.name)]
+            if c.kind == kind and (c.certain or kind == "phone") and re.match(r"\w+$", c.column)
         ]
         for i, (sa, ta, ca) in enumerate(cols):
             for sb, tb, cb in cols[i + 1 :]:
                 if sa is sb:
                     continue
-                ka, kb = _kinds(sa, ta.name), _kinds(sb, tb.name)
+                ka, kb = kinds[(sa.name, ta.name)], kinds[(sb.name, tb.name)]
                 # the parent is the table with more identity kinds; a tie goes to the source named first
                 a_parent = ka > kb or (ka == kb and order[sa.name] < order[sb.name])
                 (sp, tp, cp), (sc, tc, cc) = ((sa, ta, ca), (sb, tb, cb)) if a_parent else ((sb, tb, cb), (sa, ta, ca))
-                if kind == "phone" and not _e164_identity(sc, tc.name, cc):
-                    continue  # an `exact` lookup of E.164 values needs the child column in E.164
-                ref = _identity_ref(kind, sc, tc, cc, sp, tp, cp, lookup)
+                if kind == "phone" and not cc.certain:
+                    continue  # an `exact` lookup of E.164 values needs a sure phone identity: E.164, a person's
+                ref = _identity_ref(kind, sc, tc, cc.column, sp, tp, cp.column, lookup)
                 if ref is not None:
                     out.append(ref)
     return out
-
-
-def _e164_identity(scan: SourceScan, table: str, column: str) -> bool:
-    """A sure phone identity: all sampled values in E.164, in a table of people."""
-    return any(c.kind == "phone" and c.column == column for c in sure(scan, table))
 
 
 def _identity_ref(

@@ -171,7 +171,7 @@ def plan_walks(scans: list[SourceScan], cross: Sequence[CrossRef] = ()) -> dict[
         for r in cross:
             parent = walks.get(r.parent_source)
             reached = r.confidence >= FOLLOW and parent is not None and r.parent in parent.reached
-            if reached and r.source in seeds and r.table not in seeds[r.source]:
+            if reached and r.source in seeds and r.table not in seeds[r.source] and not _others(r, walks):
                 seeds[r.source].add(r.table)
                 grown = True
         if not grown:
@@ -217,11 +217,23 @@ def render(scans: list[SourceScan], cross: Sequence[CrossRef] = ()) -> str:
     return "\n".join(out) + "\n"
 
 
+def _others(r: CrossRef, walks: dict[str, Walk]) -> bool:
+    """A key reference from a table whose rows have their own identity: those rows are other people's (a
+    ticket's requester, not the agent it points at); a shared e-mail or phone is the same person."""
+    return r.identity is None and r.source in walks and r.table in walks[r.source].owners
+
+
 def _cross_lines(refs: list[CrossRef], walks: dict[str, Walk]) -> tuple[list[str], list[str]]:
     """(reference lines, REVIEW notes) for one table's references to other sources."""
     lines: list[str] = []
     notes: list[str] = []
     for r in refs:
+        if _others(r, walks) and r.confidence >= FOLLOW:
+            notes.append(
+                f"reference {r.column} -> {r.to} (another source, confidence {r.confidence:.2f}: {r.evidence}) not "
+                f"walked: {r.table} rows have their own identity (other people); add it if they are the same person"
+            )
+            continue
         reached = r.parent in walks[r.parent_source].reached if r.parent_source in walks else False
         if r.confidence < FOLLOW or not reached or not (IDENT.match(r.column) and IDENT.match(r.parent_column)):
             why = f"confidence {r.confidence:.2f}" if r.confidence < FOLLOW else "its parent is reached by no walk"
