@@ -484,6 +484,28 @@ def scale(tables: int, big: int, rows: int) -> None:
     print("  the other queries, first 5:")
     for q in [q for q in queries if not any(f" FROM {t} " in q + " " for t in big_tables)][:5]:
         print(f"    {' '.join(q.split())[:160]}")
+    # a second, small source whose accounts hold this one's customer ids: references across the two
+    path = CACHE / "scale-billing.sqlite"
+    path.unlink(missing_ok=True)
+    small = sa.create_engine(f"sqlite:///{path}")
+    with small.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE accounts (id INTEGER PRIMARY KEY, scale_customer_id INTEGER, plan TEXT)")
+        conn.exec_driver_sql(
+            "WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < 1000) "
+            f"INSERT INTO accounts SELECT i, 1 + (i * 7919) % {rows}, 'basic' FROM g"
+        )
+    small.dispose()
+    t0 = time.perf_counter()
+    billing = scan_source("billing", f"sqlite:///{path}", sample=200)
+    across_queries: list[str] = []
+    cross = across_sources([scan, billing], log=across_queries.append)
+    took = time.perf_counter() - t0
+    walked = [f"{r.source}.{r.table}.{r.column} -> {r.to} ({r.confidence})" for r in cross if r.confidence >= FOLLOW]
+    unbounded = [q for q in across_queries if q.startswith("SELECT") and " IN (" not in q]
+    print(
+        f"  with a second source (SQLite, accounts.scale_customer_id): {took:.1f} s, {len(across_queries)} queries "
+        f"across the two, {len(unbounded)} of them not an IN lookup; walked: {walked}"
+    )
 
 
 def pooled() -> None:
