@@ -15,7 +15,8 @@ Two kinds are proposed, each with its evidence and a confidence:
   sampled keys fill little of their range, or they are text). Then, or when the name carries the other
   source's name, the reference is sure (0.9); a bare name over a dense counter (ids 1..n on both sides)
   stays below the line (0.45: a `REVIEW` comment, not walked; a wrong walk would hand one person another's
-  rows). Values found only in part: below the line;
+  rows). Values found only in part: below the line (with the source's name in the column's and 80% found:
+  0.6, walked, `REVIEW`);
 - **identities**: a column of e-mail addresses (or of E.164 phone numbers) whose sampled values occur in the
   other source's column of the same kind. The table with more identity kinds is the parent, so a request made
   by phone or customer number there reaches the other system too.
@@ -86,10 +87,22 @@ def _names_in(scan: SourceScan) -> set[str]:
 def _unprefixed(column: str, source: str) -> str | None:
     """`shop_customer_id` -> `customer_id` when the other source is named `shop`."""
     low, src = column.lower(), source.lower()
-    for p in (src + "_", src, _singular(src) + "_"):
+    run_together = (src,) if len(src) >= 4 else ()  # `shopcustomer_id`; a short name (`a`) only with its `_`
+    for p in (src + "_", _singular(src) + "_", *run_together):
         if low.startswith(p) and len(low) > len(p) + 2:
             return low[len(p) :]
     return None
+
+
+def _names(column: str | None, stems: set[str], key: str) -> tuple[bool, bool, str]:
+    """(the column's name names the table or its key, it was given without the source's name, the name's stem)."""
+    if column is None:
+        return False, False, ""
+    name = _name_of(column)
+    named = name in stems or (column.lower() == key.lower() and key.lower() != "id")
+    if not named and len(name) > 3:
+        named = any(len(st) >= 4 and name.endswith(st) for st in stems)
+    return named, True, name
 
 
 def _keys_across(child: SourceScan, parent: SourceScan, lookup: Lookup | None) -> list[CrossRef]:
@@ -104,22 +117,23 @@ def _keys_across(child: SourceScan, parent: SourceScan, lookup: Lookup | None) -
                 continue
             if t.primary_key == [col.name] and col.name.lower() in ("id", f"{_singular(t.name)}_id"):
                 continue
-            qualified = _unprefixed(col.name, parent.name)
-            name = _name_of(qualified or col.name)
+            unprefixed = _unprefixed(col.name, parent.name)
             for p, key, pcol in keys:
                 if pcol.kind != col.kind:
                     continue
                 stems = _stems(p.name, prefix)
-                named = name in stems or ((qualified or col.name).lower() == key.lower() and key.lower() != "id")
-                if not named and len(name) > 3:
-                    named = any(len(st) >= 4 and name.endswith(st) for st in stems)
+                # the name without the other source's name first (shop_customer_id), then as it is
+                named, qualified, name = _names(unprefixed, stems, key)
+                if not named:
+                    named, qualified, name = _names(col.name, stems, key)
+                    qualified = False
                 if named and not qualified and name in own:
                     continue  # the child's own source has a table of that name: within-source inference decides
                 if not named:
                     if _ROLE.search(col.name.lower()) and d.person_table(p.name):
                         out.extend(_role(child, t, col.name, parent, p, key, lookup))
                     continue
-                out.append(_scored(child, t, col.name, parent, p, key, lookup, bool(qualified), name in stems))
+                out.append(_scored(child, t, col.name, parent, p, key, lookup, qualified, name in stems))
     return out
 
 
