@@ -61,3 +61,51 @@ def test_logs_of_activity() -> None:
     for table in ("orders", "products", "events", "blog_posts", "catalog"):
         assert not d.activity_table(table), table
     assert d.activity_time("login", "time").category == d.BEHAVIOR
+
+
+def test_what_firebirds_employee_schema_showed() -> None:
+    """Faults Firebird's EMPLOYEE sample showed (bench.discovery), as rules that hold anywhere."""
+    from decimal import Decimal
+
+    def best(column: str, table: str, values: list[object], *, text: bool = True) -> str | None:
+        found = d.classify(column, table, values, text=text, temporal=False, personal_table=True)
+        return found[0].category if found else None
+
+    # a number stored as a number is no phone number, however its digits look
+    salaries = [Decimal("98000.00"), Decimal("6000000.00"), Decimal("62000.00"), Decimal("27000.00")]
+    assert best("salary", "employee", salaries, text=False) is None
+    # `_no` after a phone word is a number to call, not a key; national formats without a country code
+    [phone] = d.classify(
+        "phone_no",
+        "customer",
+        ["(619) 530-2710", "61 211 99 88", "3 880 77 19", "02 404 6284"],
+        text=True,
+        temporal=False,
+        personal_table=True,
+    )
+    assert phone.category == d.PHONE and 0.6 <= phone.confidence < 0.8
+    assert best("contact_first", "customer", ["Dale J.", "Glen", "James", "Elizabeth"]) == d.NAME
+    # an address word after another word: whose address it is (billing_, home_) or something else's (job_)
+    assert best("job_country", "employee", ["USA", "Japan", "England"]) is None
+    assert best("billing_city", "invoice", ["Oslo", "Prague", "Delhi"]) == "user.contact.address.city"
+    assert best("state_province", "customer", ["CA", "TX", "MA"]) == "user.contact.address.state"
+    assert best("ship_country", "orders", ["France", "Germany"]) == "user.contact.address.country"
+
+
+def test_role_names_without_an_id_suffix_point_at_the_one_table_of_people() -> None:
+    from dsar.discovery.references import infer
+    from dsar.discovery.schema import Column, Table
+
+    def table(name: str, pk: str, cols: dict[str, str], rows: list[dict[str, object]]) -> Table:
+        columns = [Column(c, k, k, True, None) for c, k in cols.items()]
+        return Table(name, columns, [pk], [], [(pk,)], [], sample=rows)
+
+    employee = table("employee", "emp_no", {"emp_no": "int"}, [{"emp_no": i} for i in (2, 4, 11, 61, 118, 134)])
+    sales = table(
+        "sales",
+        "po_number",
+        {"po_number": "text", "sales_rep": "int", "team_leader": "int"},
+        [{"po_number": f"V{i}", "sales_rep": r, "team_leader": r} for i, r in enumerate((11, 61, 118, 134))],
+    )
+    found = {(r.column, r.parent, r.parent_column) for r in infer([employee, sales]) if r.confidence >= 0.5}
+    assert found == {("sales_rep", "employee", "emp_no"), ("team_leader", "employee", "emp_no")}

@@ -35,6 +35,7 @@ def discover(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="print every query run (on stderr)"),
 ) -> None:
     """Draft a data map from live sources: identities, references, data categories and erasure proposals."""
+    from dsar.discovery.across import across_sources
     from dsar.discovery.draft import render
     from dsar.discovery.scan import scan_source, source_name
 
@@ -66,9 +67,11 @@ def discover(
             except (SourceError, RuntimeError) as exc:
                 progress.close()
                 _source_failed(exc)
+        progress("references across sources", 0, 1)
+        cross = across_sources(scans, log=log) if len(scans) > 1 else []
     finally:
         progress.close()
-    text = render(scans)
+    text = render(scans, cross)
     try:
         parse(text, str(out), env={})  # the draft must load as written (its ${..._PASSWORD} aside)
     except DataMapError as exc:

@@ -72,6 +72,7 @@ _NAME_HINTS: list[tuple[re.Pattern[str], str, bool]] = [
         False,
     ),
     (re.compile(r"^(contact_?|customer_?|user_?|display_?|person_?)?name$|^nick_?name$"), NAME, True),
+    (re.compile(r"_(first|last)$"), NAME, True),  # contact_first, contact_last
     (re.compile(r"birth|^dob$|_dob$|born"), DOB, False),
     (
         re.compile(r"ssn|social_?sec|national_?id|passport|tax_?id|nino|\bbsn\b|^bsn$|driver_?lic|licen[cs]e_?no"),
@@ -115,19 +116,37 @@ def name_hint(column: str, table: str, personal_table: bool) -> Finding | None:
     """The category a column's name suggests; `personal_table`: the table holds other personal data or is
     named like one (customers, users, ...), which makes `name`, `city` and the like personal."""
     low = column.lower()
-    if _KEY_NAME.search(column) and not _NAME_HINTS[0][0].search(low):
+    if _KEY_NAME.search(column) and not (_NAME_HINTS[0][0].search(low) or _NAME_HINTS[1][0].search(low)):
         return None  # a key (shipping_address_id): a reference, not the data it names
     if _CARD_CODE.match(low) and (_CARD_TABLES.search(table) or low != "code"):
         return Finding(CARD, 0.6, f"column name '{column}' (a card's security code)")
     personal = personal_table or bool(_PERSON_TABLES.search(table)) or bool(_ADDRESS_TABLES.search(table))
     for pattern, category, needs_person in _NAME_HINTS:
-        if pattern.search(low):
+        if m := pattern.search(low):
             if needs_person and not personal:
                 continue
+            if category == ADDRESS and not _address_qualified(low[: m.start()]):
+                continue  # job_country: the country of something else
             if category == ADDRESS:
                 category = address_part(low)
             return Finding(category, 0.6, f"column name '{column}'")
     return None
+
+
+_ADDRESS_QUALIFIERS = re.compile(
+    r"^(bill(ing)?|ship(ping)?|delivery|home|mail(ing)?|postal|residen(ce|tial)|permanent|current|contact|customer|"
+    r"client|user|member|person(al)?|birth|primary|secondary|alt(ernate)?|other|work|private|invoice)$"
+)
+
+
+def _address_qualified(before: str) -> bool:
+    """What stands before an address word in a column name (`billing_` in `billing_city`) says whose address it
+    is; another word (`job_` in `job_country`) says it is not one (a job's country)."""
+    if not before.endswith("_"):
+        return True  # nothing before it, or run together (billingcity): as the name says
+    word = before.rstrip("_").rsplit("_", 1)[-1]
+    address_words = next(p for p, category, _ in _NAME_HINTS if category == ADDRESS)
+    return bool(_ADDRESS_QUALIFIERS.match(word) or address_words.search(word))  # or an address word: state_province
 
 
 def address_part(column: str) -> str:
@@ -199,6 +218,13 @@ def is_phone(v: str) -> bool:
     except phonenumbers.NumberParseException:
         return False
     return bool(phonenumbers.is_possible_number(number))
+
+
+def phone_shaped(v: str) -> bool:
+    """Digits in groups as phone numbers are written (7 to 15 digits, with separators), the country unknown."""
+    s = v.strip()
+    digits = _DIGITS.sub("", s)
+    return bool(_PHONE_SHAPE.match(s)) and 6 <= len(digits) <= 15 and any(c in s for c in " ()-./")
 
 
 def is_card(v: str) -> bool:
@@ -295,6 +321,8 @@ def classify(
         for category, check, conf in _VALUE_CHECKS:
             if category == CARD and not (text or column_digits(texts)):
                 continue
+            if category == PHONE and not text:
+                continue  # a number stored as a number (a salary, an amount) is no phone number
             head = texts[:20]
             if sum(1 for s in head if check(s)) < len(head) * (VALUE_SHARE - 0.3):
                 continue  # the first values say no: the rest need not be checked
@@ -315,7 +343,10 @@ def classify(
             found[NAME] = Finding(NAME, 0.9, f"{hint.evidence}; sampled values look like names")
         elif not found:
             conf = 0.75 if (n or not text) else 0.6
-            if hint.category in (PHONE, EMAIL, IP) and n:
+            if hint.category == PHONE and text and sum(map(phone_shaped, texts)) / n >= VALUE_SHARE:
+                # national formats without a country code ('61 211 99 88'): no matcher can confirm them
+                conf = 0.75
+            elif hint.category in (PHONE, EMAIL, IP) and n:
                 conf = 0.5  # the name says so but the values do not
             elif hint.category in (CARD, IBAN, NATIONAL_ID) and n:
                 conf = 0.6  # the values fail the checksum, but so do test data and masked numbers: for review

@@ -16,12 +16,14 @@ from __future__ import annotations
 import json
 import re
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import make_url
 
 from dsar.datamap.identities import KINDS
 from dsar.discovery import detectors as d
+from dsar.discovery.across import CrossRef
 from dsar.discovery.candidates import Candidate, candidates, has_identity, sure
 from dsar.discovery.references import Ref
 from dsar.discovery.scan import IDENT, SourceScan
@@ -48,10 +50,11 @@ def q(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def plan_walk(scan: SourceScan) -> Walk:
+def plan_walk(scan: SourceScan, seeds: frozenset[str] = frozenset()) -> Walk:
+    """The walk within one source; `seeds`: tables a reference from another source reaches."""
     w = Walk()
     w.owners = {t.name for t in scan.tables if has_identity(scan, t.name)}
-    roots = [t.name for t in scan.tables if t.name in w.owners]
+    roots = [t.name for t in scan.tables if t.name in w.owners or t.name in seeds]
     holders = {t.name for t in scan.tables if scan.personal_columns(t.name, at_least=0.6)}
     w.reached = set(roots)
     children: dict[str, list[Ref]] = {}
@@ -158,8 +161,25 @@ def source_url(name: str, url: str) -> tuple[str, str | None]:
     return shown, var
 
 
-def render(scans: list[SourceScan]) -> str:
-    """The draft data map as YAML text."""
+def plan_walks(scans: list[SourceScan], cross: Sequence[CrossRef] = ()) -> dict[str, Walk]:
+    """Each source's walk, seeded by the references from other sources whose parent a walk reaches (to a
+    fixpoint: a table reached through one source may be the parent of a reference from a third)."""
+    seeds: dict[str, set[str]] = {s.name: set() for s in scans}
+    while True:
+        walks = {s.name: plan_walk(s, frozenset(seeds[s.name])) for s in scans}
+        grown = False
+        for r in cross:
+            parent = walks.get(r.parent_source)
+            reached = r.confidence >= FOLLOW and parent is not None and r.parent in parent.reached
+            if reached and r.source in seeds and r.table not in seeds[r.source] and not _others(r, walks):
+                seeds[r.source].add(r.table)
+                grown = True
+        if not grown:
+            return walks
+
+
+def render(scans: list[SourceScan], cross: Sequence[CrossRef] = ()) -> str:
+    """The draft data map as YAML text; `cross`: references between tables of different sources."""
     out = [
         "# Draft data map written by `dsar datamap discover`. Review it before use:",
         "# - lines marked REVIEW are guesses (confidence below 0.8) or choices a person must make;",
@@ -178,14 +198,17 @@ def render(scans: list[SourceScan]) -> str:
         out.append(f"    description: {q(f'{s.dialect} source, {len(s.tables)} tables')}")
     out.append("collections:")
     skipped: list[str] = []
+    walks = plan_walks(scans, cross)
     for s in scans:
-        walk = plan_walk(s)
+        walk = walks[s.name]
         for t in s.tables:
             pd = s.personal_columns(t.name)
+            lines = _cross_lines([r for r in cross if r.source == s.name and r.table == t.name], walks)
             if t.name not in walk.reached and not pd:
                 skipped.append(f"{s.name}.{t.name}")
+                skipped.extend(f"    REVIEW: {note}" for note in lines[1])
                 continue
-            out.extend(_collection(s, t, walk))
+            out.extend(_collection(s, t, walk, lines))
     if not any(line.startswith("  ") and not line.startswith("  #") for line in out[out.index("collections:") :]):
         out[out.index("collections:")] = "collections: {}  # no table with personal data that can be mapped"
     if skipped:
@@ -194,12 +217,43 @@ def render(scans: list[SourceScan]) -> str:
     return "\n".join(out) + "\n"
 
 
-def _collection(s: SourceScan, t: Table, walk: Walk) -> list[str]:
+def _others(r: CrossRef, walks: dict[str, Walk]) -> bool:
+    """A key reference from a table whose rows have their own identity: those rows are other people's (a
+    ticket's requester, not the agent it points at); a shared e-mail or phone is the same person."""
+    return r.identity is None and r.source in walks and r.table in walks[r.source].owners
+
+
+def _cross_lines(refs: list[CrossRef], walks: dict[str, Walk]) -> tuple[list[str], list[str]]:
+    """(reference lines, REVIEW notes) for one table's references to other sources."""
+    lines: list[str] = []
+    notes: list[str] = []
+    for r in refs:
+        if _others(r, walks) and r.confidence >= FOLLOW:
+            notes.append(
+                f"reference {r.column} -> {r.to} (another source, confidence {r.confidence:.2f}: {r.evidence}) not "
+                f"walked: {r.table} rows have their own identity (other people); add it if they are the same person"
+            )
+            continue
+        reached = r.parent in walks[r.parent_source].reached if r.parent_source in walks else False
+        if r.confidence < FOLLOW or not reached or not (IDENT.match(r.column) and IDENT.match(r.parent_column)):
+            why = f"confidence {r.confidence:.2f}" if r.confidence < FOLLOW else "its parent is reached by no walk"
+            notes.append(f"candidate reference {r.column} -> {r.to} (another source) not walked ({why}: {r.evidence})")
+            continue
+        mark = "" if r.confidence >= SURE else "REVIEW "
+        lines.append(f"      # {mark}confidence {r.confidence:.2f}, across sources: {r.evidence}")
+        spec = f"column: {q(r.column)}, to: {r.parent_source}.{_coll(r.parent)}.{q(r.parent_column)}"
+        if r.identity:
+            spec += f", identity: {r.identity}" + (f", match: {r.match}" if r.match != "exact" else "")
+        lines.append(f"      - {{{spec}}}")
+    return lines, notes
+
+
+def _collection(s: SourceScan, t: Table, walk: Walk, cross: tuple[list[str], list[str]] = ([], [])) -> list[str]:
     name = re.sub(r"[^A-Za-z0-9_]", "_", t.name)
     out = [f"  {s.name}.{name}:"]
     if name != t.name:
         out.append(f"    table: {q(t.name)}")
-    for note in walk.notes.get(t.name, []):
+    for note in walk.notes.get(t.name, []) + cross[1]:
         out.append(f"    # REVIEW: {note}")
     pk = list(t.primary_key)
     if not pk:
@@ -220,12 +274,13 @@ def _collection(s: SourceScan, t: Table, walk: Walk) -> list[str]:
         )
     out.extend(identity_lines(candidates(s, t.name)))
     refs = [r for r in walk.refs.get(t.name, []) if IDENT.match(r[0]) and IDENT.match(r[2])]
-    if refs:
+    if refs or cross[0]:
         out.append("    references:")
         for col, parent, pcol, r in refs:
             mark = "" if r.confidence >= SURE else "REVIEW "
             out.append(f"      # {mark}confidence {r.confidence:.2f}: {r.evidence}")
             out.append(f"      - {{column: {q(col)}, to: {s.name}.{_coll(parent)}.{q(pcol)}}}")
+        out.extend(cross[0])
     fields, exclude = _fields(s, t)
     if fields:
         out.append("    fields:")

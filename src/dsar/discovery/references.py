@@ -62,8 +62,10 @@ def common_prefix(tables: list[str]) -> str:
     return best if n >= max(2, len(tables) // 2) else ""
 
 
-_HIERARCHY = re.compile(r"parent|manager|reports_?to|supervisor|boss|superior|referr|mentor")
-_ROLE = re.compile(r"rep(_|$)|agent|manager|owner|assignee|staff|sales|author|created_by|updated_by|approver|handler")
+_HIERARCHY = re.compile(r"parent|manager|reports_?to|supervisor|boss|superior|referr|mentor|^head_")
+_ROLE = re.compile(
+    r"rep(_|$)|agent|manager|owner|assignee|staff|sales|author|created_by|updated_by|approver|handler|lead(er)?(_|$)"
+)
 _PEOPLE = re.compile(r"employee|staff|user|agent|person|people|member|account", re.IGNORECASE)
 _SUFFIX = re.compile(r"^(?:id_?|fk_?)?(?P<stem>[a-z0-9_]+?)(?:_?(?:id|no|key|fk|code|ref))?$")
 
@@ -103,7 +105,7 @@ def infer(tables: list[Table], present: Present | None = None, *, use_declared: 
             if t.primary_key == [col.name] and col.name.lower() in ("id", f"{_singular(t.name)}_id"):
                 continue  # a table's own surrogate key points nowhere
             cands: list[Ref] = []
-            name = _name_of(col.name)
+            name, low = _name_of(col.name), col.name.lower()
             for parent, key, pcol in keys:
                 if not _compatible(col.kind, pcol.kind) or (parent.name == t.name and key == col.name):
                     continue
@@ -129,7 +131,7 @@ def infer(tables: list[Table], present: Present | None = None, *, use_declared: 
                     else:
                         conf, why = 0.7, f"name '{col.name}' names table '{parent.name}'; no values sampled"
                     cands.append(Ref(t.name, col.name, parent.name, key, conf, why))
-                elif n >= 3 and overlap == n and _id_like(col.name) and parent.name != t.name:
+                elif n >= 3 and overlap == n and parent.name != t.name and (_id_like(col.name) or _ROLE.search(low)):
                     why = f"all {n} sampled values of '{col.name}' are keys of '{parent.name}' (names differ)"
                     cands.append(Ref(t.name, col.name, parent.name, key, 0.5, why))
                 elif n and overlap == n and parent.name == t.name and _HIERARCHY.search(col.name.lower()):
