@@ -15,6 +15,7 @@ from dsar.cli.app import app as cli
 from dsar.portability.models import DataQuery
 from dsar.tasks.models import PrivacyTask
 from tests.portability.harness import DOWN_URL, JANE, ORDERS, PROFILE, Adp, adp_settings, running_adp
+from tests.web.console_helpers import csrf_of, make_operator, sign_in
 
 JOHN = "john.smith@example.com"
 
@@ -94,6 +95,34 @@ def test_revoking_for_every_customer(demo_dir: Path, tmp_path: Path) -> None:
         assert adp.container.portability.revoke(adp.app_id) == 0
         assert _type(adp.post(PROFILE, janes), 401) == _type(adp.post(PROFILE, johns), 401) == "REVOKED_TOKEN"
         assert adp.post(PROFILE, adp.token(PROFILE, app_id=other)).status_code == 201
+
+
+def test_an_admin_revokes_one_customers_authorization_in_the_console(demo_dir: Path, tmp_path: Path) -> None:
+    with running_adp(adp_settings(tmp_path, demo_dir)) as adp:
+        c = adp.container
+        make_operator(c, "admin@example.com", "admin")
+        assert sign_in(adp.client, "admin@example.com").status_code == 303
+        janes, johns = adp.token(PROFILE), adp.token(PROFILE, subject=JOHN)
+        page = adp.client.get("/console/integrations").text
+        assert f'action="/console/integrations/apps/{adp.app_id}/revoke-customer"' in page
+        form = {"csrf_token": csrf_of(page), "email": "not an e-mail"}
+        r = adp.client.post(f"/console/integrations/apps/{adp.app_id}/revoke-customer", data=form)
+        assert r.status_code == 400 and "not valid" in r.text
+        assert adp.post(PROFILE, janes).status_code == 201  # nothing changed
+        form["email"] = "  Jane.Doe@Example.com "  # as an operator might paste it
+        assert JANE == "jane.doe@example.com"
+        r = adp.client.post("/console/integrations/apps/no-such-app/revoke-customer", data=form)
+        assert r.status_code == 404
+        r = adp.client.post(f"/console/integrations/apps/{adp.app_id}/revoke-customer", data=form)
+        assert r.status_code == 200 and 'id="revoked-customer"' in r.text
+        assert _type(adp.post(PROFILE, janes), 401) == "REVOKED_TOKEN"
+        assert adp.post(PROFILE, johns).status_code == 201  # another customer of the app is not affected
+        [entry] = [e for e in c.operators.audit_entries(limit=10) if e.action == "app_revoked"]
+        assert entry.target == adp.app_id and "jane" not in json.dumps(entry.detail).lower()
+        r = adp.client.post(
+            f"/console/integrations/apps/{adp.app_id}/revoke-customer", data={"csrf_token": "forged", "email": JANE}
+        )
+        assert r.status_code == 403
 
 
 def test_daily_quota_per_app_and_scope(demo_dir: Path, tmp_path: Path) -> None:

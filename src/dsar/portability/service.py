@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from dsar import log
 from dsar.auth.endusers import EndUser, EndUserTokens
+from dsar.datamap.identities import parse_identity
 from dsar.datamap.model import DataMap
 from dsar.datamap.portability import PortabilityScope
 from dsar.db.engine import Database
@@ -151,7 +152,7 @@ class Portability:
         tokens issued until now are refused (401 REVOKED_TOKEN), their queries in progress end CANCELED
         (`AUTHORIZATION_REVOKED`) and earlier queries answer like unknown ones. Returns the number of queries
         in progress that will be canceled."""
-        subject_ref = self.subject_ref(email) if email is not None else None
+        subject_ref = self.subject_ref(parse_identity("email", email)) if email is not None else None
         now = self.clock.now()
         with self.db.session() as s:
             if repo.get_app(s, app_id) is None:

@@ -1,7 +1,6 @@
-"""Integrations (admins): API clients (create, rotate the secret, revoke), portability apps (create, revoke every
-customer's authorization), the webhook endpoints (subscriptions, read only) and the outbox's notifications and
-webhook deliveries (redeliver). A secret is shown
-once, on the page that made it."""
+"""Integrations (admins): API clients (create, rotate the secret, revoke), portability apps (create, revoke one
+customer's or every customer's authorization), the webhook endpoints (subscriptions, read only) and the outbox's
+notifications and webhook deliveries (redeliver). A secret is shown once, on the page that made it."""
 
 from __future__ import annotations
 
@@ -33,7 +32,7 @@ def add_integration_routes(router: APIRouter, guard: Guard) -> None:
         }
 
     async def page(request: Request, who: Who, status: int = 200, **extra: Any) -> Response:
-        values = {"secret": None, "error": None, **await run_in_threadpool(overview), **extra}
+        values = {"secret": None, "error": None, "done": None, **await run_in_threadpool(overview), **extra}
         return guard.page(request, who, "console/integrations.html", values, nav="integrations", status=status)
 
     @router.get("/integrations")
@@ -94,6 +93,20 @@ def add_integration_routes(router: APIRouter, guard: Guard) -> None:
             return await page(request, who, status=404, error=exc.message)
         await run_in_threadpool(c.operators.record, who.operator.email, "app_revoked", app_id, {"canceled": canceled})
         return RedirectResponse(f"{PREFIX}/integrations", status_code=303)
+
+    @router.post("/integrations/apps/{app_id}/revoke-customer")
+    async def revoke_customer(request: Request, app_id: str) -> Response:
+        """One customer's authorization of the app (they asked to withdraw it, or it was given in error)."""
+        who, form = await guard.action(request, "integrations.manage")
+        email = str(form.get("email", ""))
+        try:
+            canceled = await run_in_threadpool(c.portability.revoke, app_id, email)
+        except DsarError as exc:
+            status = 404 if exc.code == "APP_NOT_FOUND" else 400
+            return await page(request, who, status=status, error=guard.web.gettext(request, exc.message))
+        details = {"canceled": canceled, "every_customer": False}  # the audit record names no customer
+        await run_in_threadpool(c.operators.record, who.operator.email, "app_revoked", app_id, details)
+        return await page(request, who, done=app_id)
 
     @router.post("/integrations/messages/{message_id}/redeliver")
     async def redeliver(request: Request, message_id: str) -> Response:
