@@ -5,8 +5,9 @@ each retrieval runs to COMPLETED before the next starts. Prints the process's re
 warm-up and every `--every` retrievals, then the growth after warm-up, for:
   small  `--small` retrievals of demo customers (about 26 rows each; 1,000 by default)
   heavy  `--heavy` retrievals of one subject with `--heavy-rows` rows (20 of 100,000 by default)
-The goal (issue 19): growth after warm-up at most 5 MB. `--trace` also prints the allocation sites that grew
-most (tracemalloc; slower). Figures only: nothing here asserts.
+Queries send their values as variables (one text per operation); `--inline` puts them in the text instead, as a
+careless client does. The goal (issue 19): growth after warm-up at most 5 MB. `--trace` also prints the
+allocation sites that grew most (tracemalloc; slower). Figures only: nothing here asserts.
 """
 
 from __future__ import annotations
@@ -29,8 +30,17 @@ from dsar.api.app import create_app
 from dsar.bootstrap import Container
 from dsar.config import Settings
 
-START = 'mutation { startPersonalDataRetrievalTask(input: {dataSubject: {type: SHOPPER, email: "%s"}}) { taskId } }'
-STATUS = 'query { personalDataRetrievalTask(taskId: "%s") { status } }'
+# One text per operation, values as variables, as a well-behaved client sends them (a client that inlines each
+# e-mail and task id makes a new text per task: the GraphQL caches then fill to their bound; --inline does that).
+START = (
+    "mutation Start($email: String!) { startPersonalDataRetrievalTask("
+    "input: {dataSubject: {type: SHOPPER, email: $email}}) { taskId } }"
+)
+STATUS = "query Status($taskId: String!) { personalDataRetrievalTask(taskId: $taskId) { status } }"
+START_INLINE = (
+    'mutation { startPersonalDataRetrievalTask(input: {dataSubject: {type: SHOPPER, email: "%s"}}) { taskId } }'
+)
+STATUS_INLINE = 'query { personalDataRetrievalTask(taskId: "%s") { status } }'
 
 
 def rss_mb(field: str = "VmRSS") -> float:
@@ -42,18 +52,24 @@ def rss_mb(field: str = "VmRSS") -> float:
 
 
 class Soak:
-    def __init__(self, client: TestClient, token: str) -> None:
+    def __init__(self, client: TestClient, token: str, inline: bool = False) -> None:
         self.client, self.headers = client, {"Authorization": f"Bearer {token}"}
+        self.inline = inline
 
-    def gql(self, query: str) -> dict[str, Any]:
-        r = self.client.post("/graphql", json={"query": query}, headers=self.headers)
+    def gql(self, query: str, variables: dict[str, str]) -> dict[str, Any]:
+        if self.inline:
+            query, variables = query % next(iter(variables.values())), {}
+        r = self.client.post("/graphql", json={"query": query, "variables": variables}, headers=self.headers)
         data = r.json()["data"]
         assert isinstance(data, dict), r.text
         return data
 
     def retrieve(self, email: str) -> None:
-        task = self.gql(START % email)["startPersonalDataRetrievalTask"]["taskId"]
-        while (status := self.gql(STATUS % task)["personalDataRetrievalTask"]["status"]) == "IN_PROGRESS":
+        start, status_query = (START_INLINE, STATUS_INLINE) if self.inline else (START, STATUS)
+        task = self.gql(start, {"email": email})["startPersonalDataRetrievalTask"]["taskId"]
+        while (status := self.gql(status_query, {"taskId": task})["personalDataRetrievalTask"]["status"]) == (
+            "IN_PROGRESS"
+        ):
             time.sleep(0.005)
         assert status == "COMPLETED", status
 
@@ -96,6 +112,7 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=100)
     ap.add_argument("--trace", action="store_true", help="tracemalloc: print the sites that grew")
     ap.add_argument("--work", type=Path, default=None, help="keep the generated shop here (reused)")
+    ap.add_argument("--inline", action="store_true", help="inline e-mails and task ids in the query texts")
     args = ap.parse_args()
     log.configure("WARNING")
     if args.trace:
@@ -121,7 +138,7 @@ def main() -> None:
             token = client.post(
                 "/token", data={"grant_type": "client_credentials", "client_id": cid, "client_secret": secret}
             ).json()["access_token"]
-            soak = Soak(client, token)
+            soak = Soak(client, token, args.inline)
             results = {}
             if args.small:
                 emails = [customers[i % len(customers)] for i in range(args.small + args.warmup)]

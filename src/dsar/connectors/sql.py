@@ -37,6 +37,7 @@ from sqlalchemy import (
     bindparam,
     create_engine,
     delete,
+    event,
     func,
     inspect,
     or_,
@@ -76,6 +77,19 @@ def quote_every_identifier(engine: Engine) -> None:
 
 
 _STATEMENTS = 4096  # statements kept per source (by shape); past that the cache starts afresh
+
+# SQLite keeps a page cache per connection, 2 MiB by default, that lives as long as the connection. A source
+# is read, not written, so nothing resets it: each pooled connection (one per reader thread) slowly cached up
+# to 2 MiB of the file, and a long-running process grew by ~10 MB over 1,000 small retrievals
+# (bench/soak.py; docs/performance.md, memory soak). A subject's lookup needs the index's upper pages; the
+# rest is read once, and the operating system's file cache serves it again.
+SQLITE_PAGE_CACHE_KIB = 256
+
+
+def _small_page_cache(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute(f"PRAGMA cache_size=-{SQLITE_PAGE_CACHE_KIB}")
+    cur.close()
 
 
 def json_schema_for(type_: TypeEngine[Any], nullable: bool) -> dict[str, Any]:
@@ -130,6 +144,8 @@ class SqlConnector:
         except SQLAlchemyError as exc:
             raise unavailable(name, exc) from exc
         self.kind = self.engine.dialect.name
+        if self.kind == "sqlite":
+            event.listen(self.engine, "connect", _small_page_cache)
         quote_every_identifier(self.engine)
         self._meta = MetaData()
         self._lock = threading.Lock()

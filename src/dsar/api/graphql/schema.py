@@ -23,6 +23,7 @@ from graphql import (
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    parse,
 )
 from strawberry.extensions import (
     AddValidationRules,
@@ -33,6 +34,7 @@ from strawberry.extensions import (
     max_aliases,
     query_depth_limiter,
 )
+from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext
 
 from dsar.api.graphql.batches import BatchMutation, BatchQuery
@@ -90,14 +92,17 @@ class QuietSchema(strawberry.Schema):
 # Parsing and validating a document costs more than answering it (graphql-core walks the whole document with
 # every validation rule: ~3 ms of a ~4 ms query). Both depend only on the query text and the schema, so they
 # are cached per text (bounded LRU: a client that sends endless distinct texts only evicts entries). Clients
-# that poll with the same text (or with variables) hit the cache; see docs/performance.md, B6.
-CACHE_SIZE = 256
+# that poll with the same text (or with variables) hit the cache; see docs/performance.md, B6. Only texts of at
+# most INLINE_CHARS are cached, so that the bound is one of memory too: a parsed document takes ~6 KB for a
+# 100-character query, up to ~200 KB at 2,000 characters and ~3 MB at the 5,000-token limit (at most ~25 MB for
+# 128 short texts; 256 long ones could have held ~750 MB). Both caches hold the same documents.
+CACHE_SIZE = 128
 
 
 # A long document is parsed and validated in a worker thread, not on the event loop: within the bounds below,
 # graphql-core's validation (some rules compare every pair of fields) still takes up to ~1.5 s for 5,000
 # tokens, which would stall every other request of the process, /healthz included. Short documents (nearly
-# all real ones) and cache hits stay on the loop: a thread hop would cost more than they do.
+# all real ones, and the only ones cached) stay on the loop: a thread hop would cost more than they do.
 INLINE_CHARS = 2000
 
 
@@ -107,9 +112,12 @@ class _ParserCache(ParserCache):
 
     async def on_parse(self) -> AsyncIterator[None]:  # type: ignore[override]
         ctx = self.execution_context
-        parse = functools.partial(self.cached_parse_document, ctx.query, **ctx.parse_options)
-        long = ctx.query is not None and len(ctx.query) > INLINE_CHARS
-        ctx.graphql_document = await anyio.to_thread.run_sync(parse) if long else parse()
+        query = ctx.query
+        if query is not None and len(query) > INLINE_CHARS:
+            parse_long = functools.partial(parse, query, **ctx.parse_options)
+            ctx.graphql_document = await anyio.to_thread.run_sync(parse_long)
+        else:
+            ctx.graphql_document = self.cached_parse_document(ctx.query, **ctx.parse_options)
         yield
 
 
@@ -119,11 +127,12 @@ class _ValidationCache(ValidationCache):
 
     async def on_validate(self) -> AsyncIterator[None]:  # type: ignore[override]
         ctx = self.execution_context
-        validate = functools.partial(
-            self.cached_validate_document, ctx.schema._schema, ctx.graphql_document, ctx.validation_rules
-        )
-        long = ctx.query is not None and len(ctx.query) > INLINE_CHARS
-        ctx.pre_execution_errors = await anyio.to_thread.run_sync(validate) if long else validate()
+        document, long = ctx.graphql_document, ctx.query is not None and len(ctx.query) > INLINE_CHARS
+        if long and document is not None:
+            validate = functools.partial(validate_document, ctx.schema._schema, document, ctx.validation_rules)
+            ctx.pre_execution_errors = await anyio.to_thread.run_sync(validate)
+        else:
+            ctx.pre_execution_errors = self.cached_validate_document(ctx.schema._schema, document, ctx.validation_rules)
         yield
 
 
