@@ -536,7 +536,7 @@ class Container:
             max_backoff_seconds=p.notify_max_backoff_seconds,
             give_up=timedelta(hours=p.notify_give_up_hours),
             lease=timedelta(seconds=max(p.notify_timeout_seconds * 3, self.settings.job.lease_seconds)),
-            transport=http_transport(p.notify_timeout_seconds, p.allow_private_notify_urls),
+            transport=http_transport(p.notify_timeout_seconds, p.allow_private_notify_urls, p.notify_ca_bundle),
             mailer=self.mailer,
         )
 
