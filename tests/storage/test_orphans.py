@@ -67,12 +67,15 @@ def _read(storage: Storage, key: str) -> bytes:
 
 def test_body_names_say_which_header_may_name_them() -> None:
     body = body_name(KEY)
-    assert body.startswith(f"{BODY_PREFIX}by-key/{KEY}/") and body_owner(body) == KEY
-    assert body_name(KEY) != body
-    assert body_owner(f"{BODY_PREFIX}3f/{'a' * 32}") is None  # named the older way: no owner in its name
-    assert body_owner(f"{BODY_PREFIX}by-key/{BODY_PREFIX}x/{'a' * 32}") is None
-    long_key = "k/" + "a" * 990
-    assert body_owner(body_name(long_key)) is None  # too long to carry its key: never swept
+    fan, segment = body.removeprefix(BODY_PREFIX).split("/")  # one directory level, however deep the key
+    assert len(fan) == 4 and segment.startswith("privacyRequest_s6f1c2a9e-") and "_sdata_uretrieval.zip." in segment
+    assert body_owner(body) == KEY and body_name(KEY) != body
+    assert body_owner(body_name("a_s/b__c")) == "a_s/b__c"
+    assert body_owner(f"{BODY_PREFIX}3f2a/{'a' * 32}") is None  # named the older way: no owner in its name
+    assert body_owner(f"{BODY_PREFIX}3f2a/x_q.{'a' * 32}") is None  # not an escape
+    assert body_owner(f"{BODY_PREFIX}3f2a/dsar-sealed_sx.{'a' * 32}") is None
+    long_key = "k/" + "a" * 300
+    assert body_owner(body_name(long_key)) is None  # too long for one segment: never swept
 
 
 def test_a_killed_write_leaves_an_orphan_the_sweep_deletes_once_old(inner: Storage, storage: EncryptedStorage) -> None:
@@ -113,7 +116,7 @@ def test_a_write_killed_before_dropping_the_old_body_leaves_an_orphan(
 
 
 def test_bodies_whose_owner_cannot_be_told_are_kept(inner: Storage, storage: EncryptedStorage) -> None:
-    legacy = f"{BODY_PREFIX}3f/{'b' * 32}"
+    legacy = f"{BODY_PREFIX}3f2a/{'b' * 32}"
     inner.put_stream(legacy, [b"sealed bytes of an older write"])
     unreadable = _killed_write(inner, OTHER)
     inner.put_stream(OTHER, [b"DSAR-SEALED\n{not json"])  # a header that cannot be read: keep its owner's bodies

@@ -7,8 +7,8 @@ wrapped data key, the nonce prefix, the plaintext size and the body's name. A wr
 the header last (each atomic in the inner adapter), so readers see the old object or the whole new one.
 Rotation (`rewrap`) rewrites the header only: bodies are never rewritten. Downloads go through dsar's own
 signed `/files/` links (the object store's presigned links would hand out ciphertext), and uploads through
-dsar's `/uploads/` route (a presigned PUT would store plaintext). A body is named after its object's key
-(`dsar-sealed/by-key/<key>/<random>`), so `sweep_orphans` finds the one header that could name it.
+dsar's `/uploads/` route (a presigned PUT would store plaintext). A body's name carries its object's key
+(`dsar-sealed/<xxxx>/<escaped key>.<random>`), so `sweep_orphans` finds the one header that could name it.
 
 With encryption off (`seal_writes=False`) the decorator stays in place for reading: new objects are written
 in clear (and S3's presigned links come back for them), but an object written sealed is still recognised
@@ -33,7 +33,7 @@ from dsar.kit import sealed
 from dsar.kit.clock import Clock
 from dsar.storage import links
 from dsar.storage.base import (
-    MAX_KEY_LENGTH,
+    MAX_SEGMENT_LENGTH,
     Capabilities,
     ListedObject,
     LocalFile,
@@ -47,7 +47,6 @@ from dsar.storage.links import LinkCheck
 
 MAGIC = b"DSAR-SEALED\n"
 BODY_PREFIX = "dsar-sealed/"
-BY_KEY = f"{BODY_PREFIX}by-key/"  # bodies named after their object's key; older ones are dsar-sealed/<xx>/<hex>
 HEADER_TYPE = "application/vnd.dsar.sealed-header+json"
 _MAX_HEADER = 8192
 
@@ -106,26 +105,34 @@ class Header:
 
 
 def body_name(key: str) -> str:
-    """A new body's name for the object under `key`: `dsar-sealed/by-key/<key>/<32 random hex>`, or, for a key
-    too long for that, `dsar-sealed/<xx>/<32 random hex>` (such a body is never swept: nothing names its owner)."""
-    token = secrets.token_hex(16)
-    named = f"{BY_KEY}{key}/{token}"
-    if len(named) <= MAX_KEY_LENGTH - 64:  # room for an S3 adapter's own prefix
-        return named
-    return f"{BODY_PREFIX}{secrets.token_hex(2)}/{token}"
+    """A new body's name for the object under `key`: `dsar-sealed/<xxxx>/<key, escaped>.<32 random hex>`, the
+    key in one path segment (`_` as `_u`, `/` as `_s`) so local storage makes no directory per key; for a key
+    too long for one segment, `dsar-sealed/<xxxx>/<32 random hex>` (never swept: its name names no owner)."""
+    fan, token = secrets.token_hex(2), secrets.token_hex(16)
+    segment = f"{key.replace('_', '_u').replace('/', '_s')}.{token}"
+    if len(segment) <= MAX_SEGMENT_LENGTH:
+        return f"{BODY_PREFIX}{fan}/{segment}"
+    return f"{BODY_PREFIX}{fan}/{token}"
 
 
 def body_owner(body: str) -> str | None:
-    """The key whose header may name `body`; None for a body named the older way (no owner in its name)."""
-    if not body.startswith(BY_KEY):
+    """The key whose header may name `body`; None for a body whose name names no owner (an older one)."""
+    fan, _, segment = body.removeprefix(BODY_PREFIX).partition("/")
+    escaped, dot, token = segment.rpartition(".")
+    if not body.startswith(BODY_PREFIX) or not fan or "/" in segment or not dot or len(token) != 32:
         return None
-    owner, _, token = body[len(BY_KEY) :].rpartition("/")
-    if not owner or len(token) != 32 or owner.startswith(BODY_PREFIX):
-        return None
+    owner, rest = [], iter(escaped)
+    for char in rest:
+        if char == "_":
+            char = {"u": "_", "s": "/"}.get(next(rest, ""), "")
+            if not char:
+                return None
+        owner.append(char)
     try:
-        return validate_key(owner)
+        key = validate_key("".join(owner))
     except ValueError:
         return None
+    return None if key.startswith(BODY_PREFIX) else key
 
 
 @dataclass(frozen=True, slots=True)
@@ -495,4 +502,4 @@ class _Reader(sealed.SealedReader):
             raise StoredObjectCorrupt("A stored object failed its integrity check.") from None
 
 
-__all__ = ["BODY_PREFIX", "BY_KEY", "EncryptedStorage", "Header", "Rotation", "Sweep", "body_name", "body_owner"]
+__all__ = ["BODY_PREFIX", "EncryptedStorage", "Header", "Rotation", "Sweep", "body_name", "body_owner"]
