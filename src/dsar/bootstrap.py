@@ -6,7 +6,7 @@ import os
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from threading import get_ident
@@ -61,8 +61,8 @@ from dsar.requests.rules import load_rules
 from dsar.requests.service import PrivacyRequests
 from dsar.signing.keys import KeyStore, SigningKeyError
 from dsar.storage.base import Storage
-from dsar.storage.encrypted import EncryptedStorage, Rotation
-from dsar.storage.factory import make_keyring, storage_from_url
+from dsar.storage.encrypted import EncryptedStorage, Rotation, Sweep
+from dsar.storage.factory import MASTER_KEY_ID, make_keyring, storage_from_url
 from dsar.storage.keyring import Keyring
 from dsar.tasks import repository as tasks_repo
 from dsar.tasks.jobs import TaskWorker
@@ -165,25 +165,44 @@ class Container:
             signing_key=self.key("storage-links"),
             clock=self.clock,
         )
-        if not self.settings.encryption.enabled:
-            return plain
         return self.encrypted(plain)
 
     def encrypted(self, plain: Storage) -> EncryptedStorage:
-        """`plain` behind encryption at rest, with this deployment's keys (docs/encryption.md)."""
+        """`plain` behind encryption at rest, with this deployment's keys (docs/encryption.md). With encryption
+        off, new objects are stored in clear, and objects written sealed before are still decrypted (with the
+        keys still configured) or refused, never served as their header's bytes."""
+        e = self.settings.encryption
         return EncryptedStorage(
             plain,
-            self.keyring,
+            self.keyring if e.enabled else self.reading_keyring,
             public_url=self.settings.public_url.rstrip("/"),
             signing_key=self.key("storage-links"),
             clock=self.clock,
-            plaintext_reads=self.settings.encryption.plaintext_reads,
+            plaintext_reads=e.plaintext_reads,
+            seal_writes=e.enabled,
         )
+
+    @cached_property
+    def reading_keyring(self) -> Keyring:
+        """With encryption off: the keys that open what was sealed before (no key id needs to be current)."""
+        e = self.settings.encryption
+        key_id = e.key_id if e.key_id in e.keys else MASTER_KEY_ID
+        return make_keyring(e.keys, key_id, e.kms_key_id, master_kek=self.key("storage-kek"))
+
+    def sweep_orphans(self, now: datetime, grace: timedelta | None = None) -> Sweep:
+        """Delete the sealed bodies no header names that are older than the grace period (`dsar storage sweep`,
+        the periodic job `sealed-orphans`; docs/encryption.md)."""
+        storage = self.storage
+        if grace is None:
+            grace = timedelta(hours=self.settings.encryption.orphan_grace_hours)
+        if not isinstance(storage, EncryptedStorage):
+            return Sweep(deleted=0, named=0, young=0, unknown=0)
+        return storage.sweep_orphans(now - grace)
 
     def rotate_keys(self) -> tuple[Rotation, int]:
         """`dsar keys rotate`: every stored object's data key re-wrapped under the current key, and the personal
         fields of the state written in clear before encryption was on sealed (how many)."""
-        if not isinstance(self.storage, EncryptedStorage):
+        if not self.settings.encryption.enabled or not isinstance(self.storage, EncryptedStorage):
             raise InvalidInput("Encryption at rest is off (DSAR_ENCRYPTION__ENABLED): there are no keys to rotate.")
         done = self.storage.rotate()
         sealed = 0
@@ -488,6 +507,7 @@ class Container:
     def periodic(self) -> PeriodicJobs:
         every = timedelta(seconds=self.settings.uploads.janitor_interval_seconds)
         odr_every = timedelta(seconds=self.settings.odr.janitor_interval_seconds)
+        orphans_every = timedelta(seconds=self.settings.encryption.orphan_sweep_interval_seconds)
         return PeriodicJobs(
             db=self.db,
             clock=self.clock,
@@ -500,6 +520,7 @@ class Container:
                 Schedule("manual-reminders", timedelta(minutes=15), self.manual_steps.remind_due),
                 Schedule("manual-purge", timedelta(hours=1), self.manual_steps.purge_expired),
                 Schedule("console-sessions", timedelta(hours=1), self.operators.end_idle_sessions),
+                Schedule("sealed-orphans", orphans_every, self.sweep_orphans),  # bodies no header names
             ],
         )
 
@@ -515,7 +536,7 @@ class Container:
             max_backoff_seconds=p.notify_max_backoff_seconds,
             give_up=timedelta(hours=p.notify_give_up_hours),
             lease=timedelta(seconds=max(p.notify_timeout_seconds * 3, self.settings.job.lease_seconds)),
-            transport=http_transport(p.notify_timeout_seconds, p.allow_private_notify_urls),
+            transport=http_transport(p.notify_timeout_seconds, p.allow_private_notify_urls, p.notify_ca_bundle),
             mailer=self.mailer,
         )
 

@@ -114,6 +114,12 @@ class EncryptionSettings(BaseModel):
     )
     kms_key_id: str | None = Field(None, description="AWS KMS key (id, ARN or alias) that wraps new data keys")
     plaintext_reads: bool = Field(True, description="objects stored before encryption was on stay readable")
+    orphan_grace_hours: int = Field(
+        24, ge=1, le=24 * 365, description="a sealed body no header names is deleted once it is this old"
+    )
+    orphan_sweep_interval_seconds: int = Field(
+        6 * 3600, ge=60, description="how often bodies no header names are looked for and deleted"
+    )
 
 
 class RateLimitSettings(BaseModel):

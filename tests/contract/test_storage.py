@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -251,6 +251,61 @@ def test_prefixes_are_not_objects(storage: Storage, stored: StoredObject) -> Non
     with pytest.raises(NotFound):
         storage.size(f"{KEY}/below-a-file")
     assert _read(storage, KEY) == CONTENT
+
+
+# -- listing ------------------------------------------------------------------------------------------
+
+LISTED = ["a/1.bin", "a/b/2.bin", "a/b/c/3.bin", "ab.bin", "z.bin"]
+
+
+def _now(adapter: Adapter, clock: FrozenClock) -> datetime:
+    """The adapter's time of a write: the fake's clock; the file system's or the object store's real time."""
+    return clock.now() if adapter.name == "memory" else datetime.now(UTC)
+
+
+def test_a_listing_names_each_object_under_the_prefix_once_with_its_write_time(
+    adapter: Adapter, clock: FrozenClock
+) -> None:
+    storage = adapter.storage
+    before = _now(adapter, clock)
+    for key in LISTED:
+        storage.put_stream(key, [key.encode()])
+    after = _now(adapter, clock)
+    listed = list(storage.list_objects())
+    assert sorted(item.key for item in listed) == LISTED
+    for item in listed:  # S3 keeps whole seconds
+        assert item.modified.utcoffset() == timedelta(0)
+        assert before - timedelta(seconds=1) <= item.modified <= after + timedelta(seconds=1)
+    assert sorted(item.key for item in storage.list_objects("a/")) == ["a/1.bin", "a/b/2.bin", "a/b/c/3.bin"]
+    assert sorted(item.key for item in storage.list_objects("a/b/")) == ["a/b/2.bin", "a/b/c/3.bin"]
+    assert sorted(item.key for item in storage.list_objects("a")) == LISTED[:4]
+    assert sorted(item.key for item in storage.list_objects("a/b/c/3")) == ["a/b/c/3.bin"]
+    assert list(storage.list_objects("nothing/")) == []
+    assert list(storage.list_objects("z.bin/")) == []
+
+
+def test_a_listing_is_a_stream_that_survives_deletes_on_the_way(storage: Storage) -> None:
+    for key in LISTED:
+        storage.put_stream(key, [b"x"])
+    listing = storage.list_objects()
+    assert iter(listing) is listing  # an iterator, read as it goes: not a list built up front
+    seen = []
+    for item in listing:
+        seen.append(item.key)
+        storage.delete(item.key)  # what a sweep does while it lists
+    assert sorted(seen) == LISTED
+    assert list(storage.list_objects()) == []
+
+
+def test_a_failed_or_overwritten_write_is_listed_as_it_ended(storage: Storage, stored: StoredObject) -> None:
+    def broken() -> Iterator[bytes]:
+        yield b"x" * (9 * 1024 * 1024)  # an S3 multipart upload begun, then the writer fails
+        raise RuntimeError("the archive builder failed")
+
+    with pytest.raises(RuntimeError):
+        storage.put_stream("b/failed.zip", broken())
+    storage.put_stream(KEY, [b"again"])
+    assert [item.key for item in storage.list_objects()] == [KEY]
 
 
 @pytest.mark.parametrize(

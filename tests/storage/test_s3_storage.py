@@ -171,3 +171,17 @@ def test_a_retrieval_stores_its_archive_in_s3(
             assert b"PK\x03\x04" not in data and b"jane.doe@example.com" not in data, key
         elif key.endswith(".zip"):
             assert data.startswith(b"PK\x03\x04")
+
+
+def test_a_listing_reads_one_page_at_a_time(s3_bucket: str) -> None:
+    """ListObjectsV2 page by page: the first object comes after one page, the next page only when it is due."""
+    storage = S3Storage(s3_bucket, "paged", list_page=2)
+    for n in range(5):
+        storage.put_stream(f"k/{n}.bin", [b"x"])
+    calls: list[str] = []
+    storage.client.meta.events.register("before-call.s3.ListObjectsV2", lambda **_kw: calls.append("list"))
+    listing = storage.list_objects("k/")
+    assert next(listing).key == "k/0.bin" and len(calls) == 1
+    assert next(listing).key == "k/1.bin" and len(calls) == 1
+    assert next(listing).key == "k/2.bin" and len(calls) == 2
+    assert [item.key for item in listing] == ["k/3.bin", "k/4.bin"] and len(calls) == 3

@@ -18,6 +18,7 @@ from dsar.cli import (
     requests,
     serve,
     steps,
+    storage,
     tasks,
     tokens,
     webhooks,
@@ -59,6 +60,7 @@ app.add_typer(requests.app, name="requests")
 app.add_typer(report.app, name="report")
 app.add_typer(archive.app, name="archive")
 app.add_typer(keys.app, name="keys")
+app.add_typer(storage.app, name="storage")
 app.add_typer(steps.app, name="steps")
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, or_, select, update
@@ -66,9 +67,10 @@ DELIVERY_THREADS = 8  # of which delivered at once (each attempt has its own tim
 WEBHOOK = "Webhook"  # outbox type of privacy events (Standard Webhooks); `app_id` holds the subscription id
 
 
-def http_transport(timeout: float, allow_private: bool = False) -> Transport:
-    """POSTs to the address the URL's host resolves to now, checked (notifications.addresses)."""
-    return pinned_transport(timeout, allow_private)
+def http_transport(timeout: float, allow_private: bool = False, ca_bundle: Path | None = None) -> Transport:
+    """POSTs to the address the URL's host resolves to now, checked (notifications.addresses); https
+    certificates are checked against `ca_bundle`'s authorities when given."""
+    return pinned_transport(timeout, allow_private, ca_bundle=ca_bundle)
 
 
 def timestamp(when: datetime) -> str:

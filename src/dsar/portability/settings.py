@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, FilePath
 
 
 class PortabilitySettings(BaseModel):
@@ -24,6 +24,9 @@ class PortabilitySettings(BaseModel):
     )
     signature_version: Literal["1", "2"] = Field("1", description="SNS SignatureVersion: 1 = SHA1withRSA, 2 = SHA256")
     notify_timeout_seconds: float = Field(10.0, gt=0, description="timeout of one delivery attempt")
+    notify_ca_bundle: FilePath | None = Field(
+        None, description="PEM file of the certificate authorities https deliveries trust (default: certifi's)"
+    )
     notify_backoff_seconds: float = Field(30.0, gt=0, description="first retry delay; doubles, with jitter")
     notify_max_backoff_seconds: float = Field(3600.0, gt=0, description="longest retry delay")
     notify_give_up_hours: float = Field(72.0, ge=24, description="retry this long before a message is dead")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol, runtime_checkable
 
@@ -31,6 +32,14 @@ class StoredObject:
     key: str
     size: int
     sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListedObject:
+    """One object of a listing: its key and when its last write completed (UTC; S3 keeps whole seconds)."""
+
+    key: str
+    modified: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +145,11 @@ class Storage(Protocol):
         """Size in bytes; `dsar.errors.NotFound` if the object does not exist."""
         ...
 
+    def list_objects(self, prefix: str = "") -> Iterator[ListedObject]:
+        """The objects whose keys start with `prefix`, streamed (a page, a directory at a time, never the whole
+        store in memory), in no promised order; writes in progress are not objects yet."""
+        ...
+
     def signed_url(self, key: str, ttl_seconds: int, *, filename: str | None = None) -> str:
         """An absolute GET link valid for ttl_seconds; `filename` is the name the browser saves under."""
         ...
@@ -159,6 +173,7 @@ class Storage(Protocol):
 __all__ = [
     "S3_EXTRA_HINT",
     "Capabilities",
+    "ListedObject",
     "LocalFile",
     "Storage",
     "StoredObject",

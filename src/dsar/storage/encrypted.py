@@ -7,24 +7,41 @@ wrapped data key, the nonce prefix, the plaintext size and the body's name. A wr
 the header last (each atomic in the inner adapter), so readers see the old object or the whole new one.
 Rotation (`rewrap`) rewrites the header only: bodies are never rewritten. Downloads go through dsar's own
 signed `/files/` links (the object store's presigned links would hand out ciphertext), and uploads through
-dsar's `/uploads/` route (a presigned PUT would store plaintext). docs/encryption.md has the details.
+dsar's `/uploads/` route (a presigned PUT would store plaintext). A body's name carries its object's key
+(`dsar-sealed/<xxxx>/<escaped key>.<random>`), so `sweep_orphans` finds the one header that could name it.
+
+With encryption off (`seal_writes=False`) the decorator stays in place for reading: new objects are written
+in clear (and S3's presigned links come back for them), but an object written sealed is still recognised
+by its header and decrypted, or refused with a clear error; it is never served as its header's bytes.
+docs/encryption.md has the details.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import BinaryIO, Protocol, cast, runtime_checkable
 
 from dsar.errors import NotFound
 from dsar.kit import sealed
 from dsar.kit.clock import Clock
 from dsar.storage import links
-from dsar.storage.base import Capabilities, LocalFile, Storage, StoredObject, StoredObjectCorrupt, validate_key
+from dsar.storage.base import (
+    MAX_SEGMENT_LENGTH,
+    Capabilities,
+    ListedObject,
+    LocalFile,
+    Storage,
+    StoredObject,
+    StoredObjectCorrupt,
+    validate_key,
+)
 from dsar.storage.keyring import Keyring
 from dsar.storage.links import LinkCheck
 
@@ -32,11 +49,6 @@ MAGIC = b"DSAR-SEALED\n"
 BODY_PREFIX = "dsar-sealed/"
 HEADER_TYPE = "application/vnd.dsar.sealed-header+json"
 _MAX_HEADER = 8192
-
-
-@runtime_checkable
-class Listing(Protocol):
-    def list_keys(self, prefix: str = "") -> Iterator[str]: ...
 
 
 @runtime_checkable
@@ -92,6 +104,49 @@ class Header:
         return header
 
 
+def body_name(key: str) -> str:
+    """A new body's name for the object under `key`: `dsar-sealed/<xxxx>/<key, escaped>.<32 random hex>`, the
+    key in one path segment (`_` as `_u`, `/` as `_s`) so local storage makes no directory per key; for a key
+    too long for one segment, `dsar-sealed/<xxxx>/<32 random hex>` (never swept: its name names no owner)."""
+    fan, token = secrets.token_hex(2), secrets.token_hex(16)
+    segment = f"{key.replace('_', '_u').replace('/', '_s')}.{token}"
+    if len(segment) <= MAX_SEGMENT_LENGTH:
+        return f"{BODY_PREFIX}{fan}/{segment}"
+    return f"{BODY_PREFIX}{fan}/{token}"
+
+
+def body_owner(body: str) -> str | None:
+    """The key whose header may name `body`; None for a body whose name names no owner (an older one)."""
+    fan, _, segment = body.removeprefix(BODY_PREFIX).partition("/")
+    escaped, dot, token = segment.rpartition(".")
+    if not body.startswith(BODY_PREFIX) or not fan or "/" in segment or not dot or len(token) != 32:
+        return None
+    owner, rest = [], iter(escaped)
+    for char in rest:
+        if char == "_":
+            char = {"u": "_", "s": "/"}.get(next(rest, ""), "")
+            if not char:
+                return None
+        owner.append(char)
+    try:
+        key = validate_key("".join(owner))
+    except ValueError:
+        return None
+    return None if key.startswith(BODY_PREFIX) else key
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """What `sweep_orphans` did with the bodies under `dsar-sealed/`: deleted (named by no header and older than
+    the grace period), kept because a header names them, kept because they are younger than the grace period
+    (a write may be in progress), kept because their name does not say which header could name them."""
+
+    deleted: int
+    named: int
+    young: int
+    unknown: int
+
+
 @dataclass(frozen=True, slots=True)
 class Rotation:
     """What `rotate` did: objects re-wrapped, already under the current key, and stored in clear."""
@@ -105,8 +160,6 @@ class Rotation:
 class EncryptedStorage:
     """A `Storage` whose objects are sealed with per-object data keys wrapped by `keyring` (see module doc)."""
 
-    capabilities = Capabilities(presigned_put=False, own_download_route=True)
-
     def __init__(
         self,
         inner: Storage,
@@ -117,6 +170,7 @@ class EncryptedStorage:
         clock: Clock,
         plaintext_reads: bool = True,
         chunk_size: int = sealed.CHUNK_SIZE,
+        seal_writes: bool = True,
     ) -> None:
         if not signing_key:
             raise ValueError("EncryptedStorage needs a non-empty signing key.")
@@ -125,11 +179,17 @@ class EncryptedStorage:
         self.public_url = public_url.rstrip("/")
         self._signing_key = signing_key
         self._clock = clock
-        self._plaintext_reads = plaintext_reads
+        self._seal = seal_writes
+        self._plaintext_reads = plaintext_reads or not seal_writes
         self._chunk_size = chunk_size
+        if seal_writes:
+            self.capabilities = Capabilities(presigned_put=False, own_download_route=True)
+        else:  # clear objects keep the inner adapter's presigned PUTs; sealed ones go through dsar's route
+            self.capabilities = Capabilities(presigned_put=inner.capabilities.presigned_put, own_download_route=True)
 
     def __repr__(self) -> str:
-        return f"EncryptedStorage({self.inner!r}, key_id={self.keyring.current_id!r})"
+        mode = "" if self._seal else ", reading only"
+        return f"EncryptedStorage({self.inner!r}, key_id={self.keyring.current_id!r}{mode})"
 
     @staticmethod
     def _key(key: str) -> str:
@@ -141,15 +201,35 @@ class EncryptedStorage:
     # -- headers -----------------------------------------------------------------------------------
 
     def _read_header(self, key: str) -> Header | None:
-        """The object's header; None for an object stored in clear (written before encryption was on)."""
-        with self.inner.open(key) as handle:
-            raw = handle.read(len(MAGIC))
-            if raw != MAGIC:
-                if self._plaintext_reads:
-                    return None
+        """The object's header; None for an object stored in clear (written before encryption was on, or while
+        it was off). `StoredObjectCorrupt` for a clear object when clear objects are not read."""
+        header, handle = self._open_checked(key, keep_open=False)
+        del handle
+        return header
+
+    def _open_checked(self, key: str, *, keep_open: bool) -> tuple[Header | None, BinaryIO | None]:
+        """The object's header, or (None, a reader of the clear object from its first byte) when `keep_open`."""
+        if not self._seal and not keep_open and self.inner.size(key) > len(MAGIC) + _MAX_HEADER:
+            return None, None  # too large to be a header: no need to read it (the common case here)
+        handle = self.inner.open(key)
+        try:
+            raw = _read_exactly(handle, len(MAGIC))
+            if raw == MAGIC:
+                raw += _read_exactly(handle, _MAX_HEADER)
+                handle.close()
+                return Header.decode(raw), None
+            if not self._plaintext_reads:
                 raise StoredObjectCorrupt("A stored object is not encrypted, and clear objects are not read.")
-            raw += handle.read(_MAX_HEADER)
-        return Header.decode(raw)
+            if not keep_open:
+                handle.close()
+                return None, None
+            if handle.seekable():
+                handle.seek(0)
+                return None, handle
+            return None, cast(BinaryIO, io.BufferedReader(_Rewound(raw, handle), buffer_size=256 * 1024))
+        except BaseException:
+            handle.close()
+            raise
 
     def header(self, key: str) -> Header | None:
         """The header of the object under `key` (None if stored in clear); `NotFound` if there is none."""
@@ -163,10 +243,13 @@ class EncryptedStorage:
     def put_stream(
         self, key: str, chunks: Iterable[bytes], content_type: str = "application/octet-stream"
     ) -> StoredObject:
-        """Seal the chunks into a new body, then write the header over the key, then drop the old body."""
+        """Seal the chunks into a new body, then write the header over the key, then drop the old body (with
+        sealing off: write the chunks in clear over the key; `sweep_orphans` deletes the body it replaced)."""
         self._key(key)
+        if not self._seal:  # one write, as without the decorator; a sealed object's body it replaced is swept
+            return self.inner.put_stream(key, chunks, content_type)
         data_key, prefix = sealed.new_data_key(), sealed.new_prefix()
-        body = f"{BODY_PREFIX}{secrets.token_hex(2)}/{secrets.token_hex(16)}"
+        body = body_name(key)
         digest = hashlib.sha256()
         size = 0
 
@@ -199,7 +282,7 @@ class EncryptedStorage:
 
     def discard_partial(self, key: str) -> int:
         """What the inner adapter left of an interrupted header write. A body whose header was never written
-        is noise: its data key existed only in the writer's memory (docs/encryption.md)."""
+        is noise (its data key existed only in the writer's memory): `sweep_orphans` deletes it later."""
         return self.inner.discard_partial(self._key(key))
 
     def exists(self, key: str) -> bool:
@@ -215,9 +298,10 @@ class EncryptedStorage:
     def open(self, key: str) -> BinaryIO:
         """A seekable reader of the plaintext; each read decrypts only the chunks it needs and raises
         `StoredObjectCorrupt` (never returns wrong bytes) when a chunk fails its check."""
-        header = self._read_header(self._key(key))
+        header, handle = self._open_checked(self._key(key), keep_open=True)
         if header is None:
-            return self.inner.open(key)
+            assert handle is not None
+            return handle
         data_key = self._unwrap(key, header)
         try:
             body_size = self.inner.size(header.body)
@@ -233,19 +317,62 @@ class EncryptedStorage:
         return self.inner.size(key) if header is None else header.size
 
     def local_file(self, key: str) -> LocalFile | None:
-        """None: the files on disk hold ciphertext; the `/files/` route streams the decrypted object."""
+        """None: the files on disk hold ciphertext; the `/files/` route streams the decrypted object. With
+        sealing off, a clear object's own file (the route sends it as it is)."""
         self._key(key)
-        return None
+        if self._seal or self._read_header(key) is not None:
+            return None
+        return self.inner.local_file(key)
 
     # -- rotation ----------------------------------------------------------------------------------
 
+    def list_objects(self, prefix: str = "") -> Iterator[ListedObject]:
+        """The callers' objects (headers and clear objects), never the bodies, as the inner adapter lists them."""
+        for item in self.inner.list_objects(prefix):
+            if not item.key.startswith(BODY_PREFIX):
+                yield item
+
     def list_keys(self, prefix: str = "") -> Iterator[str]:
-        """The callers' keys (headers and clear objects), never the bodies; needs a listing inner adapter."""
-        if not isinstance(self.inner, Listing):
-            raise NotImplementedError(f"{self.inner!r} cannot list its objects.")
-        for key in self.inner.list_keys(prefix):
-            if not key.startswith(BODY_PREFIX):
-                yield key
+        return (item.key for item in self.list_objects(prefix))
+
+    def sweep_orphans(self, older_than: datetime) -> Sweep:
+        """Delete the bodies no header names that were written before `older_than` (the bodies of writes killed
+        between body and header, or between header and the old body's delete). The listing of `dsar-sealed/` is
+        streamed, and each body old enough costs one read of the one header that could name it. A body younger
+        than `older_than` is kept, as its header may be on its way; so is one whose owner's header exists but
+        cannot be read (a configuration error is no reason to delete)."""
+        counts = {"deleted": 0, "named": 0, "young": 0, "unknown": 0}
+        for item in self.inner.list_objects(BODY_PREFIX):
+            if item.modified >= older_than:
+                counts["young"] += 1
+                continue
+            owner = body_owner(item.key)
+            if owner is None:
+                counts["unknown"] += 1
+                continue
+            try:
+                header = self._raw_header(owner)
+            except StoredObjectCorrupt:
+                counts["unknown"] += 1
+                continue
+            if header is not None and header.body == item.key:
+                counts["named"] += 1
+                continue
+            self.inner.delete(item.key)
+            counts["deleted"] += 1
+        return Sweep(**counts)
+
+    def _raw_header(self, key: str) -> Header | None:
+        """The header stored under `key`, or None when there is none (no object, or a clear one)."""
+        try:
+            with self.inner.open(key) as handle:
+                raw = _read_exactly(handle, len(MAGIC))
+                if raw != MAGIC:
+                    return None
+                raw += _read_exactly(handle, _MAX_HEADER)
+        except NotFound:
+            return None
+        return Header.decode(raw)
 
     def rewrap(self, key: str) -> bool:
         """Wrap the object's data key under the current key-encryption key (header rewrite only); False when
@@ -282,12 +409,23 @@ class EncryptedStorage:
     # -- signed links ------------------------------------------------------------------------------
 
     def signed_url(self, key: str, ttl_seconds: int, *, filename: str | None = None) -> str:
-        """dsar's own `/files/` link (the route decrypts on the fly); never the object store's presigned one."""
+        """dsar's own `/files/` link (the route decrypts on the fly); never the object store's presigned one
+        for a sealed object. With sealing off, a clear object in an object store gets its presigned link."""
         self._key(key)
+        if not self._seal and not self.inner.capabilities.own_download_route:
+            try:
+                clear = self._read_header(key) is None
+            except NotFound:
+                clear = True
+            if clear:
+                return self.inner.signed_url(key, ttl_seconds, filename=filename)
         return links.signed_link(self.public_url, self._signing_key, self._clock, key, ttl_seconds, filename)
 
     def signed_put_url(self, key: str, ttl_seconds: int, *, size: int, content_type: str) -> str:
-        raise NotImplementedError("Encrypted storage takes uploads through dsar's own /uploads/ route.")
+        """With sealing off, the inner adapter's presigned PUT (the upload is stored in clear); else refused."""
+        if self._seal:
+            raise NotImplementedError("Encrypted storage takes uploads through dsar's own /uploads/ route.")
+        return self.inner.signed_put_url(self._key(key), ttl_seconds, size=size, content_type=content_type)
 
     def check_link(self, key: str, expires: int | str, signature: str, filename: str | None) -> LinkCheck:
         return links.check_link(self._signing_key, self._clock, key, expires, signature, filename)
@@ -316,6 +454,44 @@ class _Source:
         return handle
 
 
+class _Rewound(io.RawIOBase):
+    """A clear object's reader that could not seek back: the bytes read to look for a header, then the rest."""
+
+    def __init__(self, head: bytes, handle: BinaryIO) -> None:
+        super().__init__()
+        self._head = head
+        self._handle = handle
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._handle.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._handle.close()
+        super().close()
+
+
+def _read_exactly(handle: BinaryIO, n: int) -> bytes:
+    parts: list[bytes] = []
+    while n > 0:
+        got = handle.read(n)
+        if not got:
+            break
+        parts.append(got)
+        n -= len(got)
+    return b"".join(parts)
+
+
 class _Reader(sealed.SealedReader):
     """The sealed reader, its integrity failures as `StoredObjectCorrupt` (a `DsarError` the faces know)."""
 
@@ -326,4 +502,4 @@ class _Reader(sealed.SealedReader):
             raise StoredObjectCorrupt("A stored object failed its integrity check.") from None
 
 
-__all__ = ["BODY_PREFIX", "EncryptedStorage", "Header", "Rotation"]
+__all__ = ["BODY_PREFIX", "EncryptedStorage", "Header", "Rotation", "Sweep", "body_name", "body_owner"]

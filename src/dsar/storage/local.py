@@ -8,6 +8,7 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from stat import S_ISREG
 from typing import BinaryIO
@@ -15,7 +16,14 @@ from typing import BinaryIO
 from dsar.errors import NotFound
 from dsar.kit.clock import Clock
 from dsar.storage import links
-from dsar.storage.base import Capabilities, LocalFile, StorageUnavailable, StoredObject, validate_key
+from dsar.storage.base import (
+    Capabilities,
+    ListedObject,
+    LocalFile,
+    StorageUnavailable,
+    StoredObject,
+    validate_key,
+)
 from dsar.storage.links import LinkCheck
 
 _TEMP_PREFIX = ".dsar-"
@@ -151,15 +159,39 @@ class LocalStorage:
         stat = self.stat(key)
         return LocalFile(self.path(key), stat)
 
-    def list_keys(self, prefix: str = "") -> Iterator[str]:
-        """The keys of the stored objects (temp files of writes in progress left out), sorted."""
-        found: list[str] = []
+    def list_objects(self, prefix: str = "") -> Iterator[ListedObject]:
+        """The stored objects under `prefix`, one directory at a time (each sorted), never the whole tree in
+        memory; temp files of writes in progress (dot-names) are left out."""
+        start = self.root
+        head, _, _ = prefix.rpartition("/")
+        if head:  # walk only below the prefix's directory
+            try:
+                start = self.path(head)
+            except ValueError:
+                return
         with _outages():
-            for path in self.root.rglob("*"):
-                relative = path.relative_to(self.root).as_posix()
-                if path.is_file() and relative.startswith(prefix) and not path.name.startswith("."):
-                    found.append(relative)
-        yield from sorted(found)
+            if not start.is_dir():
+                return
+            for directory, dirs, files in os.walk(start):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                base = Path(directory)
+                for name in sorted(files):
+                    if name.startswith("."):
+                        continue
+                    path = base / name
+                    key = path.relative_to(self.root).as_posix()
+                    if not key.startswith(prefix):
+                        continue
+                    try:
+                        result = path.stat(follow_symlinks=False)
+                    except FileNotFoundError:  # deleted meanwhile
+                        continue
+                    if S_ISREG(result.st_mode):
+                        yield ListedObject(key, datetime.fromtimestamp(result.st_mtime, UTC))
+
+    def list_keys(self, prefix: str = "") -> Iterator[str]:
+        """The keys of `list_objects`."""
+        return (item.key for item in self.list_objects(prefix))
 
     # -- signed links ------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from typing import BinaryIO
 from dsar.errors import NotFound
 from dsar.kit.clock import Clock
 from dsar.storage import links
-from dsar.storage.base import Capabilities, StoredObject, validate_key
+from dsar.storage.base import Capabilities, ListedObject, StoredObject, validate_key
 from dsar.storage.links import LinkCheck
 
 
@@ -101,9 +101,16 @@ class MemoryStorage:
         with self._lock:
             return sorted(self._objects)
 
+    def list_objects(self, prefix: str = "") -> Iterator[ListedObject]:
+        """The stored objects under `prefix`, sorted by key, as they were when the listing started."""
+        with self._lock:
+            found = sorted((k, o.written_at) for k, o in self._objects.items() if k.startswith(prefix))
+        for key, written_at in found:
+            yield ListedObject(key, written_at)
+
     def list_keys(self, prefix: str = "") -> Iterator[str]:
         """The stored keys under `prefix`, sorted."""
-        yield from (key for key in self.keys() if key.startswith(prefix))
+        return (item.key for item in self.list_objects(prefix))
 
     def local_file(self, key: str) -> None:
         """None: the objects are not files."""

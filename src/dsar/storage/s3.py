@@ -29,10 +29,18 @@ from botocore.exceptions import (
 
 from dsar.errors import NotFound
 from dsar.kit.clock import Clock
-from dsar.storage.base import Capabilities, StorageUnavailable, StoredObject, validate_filename, validate_key
+from dsar.storage.base import (
+    Capabilities,
+    ListedObject,
+    StorageUnavailable,
+    StoredObject,
+    validate_filename,
+    validate_key,
+)
 from dsar.storage.links import LinkCheck
 
 PART_SIZE = 8 * 1024 * 1024  # S3's minimum part is 5 MiB (except the last)
+LIST_PAGE = 1000  # keys per ListObjectsV2 page (S3's maximum): a listing holds one page in memory
 _NETWORK = (EndpointConnectionError, ConnectionClosedError, ConnectTimeoutError, ReadTimeoutError)
 
 
@@ -54,8 +62,9 @@ class S3Storage:
     # Presigned links are S3's own: S3 checks the signed size and type of a PUT and serves GETs (Range included).
     capabilities = Capabilities(presigned_put=True, own_download_route=False)
 
-    def __init__(self, bucket: str, prefix: str = "", client: Any = None) -> None:
+    def __init__(self, bucket: str, prefix: str = "", client: Any = None, *, list_page: int = LIST_PAGE) -> None:
         self.bucket = bucket
+        self.list_page = list_page
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.client = client or boto3.client(
             "s3", config=Config(retries={"max_attempts": 5, "mode": "standard"}, signature_version="s3v4")
@@ -159,13 +168,20 @@ class S3Storage:
             raise
         return cast(BinaryIO, io.BufferedReader(_Body(body), buffer_size=256 * 1024))
 
-    def list_keys(self, prefix: str = "") -> Iterator[str]:
-        """The keys of the stored objects under `prefix` (below this adapter's own prefix), in S3's order."""
+    def list_objects(self, prefix: str = "") -> Iterator[ListedObject]:
+        """The objects under `prefix` (below this adapter's own prefix), a page of ListObjectsV2 at a time."""
         paginator = self.client.get_paginator("list_objects_v2")
         with _outages():
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
+            pages = paginator.paginate(
+                Bucket=self.bucket, Prefix=self.prefix + prefix, PaginationConfig={"PageSize": self.list_page}
+            )
+            for page in pages:
                 for item in page.get("Contents", []):
-                    yield str(item["Key"])[len(self.prefix) :]
+                    yield ListedObject(str(item["Key"])[len(self.prefix) :], item["LastModified"])
+
+    def list_keys(self, prefix: str = "") -> Iterator[str]:
+        """The keys of `list_objects`, in S3's order."""
+        return (item.key for item in self.list_objects(prefix))
 
     def size(self, key: str) -> int:
         return int(self._head(key)["ContentLength"])

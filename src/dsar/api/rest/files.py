@@ -6,7 +6,8 @@ and translates: a local file is sent with Range, ETag and conditional requests (
 an object that is not a file here (encrypted storage, the memory adapter) is streamed from the adapter's
 reader, with single `Range`s when that reader can seek (encrypted storage decrypts only the chunks a range
 needs). A stored object that fails its integrity check is never sent: before the first byte the answer is
-a 500 error, after it the connection is cut short of the announced length.
+a 500 error, after it the connection is cut short of the announced length; nor is one sealed under a key
+this server does not have (a 500 error saying so).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from dsar.errors import NotFound
 from dsar.storage.base import Storage, StoredObjectCorrupt
+from dsar.storage.keyring import KeyUnavailable
 from dsar.storage.links import LinkCheck
 
 # Sent with every answer of this route, errors included: downloads are personal data.
@@ -236,6 +238,8 @@ def files_router(storage: Storage) -> APIRouter:
             return _error(404, "NotFound", "The requested file does not exist.")
         except StoredObjectCorrupt:
             return _error(500, "InternalError", "The stored file failed its integrity check.")
+        except KeyUnavailable:  # sealed under a key this server lacks (encryption turned off, a key removed)
+            return _error(500, "InternalError", "The stored file is encrypted under a key this server does not have.")
         stat_result = file.stat
         headers = {**_PRIVATE_HEADERS, "content-disposition": disposition, "accept-ranges": "bytes"}
         response = _DownloadResponse(
