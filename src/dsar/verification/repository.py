@@ -50,7 +50,8 @@ _HAS_REQUESTER = select(Requester.request_id).where(Requester.request_id == bind
 
 def requester(s: Session, request_id: str, *, lock: bool = False) -> Requester | None:
     if not lock:
-        s.flush()  # as the ORM query below would (autoflush): a requester added in this transaction counts
+        if s.autoflush:  # as the ORM query below would: a requester added in this transaction counts
+            s.flush()
         if s.connection().execute(_HAS_REQUESTER, {"request_id": request_id}).first() is None:
             return None
     q = select(Requester).where(Requester.request_id == request_id)
