@@ -450,11 +450,11 @@ class Container:
             setup_link_hours=c.setup_link_hours,
         )
 
-    def task_ended(self, s: Session, task_id: str) -> None:
+    def task_ended(self, s: Session, task_id: str, status: str, error_code: str | None) -> None:
         """Where a task ends (the worker's finish, a cancelled deletion), in that transaction: the webhook event
         and the privacy request that holds the task."""
         self.webhooks.on_task_end(s, task_id)
-        self.requests.task_end_hook(s, task_id)
+        self.requests.task_ended_in(s, task_id, status, error_code)
 
     @cached_property
     def upload_links(self) -> UploadLinks:

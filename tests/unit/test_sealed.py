@@ -93,3 +93,34 @@ def test_a_work_file_is_sealed_and_rolls_back_without_reusing_a_nonce(tmp_path: 
     path.write_bytes(cut)
     with pytest.raises(sealed.Tampered), spool.open_spool(path, chunk_size=C) as handle:
         handle.read()
+
+
+@pytest.mark.parametrize("size", [0, 1, C - 1, C, C + 1, 2 * C, 2 * C + 5])
+def test_a_work_file_of_any_size_reads_back_whole_or_by_lines(tmp_path: Path, size: int) -> None:
+    # A work file of one chunk is opened in one go, a longer one chunk by chunk: both give the same bytes.
+    data = bytes((n * 7) % 251 for n in range(size - size // 10)) + b"\n" * (size // 10)
+    path = tmp_path / "rows.jsonl"
+    writer = spool.SpoolWriter(path, chunk_size=C)
+    writer.write(data)
+    writer.close()
+    with spool.open_spool(path, chunk_size=C) as handle:
+        assert handle.read() == data
+    with spool.open_spool(path, chunk_size=C) as handle:
+        assert b"".join(handle.readlines()) == data
+
+
+def test_a_changed_or_cut_work_file_does_not_open(tmp_path: Path) -> None:
+    small, long = tmp_path / "small.jsonl", tmp_path / "long.jsonl"
+    for path, size in ((small, C // 2), (long, C + 1)):
+        writer = spool.SpoolWriter(path, chunk_size=C)
+        writer.write(b"r" * size)
+        writer.close()
+    raw = bytearray(small.read_bytes())
+    raw[-3] ^= 1  # a flipped byte of the only chunk
+    small.write_bytes(bytes(raw))
+    with pytest.raises(sealed.Tampered), spool.open_spool(small, chunk_size=C) as handle:
+        handle.read()
+    header = len(long.read_bytes()) - (C + 1) - 2 * sealed.TAG_SIZE
+    long.write_bytes(long.read_bytes()[: header + C + sealed.TAG_SIZE])  # the first chunk alone: not final
+    with pytest.raises(sealed.Tampered), spool.open_spool(long, chunk_size=C) as handle:
+        handle.read()

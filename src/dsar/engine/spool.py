@@ -23,6 +23,9 @@ SPOOL_MAGIC = b"DSAR-SPOOL-1\n"
 # work file left on disk by a crash is noise.
 _PROCESS_KEY = os.urandom(sealed.KEY_SIZE)
 _SPOOL_HEADER = len(SPOOL_MAGIC) + sealed.PREFIX_SIZE + 12 + sealed.KEY_SIZE + sealed.TAG_SIZE
+# Made once: the AEAD object only holds the key (each call makes its own cipher context), and a retrieval
+# opens some ten work files and reads each about twice.
+_WRAPPER = AESGCM(_PROCESS_KEY)
 
 
 class SpoolWriter(io.RawIOBase):
@@ -37,13 +40,14 @@ class SpoolWriter(io.RawIOBase):
         self._path = path
         self._file = open(path, "wb")  # noqa: SIM115 - closed by close()
         self._chunk_size = chunk_size
-        self._start()
+        self._start(fresh=True)
 
-    def _start(self) -> None:
+    def _start(self, fresh: bool = False) -> None:
         data_key, prefix, nonce = sealed.new_data_key(), sealed.new_prefix(), os.urandom(12)
-        wrapped = AESGCM(_PROCESS_KEY).encrypt(nonce, data_key, SPOOL_MAGIC + prefix)
-        self._file.seek(0)
-        self._file.truncate()
+        wrapped = _WRAPPER.encrypt(nonce, data_key, SPOOL_MAGIC + prefix)
+        if not fresh:  # a file just opened "wb" is empty already
+            self._file.seek(0)
+            self._file.truncate()
         self._file.write(SPOOL_MAGIC + prefix + nonce + wrapped)
         self._aead = AESGCM(data_key)
         self._prefix = prefix
@@ -113,21 +117,30 @@ class SpoolWriter(io.RawIOBase):
 
 
 def open_spool(path: os.PathLike[str] | str, chunk_size: int = sealed.CHUNK_SIZE) -> BinaryIO:
-    """A buffered reader of a work file: sealed by `SpoolWriter` in this process, or written in clear."""
+    """A buffered reader of a work file: sealed by `SpoolWriter` in this process, or written in clear.
+
+    A sealed file of one chunk (most work files: a subject's rows of one collection) is read and opened in one
+    go into memory (at most `chunk_size` bytes); a longer one is decrypted chunk by chunk as it is read."""
     raw = open(path, "rb")  # noqa: SIM115 - handed to the caller
     try:
-        head = raw.read(_SPOOL_HEADER)
+        head = raw.read(_SPOOL_HEADER + chunk_size + sealed.TAG_SIZE + 1)
         if not head.startswith(SPOOL_MAGIC):
             raw.seek(0)
             return raw
+        if len(head) < _SPOOL_HEADER:
+            raise sealed.Tampered("A work file ends inside its header.")
         prefix = head[len(SPOOL_MAGIC) : len(SPOOL_MAGIC) + sealed.PREFIX_SIZE]
         nonce = head[len(SPOOL_MAGIC) + sealed.PREFIX_SIZE : len(SPOOL_MAGIC) + sealed.PREFIX_SIZE + 12]
         try:
-            data_key = AESGCM(_PROCESS_KEY).decrypt(
-                nonce, head[len(SPOOL_MAGIC) + sealed.PREFIX_SIZE + 12 :], SPOOL_MAGIC + prefix
+            data_key = _WRAPPER.decrypt(
+                nonce, head[len(SPOOL_MAGIC) + sealed.PREFIX_SIZE + 12 : _SPOOL_HEADER], SPOOL_MAGIC + prefix
             )
         except (InvalidTag, ValueError):
             raise sealed.Tampered("A work file was not sealed by this process, or was changed.") from None
+        if len(head) <= _SPOOL_HEADER + chunk_size + sealed.TAG_SIZE:  # the whole file: one (final) chunk
+            raw.close()
+            plain = sealed.open_chunk(AESGCM(data_key), prefix, 0, True, head[_SPOOL_HEADER:])
+            return cast(BinaryIO, io.BytesIO(plain))
         body = os.fstat(raw.fileno()).st_size - _SPOOL_HEADER
         chunks = max(1, -(-body // (chunk_size + sealed.TAG_SIZE)))
         size = max(0, body - chunks * sealed.TAG_SIZE)

@@ -451,18 +451,9 @@ class PrivacyRequests:
         repo.link_task(s, request_id, task_id)
         self._event(s, tenant, request_id, self.clock.now(), actor, "task_started", {"task_id": task_id})
 
-    def task_end_hook(self, s: Session, task_id: str) -> None:
-        """The tasks' `on_end` hook: reads how the task ended and moves its case on."""
-        case = repo.case_of_task(s, task_id)
-        if case is None or case.status in ENDED:
-            return
-        outcome = tasks_repo.outcome(s, task_id)
-        if outcome is not None:
-            with self._batched(s):
-                self._task_ended(s, case, task_id, *outcome)
-
     def task_ended_in(self, s: Session, task_id: str, status: str, error_code: str | None = None) -> None:
-        """In the transaction that ends an engine task: the case follows (called through the task-end hook)."""
+        """In the transaction that ends an engine task: the case follows (the tasks' `on_end` hook, which passes
+        the status and first error code it just wrote)."""
         case = repo.case_of_task(s, task_id)
         if case is not None and case.status not in ENDED:
             with self._batched(s):

@@ -126,8 +126,9 @@ class TaskWorker:
     signer: Callable[[datetime], ManifestSigner | None] = lambda _now: None  # the key that signs at that time
     # (channel, kind) -> handler, for API faces with their own kind of result (Data Portability, ODR).
     handlers: dict[tuple[str, str], Handler] = field(default_factory=dict)
-    # Called in the transaction that ends a task (session, task id): events written there exist iff it ended.
-    on_end: Callable[[Session, str], None] | None = None
+    # Called in the transaction that ends a task (session, task id, its final status, the code of its first error):
+    # events written there exist iff it ended.
+    on_end: Callable[[Session, str, str, str | None], None] | None = None
     # The steps of manual sources (dsar.manual): asked before each walk; None when the data map has none.
     manual: ManualGate | None = None
     # The leases this process is running right now: only these are renewed by the heartbeat, so a lease
@@ -407,8 +408,8 @@ class TaskWorker:
     ) -> bool:
         """`finish` in the caller's transaction: the events `on_end` writes exist iff the task ended."""
         done = repo.finish(s, task_id, owner, self.clock.now(), status, errors=errors, **values)
-        if done and self.on_end is not None:
-            self.on_end(s, task_id)
+        if done and self.on_end is not None:  # the outcome as just written: no need to read it back
+            self.on_end(s, task_id, status, (errors[0].get("code") if errors else None) or None)
         if not done:
             _log.warning("lease_lost", task_id=task_id)
         return done

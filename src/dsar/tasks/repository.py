@@ -331,18 +331,6 @@ def insert_retrieval_tasks(
     return ids
 
 
-_OUTCOME = select(_TASKS.c.status, _TASKS.c.errors).where(_TASKS.c.id == bindparam("task_id"))  # Core: no ORM step
-
-
-def outcome(s: Session, task_id: str) -> tuple[str, str | None] | None:
-    """How a task stands: its status and the code of its first error (one Core statement built once)."""
-    row = s.execute(_OUTCOME, {"task_id": task_id}).first()
-    if row is None:
-        return None
-    errors = row.errors or []
-    return str(row.status), (errors[0].get("code") if errors else None) or None
-
-
 def record(s: Session, task_id: str) -> TaskRecord | None:
     """Any task by id (any tenant, any face): for operators and for the job that ran it."""
     t = s.get(PrivacyTask, task_id)

@@ -20,7 +20,7 @@ from dsar.kit.ids import is_uuid, new_id
 from dsar.kit.signing import keyed_hash
 from dsar.tasks import repository as repo
 from dsar.tasks.records import OnOpen, OpenedTask, TaskView
-from dsar.tasks.states import DELETION, IN_PROGRESS, ON_HOLD, RECTIFICATION, RETRIEVAL
+from dsar.tasks.states import DELETION, FAILED, IN_PROGRESS, ON_HOLD, RECTIFICATION, RETRIEVAL
 
 _log = log.get("dsar.tasks")
 
@@ -66,7 +66,7 @@ class PrivacyTasks:
         clock: Clock,
         subject_key: bytes,
         notify: Callable[[str], None],
-        on_end: Callable[[Session, str], None] | None = None,
+        on_end: Callable[[Session, str, str, str | None], None] | None = None,
         on_open: OnOpen | None = None,
         identity_kinds: Callable[[], Mapping[str, str]] | None = None,
     ) -> None:
@@ -211,7 +211,7 @@ class PrivacyTasks:
                 s.refresh(t)
                 raise CannotCancel(t.status)
             if self.on_end is not None:
-                self.on_end(s, task_id)
+                self.on_end(s, task_id, FAILED, "CANCELLED")
         _log.info("task_cancelled", task_id=task_id)
         return task_id
 
