@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, field_validator
@@ -174,6 +175,16 @@ class Settings(BaseSettings):
     manual: ManualSettings = Field(default_factory=ManualSettings)
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError(
+                f"{value!r} is not the service's base URL: write http(s)://host[:port][/path], e.g. https://privacy.example.com"
+            )
+        return value
 
     def state_url(self) -> str:
         if self.database_url:

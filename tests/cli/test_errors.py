@@ -78,6 +78,24 @@ def test_a_sqlite_file_under_a_missing_directory_is_not_made(tmp_path: Path) -> 
 def test_a_bad_setting_names_its_variable(tmp_path: Path) -> None:
     out = one_error(run(tmp_path, "tasks", "list", DSAR_JOB__WORKERS="0"))
     assert "DSAR_JOB__WORKERS" in out
+    out = one_error(run(tmp_path, "tasks", "list", DSAR_PUBLIC_URL="notaurl"))
+    assert "DSAR_PUBLIC_URL" in out and "https://privacy.example.com" in out
+
+
+@pytest.mark.parametrize(
+    ("command", "variable", "value"),
+    [
+        (["tasks", "list"], "DSAR_PRIVACY__REQUEST_TYPES", "access"),
+        (["db", "upgrade"], "DSAR_REQUESTS__RULES", "x"),
+        (["serve", "--port", "1"], "DSAR_ODR__PLAIN_REDIRECT_URIS", "aeon://x"),  # read outside load_settings
+    ],
+)
+def test_a_setting_that_is_not_json_names_its_variable_not_its_value(
+    tmp_path: Path, command: list[str], variable: str, value: str
+) -> None:
+    out = one_error(run(tmp_path, *command, **{variable: value}))
+    assert f"{variable}: not valid JSON" in out and "docs/settings.md" in out and value not in out
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_no_state_here_says_what_to_set_and_makes_nothing(tmp_path: Path) -> None:

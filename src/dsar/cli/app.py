@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from dsar.cli import (
     apps,
@@ -23,6 +27,7 @@ from dsar.cli import (
     tokens,
     webhooks,
 )
+from dsar.cli.common import debugging, settings_problem
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -65,4 +70,10 @@ app.add_typer(steps.app, name="steps")
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except (ValidationError, SettingsError) as exc:  # settings read outside load_settings (serve, demo)
+        if debugging():
+            raise
+        typer.echo(f"error: {settings_problem(exc)}", err=True)
+        sys.exit(1)

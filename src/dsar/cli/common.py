@@ -6,7 +6,9 @@ A configuration or connection error is one or two lines (what is wrong, what to 
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +17,7 @@ from typing import Any, NoReturn
 
 import typer
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from sqlalchemy.exc import OperationalError
 
 from dsar import log
@@ -45,6 +48,25 @@ def _configured(*names: str) -> bool:
     return any(name in os.environ for name in names)
 
 
+def settings_problem(exc: ValidationError | SettingsError) -> str:
+    """One line naming the DSAR_* variable that is wrong and how (never its value: it may be a secret)."""
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        return "DSAR_" + "__".join(str(part) for part in first["loc"]).upper() + f": {first['msg']}"
+    found = re.search(r'field "([^"]+)"', str(exc))
+    prefix = "DSAR_" + (found.group(1).upper() if found else "")
+    for name in sorted(os.environ):  # the variable of that field whose value is not JSON
+        if name == prefix or name.startswith(prefix + "__"):
+            try:
+                json.loads(os.environ[name])
+            except ValueError:
+                return (
+                    f"{name}: not valid JSON; this setting takes a JSON value (a list, an object or a quoted "
+                    "string): see docs/settings.md"
+                )
+    return f"{prefix}: {exc}; see docs/settings.md"
+
+
 def load_settings(*, state: bool = True, create: bool = False, **values: Any) -> Settings:
     """Settings from DSAR_*. With neither DSAR_DATA_DIR nor DSAR_DATABASE_URL set, the state is ./dsar-data when
     it exists, else the one `dsar demo` made here (./dsar-demo); `state=False`: the command needs no state
@@ -58,10 +80,8 @@ def load_settings(*, state: bool = True, create: bool = False, **values: Any) ->
         if demo_state.is_dir():
             datamap = s.datamap if _configured("DSAR_DATAMAP") else DEMO_DIR / "datamap.yaml"
             return Settings(data_dir=demo_state, datamap=datamap)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = "DSAR_" + "__".join(str(part) for part in first["loc"]).upper()
-        fail(f"{name}: {first['msg']}")
+    except (ValidationError, SettingsError) as exc:
+        fail(settings_problem(exc))
     if create or not state:
         return s
     fail(
