@@ -119,7 +119,7 @@ def test_a_password_in_the_url_is_not_written(tmp_path: Path, pg_url: str) -> No
     [
         (["--source", "sqlite:////nonexistent/dir/x.sqlite"], "does not exist"),
         (["--source", "postgresql+psycopg://postgres@127.0.0.1:1/nothing"], "cannot connect to 127.0.0.1:1"),
-        (["--source", "not a url"], "error: "),
+        (["--source", "not a url"], "'not a url' is not a source URL: write a database URL, e.g. postgresql"),
         (["--source", "a=sqlite:///x.db", "--source", "a=sqlite:///y.db"], "two sources are named 'a'"),
     ],
 )
@@ -129,6 +129,20 @@ def test_bad_sources_are_one_line_errors(tmp_path: Path, args: list[str], expect
     assert expected in r.output and "Traceback" not in r.output
     assert len(r.output.strip().splitlines()) <= 2
     assert not (tmp_path / "x.yaml").exists()
+
+
+def test_a_relative_sqlite_path_is_written_absolute_and_a_bare_path_gets_a_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "db").mkdir()
+    build(f"sqlite:///{tmp_path}/db/shop.sqlite", fks=True)
+    monkeypatch.chdir(tmp_path)
+    out, _output = discover(tmp_path, "--source", "shop=sqlite:///db/shop.sqlite", "--sample", "50")
+    assert f"sqlite:///{tmp_path}/db/shop.sqlite" in out.read_text()
+    monkeypatch.chdir(tmp_path / "db")  # the draft is checked from another folder
+    checked(out)
+    r = runner.invoke(app, ["datamap", "discover", "--source", "shop.sqlite", "--out", str(tmp_path / "x.yaml")])
+    assert r.exit_code == 1 and f"e.g. sqlite:///{tmp_path}/db/shop.sqlite" in r.output, r.output
 
 
 def test_names_the_data_map_cannot_write_and_empty_sources_still_give_a_loading_draft(tmp_path: Path) -> None:

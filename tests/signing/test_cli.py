@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from dsar.cli.app import app as cli
@@ -42,3 +43,15 @@ def test_verify_failures_are_one_line(tmp_path: Path) -> None:
     assert not (tmp_path / "empty").exists()  # verifying never makes a key
     code, lines = _run([str(archive)], env={"DSAR_ARCHIVE_SIGNING__PRIVATE_KEY": "nope"})
     assert code == 1 and "the configured signing key is invalid" in lines[0]
+
+
+def test_verify_finds_the_demo_keys_where_dsar_demo_ran(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = _key()
+    archive = tmp_path / "data_retrieval.zip"
+    archive.write_bytes(_archive(tmp_path, key))
+    (tmp_path / "dsar-demo" / "state").mkdir(parents=True)
+    for name in ("DSAR_DATA_DIR", "DSAR_DATABASE_URL", "DSAR_DATAMAP"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    code, lines = _run([str(archive)])
+    assert code == 1 and "no signing keys in " in lines[0] and "/dsar-demo/state/signing-keys:" in lines[0]

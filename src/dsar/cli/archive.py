@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 
 from dsar.bootstrap import archive_keys
-from dsar.config import Settings
+from dsar.cli.common import load_settings
 from dsar.errors import DsarError
 from dsar.kit.clock import SystemClock
 from dsar.kit.jws import PublicKey
@@ -45,7 +45,7 @@ def verify(
 
 
 def _local_keys() -> list[PublicKey]:
-    settings = Settings()
+    settings = load_settings(state=False)  # the deployment's, or the demo's state where `dsar demo` ran
     store = replace(archive_keys(settings), generate=False)  # verifying never makes a key
     keys = store.published(SystemClock().now())
     if not keys:

@@ -27,8 +27,23 @@ def _source_failed(exc: SourceError | RuntimeError) -> None:
     fail(exc.message if isinstance(exc, SourceError) else str(exc))
 
 
+def _source_url(url: str) -> str:
+    """A URL the draft can keep: a relative SQLite/DuckDB file made absolute (the draft is read from elsewhere)."""
+    if "://" not in url:
+        hint = f"sqlite:///{Path(url).resolve()}" if Path(url).is_file() else "postgresql+psycopg://user@host/db"
+        fail(f"{url!r} is not a source URL: write a database URL, e.g. {hint}")
+    for scheme in ("sqlite:///", "duckdb:///"):
+        rest = url.removeprefix(scheme)
+        if url.startswith(scheme) and rest and not rest.startswith(("/", ":memory:")):
+            path, _, query = rest.partition("?")
+            return scheme + str(Path(path).resolve()) + (f"?{query}" if query else "")
+    return url
+
+
 def discover(
-    source: list[str] = typer.Option(..., "--source", help="a source URL, or NAME=URL; repeat for several"),
+    source: list[str] = typer.Option(
+        ..., "--source", metavar="URL", help="a source URL, or NAME=URL; repeat for several"
+    ),
     sample: int = typer.Option(200, "--sample", min=0, max=100_000, help="rows read per table at most"),
     out: Path = typer.Option(..., "--out", help="where to write the draft data map"),
     no_declared: bool = typer.Option(False, "--no-declared-fks", help="ignore declared foreign keys (to compare)"),
@@ -44,6 +59,7 @@ def discover(
     for s in source:
         m = _NAMED.match(s)
         name, url = (m.group(1), m.group(2)) if m and "://" not in m.group(1) else (source_name(s, taken), s)
+        url = _source_url(url)
         if name in taken:
             fail(f"two sources are named {name!r}; name them: --source NAME=URL")
         taken.add(name)
