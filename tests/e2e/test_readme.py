@@ -65,11 +65,11 @@ def test_the_tour_runs_against_a_live_demo(tmp_path: Path) -> None:
     creds = json.loads((tmp_path / "dsar-demo" / "demo-client.json").read_text())
     assert f"client_id={creds['client_id']}" in printed  # the file holds the client the demo printed
     [task_id] = UUID.findall(out.stdout.split("\n", 1)[0] + "\n")  # step 2 echoes the task id
-    task = json.loads((tmp_path / "task.json").read_text())["data"]["personalDataRetrievalTask"]
+    task = json.loads((tmp_path / "dsar-demo" / "task.json").read_text())["data"]["personalDataRetrievalTask"]
     assert task["taskId"] == task_id and task["status"] == "COMPLETED", task
     assert task["dataSubject"] == {"type": "SHOPPER", "email": "jane.doe@example.com"}
-    with zipfile.ZipFile(tmp_path / "data_retrieval.zip") as archive:
+    with zipfile.ZipFile(tmp_path / "dsar-demo" / "data_retrieval.zip") as archive:
         assert archive.testzip() is None
         names = set(archive.namelist())
-    assert "index.html" in names and (tmp_path / "jane" / "index.html").is_file()
+    assert "index.html" in names and (tmp_path / "dsar-demo" / "jane" / "index.html").is_file()
     assert "index.html" in out.stdout  # step 4 lists what it unpacked
