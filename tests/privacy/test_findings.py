@@ -166,3 +166,20 @@ def test_the_verify_page_sends_a_new_code_within_the_same_budget(center_api: Api
     assert box.count() == before + 4
     newest = code_in(box.wait_for("resend@example.com", "verification code", after=before + 3))
     assert "Thank you" in enter_code(center_api, location, newest)
+
+
+def test_german_calls_an_appeal_einspruch_never_widerspruch() -> None:
+    """ "Widerspruch" is the DSGVO's objection (Art. 21); an appeal of our decision is an "Einspruch"."""
+    from babel.messages.pofile import read_po
+
+    from dsar.verification.messages import CATALOGS
+
+    web = Path(__file__).resolve().parents[2] / "src" / "dsar" / "api" / "web" / "locales"
+    for po in (web / "de" / "LC_MESSAGES" / "messages.po", CATALOGS / "de" / "LC_MESSAGES" / "messages.po"):
+        with po.open("rb") as fh:
+            appeals = [m for m in read_po(fh) if m.id and "appeal" in str(m.id).lower()]
+        assert appeals and all("Widerspruch" not in m.string and "Einspruch" in m.string for m in appeals), po
+    for lang, objection in (("fr", "opposition"), ("es", "oposición")):
+        with (web / lang / "LC_MESSAGES" / "messages.po").open("rb") as fh:
+            appeals = [m for m in read_po(fh) if m.id and "appeal" in str(m.id).lower()]
+        assert all(objection not in str(m.string).lower() for m in appeals), lang
