@@ -207,19 +207,24 @@ def test_the_same_in_german(
     assert "Laden Sie Ihre Daten" in text_of(box.wait_for(JANE, "Ihr Datenschutzantrag ist erledigt"))
 
 
-def test_a_gpc_signal_records_an_opt_out(browser: Any, center: tuple[str, Container]) -> None:
+def test_a_gpc_signal_marks_the_browser_without_opening_cases(browser: Any, center: tuple[str, Container]) -> None:
+    """An anonymous browser's signal is honoured (a cookie marks it opted out) but opens no case: reloading the
+    page 40 times, cookies cleared each time, adds nothing to the legal record."""
     base, c = center
     browser.delete_all_cookies()
     browser.execute_cdp_cmd("Network.enable", {})
     browser.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"Sec-GPC": "1"}})
     try:
         browser.get(f"{base}/privacy?lang=en")
+        assert "Global Privacy Control" in browser.page_source
+        assert browser.get_cookie("dsar_gpc")["value"] == "1"
+        _shot(browser, "gpc-en")
+        for _ in range(40):
+            browser.delete_all_cookies()
+            browser.get(f"{base}/privacy?lang=en")
     finally:
         browser.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {}})
-    assert "Global Privacy Control" in browser.page_source
-    _shot(browser, "gpc-en")
-    case = _case(c, "completed")
-    assert case.type == "opt_out"
+    assert c.requests.page(c.requests.company_tenant, Filter(type="opt_out")).items == []
 
 
 def test_an_agent_submits_and_the_person_confirms(
@@ -285,3 +290,16 @@ def test_a_denial_is_appealed_from_the_status_page(
     _shot(browser, "appealed-en")
     appeal = _case(c, "received")
     assert appeal.id != case.id and appeal.due_on == c.requests.rules.rule("vcdpa").appeal_due(c.requests.today())
+    assert f"Appeal of {case.id[:8].upper()}" in browser.page_source
+    full = c.requests.get(c.requests.company_tenant, appeal.id)
+    assert full.timeline[0].data is not None
+    assert full.timeline[0].data["reason"] == "I have an account with you and want it gone."
+    # withdrawing takes a confirmation page (no JavaScript); "keep it" changes nothing
+    _click(browser, f"a[href='/privacy/status/requests/{appeal.id}/cancel']", "Withdraw your appeal?")
+    _shot(browser, "withdraw-en")
+    _click(browser, "//a[normalize-space()='No, keep it']", "Your requests")
+    assert c.requests.get(c.requests.company_tenant, appeal.id).status == "received"
+    _click(browser, f"a[href='/privacy/status/requests/{appeal.id}/cancel']", "Withdraw your appeal?")
+    _click(browser, "//button[normalize-space()='Yes, withdraw my appeal']", "Your request was cancelled")
+    assert c.requests.get(c.requests.company_tenant, appeal.id).status == "canceled"
+    assert "Send my appeal" in browser.page_source  # a withdrawn appeal gives the right back within the window

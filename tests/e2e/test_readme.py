@@ -64,6 +64,7 @@ def test_the_tour_runs_against_a_live_demo(tmp_path: Path) -> None:
     printed = demo.log.read_text()
     creds = json.loads((tmp_path / "dsar-demo" / "demo-client.json").read_text())
     assert f"client_id={creds['client_id']}" in printed  # the file holds the client the demo printed
+    assert "dsar-demo/state/outbox" in printed  # where the privacy center's e-mails go (README, docs/privacy-center.md)
     [task_id] = UUID.findall(out.stdout.split("\n", 1)[0] + "\n")  # step 2 echoes the task id
     task = json.loads((tmp_path / "dsar-demo" / "task.json").read_text())["data"]["personalDataRetrievalTask"]
     assert task["taskId"] == task_id and task["status"] == "COMPLETED", task

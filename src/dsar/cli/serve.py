@@ -140,6 +140,12 @@ def demo(
         f"  sign in as {admin['email']} with the password {admin['password']}\n"
         "  (a few hundred demo requests in every state; `dsar operators create` adds your team)\n"
     )
+    if not settings.odr.smtp_host:
+        typer.echo(
+            f"The privacy center: {base}/privacy\n"
+            f"  no SMTP server is set, so its e-mails (verification codes too) are written as .eml files to\n"
+            f"  {settings.data_dir.resolve() / 'outbox'} (readable by your user only)\n"
+        )
     _serve(settings, host, port)
 
 

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import os
 import smtplib
 import ssl
+import stat
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -46,14 +48,20 @@ class SmtpMailer:
 
 
 class OutboxMailer:
-    """Writes each message to `<dir>/<id>.eml` (no SMTP server configured: demos and development)."""
+    """Writes each message to `<dir>/<id>.eml` (no SMTP server configured: demos and development). The files
+    hold codes and addresses: only the service's user may read them (files 0600, the folder 0700)."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
     def send(self, message: EmailMessage) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        (self.directory / f"{new_id()}.eml").write_bytes(bytes(message))
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if stat.S_IMODE(self.directory.stat().st_mode) & 0o077:  # made earlier, or under a lax umask
+            self.directory.chmod(0o700)
+        path = self.directory / f"{new_id()}.eml"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(bytes(message))
 
 
 __all__ = ["Mailer", "OutboxMailer", "SmtpConfig", "SmtpMailer"]

@@ -31,7 +31,7 @@ from dsar.errors import Conflict, DsarError, InvalidInput, NotFound, Unavailable
 from dsar.kit.clock import Clock
 from dsar.notifications.mail import Mailer
 from dsar.requests import repository as requests_repo
-from dsar.requests.service import PrivacyRequests
+from dsar.requests.service import Filter, PrivacyRequests
 from dsar.storage.base import Storage
 from dsar.tasks.records import OpenedTask
 from dsar.tasks.service import PrivacyTasks
@@ -156,6 +156,32 @@ class PrivacyCenter(Following):
             cid, code = self._challenge(s, "status", None, email, self.clock.now())
         self._send_code(email, language, code, "status", "access", None, cid)
         return cid
+
+    def resend_code(self, cid: str, language: str) -> ChallengeView:
+        """A new code for a check still waiting for one (the first was lost or expired), counted against the same
+        hourly budget per address as the first; over budget, nothing is sent and the page reads the same. Tries
+        already spent stay spent. A status check keeps no address (only its keyed hash): it starts again."""
+        now = self.clock.now()
+        with self.db.session() as s:
+            c = self._get(s, cid, lock=True)
+            view = self._view(s, c)
+            if c.step != "code" or c.failed or c.verified_at is not None or not c.request_id:
+                return view
+            who = repo.requester(s, c.request_id)
+            case = requests_repo.get(s, self.tenant, c.request_id)
+            if who is None or case is None or case.status not in ("received", "in_progress"):
+                return view
+            code = codes.new_code()
+            if repo.take_budget(s, c.subject_ref, now, self.s.codes_per_hour):
+                c.code_hash = codes.code_hash(self.key, c.id, code)
+                c.expires_at = now + timedelta(seconds=self.s.code_ttl_seconds)
+            else:
+                code = ""  # the code sent before stays the one that works
+            email, rtype, purpose = who.email, case.type, c.purpose
+            agent = Agent(who.agent_name or "", who.agent_email or "", b"", "") if purpose == "confirm" else None
+            view = self._view(s, c)
+        self._send_code(email, language, code, purpose, rtype, agent, cid)
+        return view
 
     def _challenge(self, s: Session, purpose: str, rid: str | None, email: str, now: datetime) -> tuple[str, str]:
         cid = secrets.token_urlsafe(32)
@@ -432,22 +458,37 @@ class PrivacyCenter(Following):
 
     # -- privacy --------------------------------------------------------------------------------------------
 
-    def record_gpc(self, language: str) -> None:
-        """`Sec-GPC: 1`: an opt-out of sale and sharing for this browser (CCPA regs §7025), recorded at once.
+    def record_gpc(self, session: str) -> str | None:
+        """`Sec-GPC: 1` from a browser signed in to the status page: an opt-out of sale and sharing for the
+        consumer we know (CCPA regs § 7025(c)(1)), recorded once as a case of theirs; its id, or None.
 
-        No identity comes with the signal, so the case is anonymous ("gpc@browser.invalid" as its subject):
-        it is the record that the signal was honoured. Opened, approved by policy and answered in one go."""
+        An anonymous browser's signal opens no case: the web face marks the browser as opted out (a cookie) and
+        § 7025(c)(1) lets a business leave an unidentified browser out of the § 7102 metrics, so a GET can no
+        longer add cases to the legal record (docs/privacy-center.md)."""
+        try:
+            subject = self.session_subject(session)
+        except NotFound:
+            return None
+        page = self.requests.page(self.tenant, Filter(subject_ref=subject, channel=CHANNEL), first=100)
+        if any(v.type == "opt_out" and v.status in ("received", "in_progress", "completed") for v in page.items):
+            return None  # opted out already (by GPC or the form)
+        with self.db.session(write=False) as s:
+            email = next((w.email for v in page.items if (w := repo.requester(s, v.id)) is not None), "")
+        if not email:
+            return None  # no address of theirs is kept any more: nothing to open the case with
         with self.db.session() as s:
             rid = self.requests.open_in(
                 s,
                 tenant=self.tenant,
                 type="opt_out",
                 channel=CHANNEL,
-                email="gpc@browser.invalid",
+                email=email,
                 actor="gpc",
                 approved_by_policy=True,
             )
         self.requests.complete(self.tenant, rid, actor="gpc", note="Global Privacy Control signal")
+        _log.info("privacy_center_gpc_recorded", request_id=rid)
+        return rid
 
 
 def _checked_email(email: str) -> str:

@@ -72,8 +72,9 @@ class Notices:
         elif kind == "denied":
             until = self.appeal_until(row.rule, row.decided_at or self.clock.now(), rid, s)
             ctx.update(
-                basis=row.decision_basis or data.get("basis", ""),
-                law=row.decision_law or "",
+                basis=data.get("basis") or row.decision_basis or "",
+                # the row may be the one the change loaded before its UPDATE: the event's data is the decision
+                law=data.get("law") or row.decision_law or "",
                 appeal_url=f"{self.public_url}/privacy/status" if until else "",
                 appeal_until=until,
                 regulator=self.s.regulators.get(row.rule, ""),

@@ -18,7 +18,7 @@ from dsar.tasks.service import PrivacyTasks
 from dsar.tasks.states import COMPLETED, RETRIEVAL
 from dsar.verification import repository as repo
 from dsar.verification.models import Requester
-from dsar.verification.notices import Notices
+from dsar.verification.notices import Notices, appeal_of
 from dsar.verification.settings import PrivacyCenterSettings
 
 CHANNEL = "privacy_center"
@@ -33,6 +33,7 @@ class StatusItem:
     appeal_until: date | None
     download_url: str | None
     download_until: date | None
+    appeal_of: str | None = None  # the short reference of the denied request this one appeals
 
 
 class Following:
@@ -77,7 +78,16 @@ class Following:
                 if v.status == DENIED and v.decided_at
                 else None
             )
-            appealed = any(e.kind == "appealed" for e in self.requests.get(self.tenant, v.id).timeline)
+            appeal_ids = [
+                str((e.data or {}).get("appeal_id", ""))
+                for e in self.requests.get(self.tenant, v.id).timeline
+                if e.kind == "appealed"
+            ]
+            # an appeal the person withdrew no longer uses up the right: they may appeal again within the window
+            appealed = any(
+                (a := requests_repo.get(s, self.tenant, aid)) is None or a.status != "canceled" for aid in appeal_ids
+            )
+            of = appeal_of(s, v.id)
         url, download_until = None, None
         if v.status == "completed" and who is not None and who.completed_at and v.type in ("access", "portability"):
             download_until = (who.completed_at + timedelta(days=self.s.download_days)).date()
@@ -89,6 +99,7 @@ class Following:
             appeal_until=until,
             download_url=url,
             download_until=download_until if download_until and today <= download_until else None,
+            appeal_of=of,
         )
 
     def download_url(self, cid: str, rid: str) -> str:

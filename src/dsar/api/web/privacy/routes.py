@@ -73,12 +73,12 @@ def privacy_router(container: Container) -> APIRouter:
     @router.get("")
     async def home(request: Request) -> Response:
         gpc = request.headers.get("sec-gpc", "").strip() == "1"
-        recorded = False
-        if gpc and request.cookies.get(GPC_COOKIE) != "1":  # once per browser, without a form (CCPA regs §7025)
-            await call(lambda: center().record_gpc(negotiate(request)))
-            recorded = True
+        marked = request.cookies.get(GPC_COOKIE) == "1"
+        session = request.cookies.get(SESSION_COOKIE, "")
+        if gpc and session:  # a consumer we know: their opt-out is recorded once, as a case of theirs (§7025(c)(1))
+            await call(lambda: center().record_gpc(session))
         response = page(request, "home.html", _submit_values(request, center()) | {"gpc": gpc})
-        if recorded:
+        if gpc and not marked:  # the browser is marked as opted out; an anonymous browser opens no case
             response.set_cookie(
                 GPC_COOKIE, "1", max_age=365 * 86400, httponly=True, samesite="lax", secure=secure_request(request)
             )
@@ -161,7 +161,9 @@ def privacy_router(container: Container) -> APIRouter:
             return _expired(request)
         if view.step == "done" and view.purpose == "status":
             return _signed_in(request, cid)
-        return page(request, "verify.html", {"view": view, "oidc": center().oidc is not None, "errors": {}})
+        sent = request.query_params.get("sent") == "1"
+        values = {"view": view, "oidc": center().oidc is not None, "errors": {}, "sent": sent}
+        return page(request, "verify.html", values)
 
     @router.post("/verify/{cid}")
     async def verify(request: Request, cid: str) -> Response:
@@ -188,6 +190,16 @@ def privacy_router(container: Container) -> APIRouter:
             errors["code" if view.step == "code" else "answers"] = f"{text} {view.tries_left}"
         status = 400 if errors else 200
         return page(request, "verify.html", {"view": view, "oidc": center().oidc is not None, "errors": errors}, status)
+
+    @router.post("/verify/{cid}/resend")
+    async def resend(request: Request, cid: str) -> Response:
+        if await form(request) is None:
+            return forbidden(request)
+        try:
+            await call(lambda: center().resend_code(cid, negotiate(request)))
+        except NotFound:
+            return _expired(request)
+        return RedirectResponse(f"{PREFIX}/verify/{cid}?sent=1", status_code=303)
 
     @router.post("/verify/{cid}/oidc")
     async def verify_oidc(request: Request, cid: str) -> Response:
@@ -279,6 +291,8 @@ def privacy_router(container: Container) -> APIRouter:
         lang = negotiate(request)
         try:
             if action == "cancel":
+                if data.get("confirm") != "yes":  # one tap must not end a request for good: the confirm page first
+                    return RedirectResponse(f"{PREFIX}/status/requests/{rid}/cancel", status_code=303)
                 await call(lambda: center().cancel(cid, rid))
             elif action == "appeal":
                 await call(lambda: center().appeal(cid, rid, str(data.get("reason", "")), lang))
@@ -289,6 +303,18 @@ def privacy_router(container: Container) -> APIRouter:
         except DsarError:
             return RedirectResponse(f"{PREFIX}/status/requests?done=refused", status_code=303)
         return RedirectResponse(f"{PREFIX}/status/requests?done={action}", status_code=303)
+
+    @router.get("/status/requests/{rid}/cancel")
+    async def cancel_confirm(request: Request, rid: str) -> Response:
+        cid = request.cookies.get(SESSION_COOKIE, "")
+        try:
+            items = await call(lambda: center().status(cid))
+        except NotFound:
+            return RedirectResponse(f"{PREFIX}/status", status_code=303)
+        item = next((i for i in items if i.request.id == rid), None)
+        if item is None or not item.can_cancel:
+            return RedirectResponse(f"{PREFIX}/status/requests?done=refused", status_code=303)
+        return page(request, "cancel.html", {"item": item})
 
     @router.get("/status/requests/{rid}/download")
     async def download(request: Request, rid: str) -> Response:
