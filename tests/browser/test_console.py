@@ -281,6 +281,69 @@ def test_totp_sign_in_and_the_other_pages(browser: Any, console: Console) -> Non
     browser.save_screenshot(str(console.shots / "queue-phone.png"))
     browser.set_window_size(1280, 900)
     assert all((console.shots / name).stat().st_size > 5000 for name in ("sign-in.png", "queue.png", "dashboard.png"))
+    _create_a_client_see_its_secret_once_and_revoke_it_after_confirming(browser, console)
+    _no_console_page_scrolls_sideways(browser, console)
+
+
+def _create_a_client_see_its_secret_once_and_revoke_it_after_confirming(browser: Any, console: Console) -> None:
+    c = console.container
+    browser.get(console.base + "/console/integrations")
+    _wait(browser, "#client-name").send_keys("browser client")
+    browser.find_element(*_by("input[name=scope][value='privacy:manage']")).click()
+    browser.find_element(*_by("section[aria-labelledby=new-client] button[type=submit]")).click()
+    secret = _wait(browser, "#new-secret").text
+    assert browser.current_url == console.base + "/console/integrations"  # redirected: no secret in the URL
+    [made] = [cl for cl in c.auth.clients() if cl.name == "browser client"]
+    assert made.id in secret
+    browser.refresh()  # a reload neither makes a second client nor shows the secret again
+    _wait(browser, "#client-list")
+    assert not browser.find_elements(*_by("#new-secret"))
+    assert [cl.name for cl in c.auth.clients()].count("browser client") == 1
+    browser.find_element(*_by(f"tr[data-client='{made.id}'] form[action$='/revoke'] button")).click()
+    assert "browser client" in _wait(browser, "#confirm").text  # asks first, names the client
+    browser.save_screenshot(str(console.shots / "confirm.png"))
+    assert next(cl for cl in c.auth.clients() if cl.id == made.id).disabled_at is None  # nothing done yet
+    browser.find_element(*_by("#confirm-button")).click()
+    assert "revoked" in _wait(browser, "#flash").text
+    assert next(cl for cl in c.auth.clients() if cl.id == made.id).disabled_at is not None
+
+
+def _no_console_page_scrolls_sideways(browser: Any, console: Console) -> None:
+    """Every console page, in English and German, on a phone (390 px) and a desktop (1280 px): neither the page
+    nor the navigation scrolls sideways (wide tables scroll inside their own box)."""
+    pages = (
+        ("/console/requests", "#queue"),
+        (f"/console/requests/{console.ids['fresh']}", "#request-status"),
+        ("/console/integrations", "#client-list"),
+        ("/console/operators", "#operators"),
+        ("/console/audit", "#chain"),
+        ("/console/datamap/coverage", "#run-coverage"),
+        ("/console/dashboard", "#chart-weeks"),
+    )
+    sideways = (
+        "return [document.documentElement.scrollWidth - window.innerWidth,"
+        " (n => n.scrollWidth - n.clientWidth)(document.querySelector('.nav')),"
+        " [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > innerWidth"
+        "  && !(e.parentElement && e.parentElement.closest('.table-wrap')))"
+        " .slice(-3).map(e => e.tagName + '.' + e.className + '#' + e.id)];"
+    )
+    browser.execute_cdp_cmd("Network.enable", {})
+    try:
+        for lang in ("en", "de"):
+            browser.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"Accept-Language": lang}})
+            for width, height in ((390, 844), (1280, 900)):
+                browser.set_window_size(width, height)
+                for path, css in pages:
+                    browser.get(console.base + path)
+                    _wait(browser, css)
+                    page, nav, wide = browser.execute_script(sideways)
+                    assert page <= 0, f"{path} ({lang}) scrolls sideways by {page}px at {width}px: {wide}"
+                    assert nav <= 0, f"the navigation of {path} ({lang}) scrolls sideways by {nav}px at {width}px"
+                    if (lang, width, path) == ("de", 390, "/console/integrations"):
+                        browser.save_screenshot(str(console.shots / "integrations-de-phone.png"))
+    finally:
+        browser.set_window_size(1280, 900)
+        browser.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {}})
 
 
 @pytest.mark.parametrize(

@@ -111,10 +111,14 @@ def test_an_admin_revokes_one_customers_authorization_in_the_console(demo_dir: P
         assert adp.post(PROFILE, janes).status_code == 201  # nothing changed
         form["email"] = "  Jane.Doe@Example.com "  # as an operator might paste it
         assert JANE == "jane.doe@example.com"
-        r = adp.client.post("/console/integrations/apps/no-such-app/revoke-customer", data=form)
+        r = adp.client.post("/console/integrations/apps/no-such-app/revoke-customer", data={**form, "confirmed": "yes"})
         assert r.status_code == 404
         r = adp.client.post(f"/console/integrations/apps/{adp.app_id}/revoke-customer", data=form)
-        assert r.status_code == 200 and 'id="revoked-customer"' in r.text
+        assert r.status_code == 200 and 'id="confirm"' in r.text  # first the confirmation page
+        assert adp.post(PROFILE, janes).status_code == 201  # nothing changed yet
+        form["confirmed"] = "yes"
+        r = adp.client.post(f"/console/integrations/apps/{adp.app_id}/revoke-customer", data=form)
+        assert r.status_code == 200 and 'id="flash"' in r.text and "authorization of this app is revoked" in r.text
         assert _type(adp.post(PROFILE, janes), 401) == "REVOKED_TOKEN"
         assert adp.post(PROFILE, johns).status_code == 201  # another customer of the app is not affected
         [entry] = [e for e in c.operators.audit_entries(limit=10) if e.action == "app_revoked"]

@@ -66,6 +66,8 @@ def test_no_appeal_where_the_rule_gives_none(center_api: Api, mailbox: tuple[Mai
 def test_an_agent_submission_waits_for_the_persons_confirmation(center_api: Api, mailbox: tuple[Mailbox, int]) -> None:
     box, _port = mailbox
     page = center_api.client.get("/privacy/agent")
+    assert "Delete the person's personal data" in page.text.replace("&#39;", "'")  # the agent acts for someone else
+    assert " my " not in page.text and "Where do you live" not in page.text
     form = {"csrf_token": csrf(page.text), "type": "access", "email": JANE, "place": "US-CA"}
     bad = center_api.client.post(
         "/privacy/agent",

@@ -101,6 +101,19 @@ def test_filters_find_the_overdue_requests_and_search_uses_the_email_hash(world:
     assert "olga@example.com" not in page  # masked in lists
 
 
+def test_the_default_queue_shows_open_cases_soonest_due_first_and_any_shows_every_one(world: Any) -> None:
+    c, _clock, ids = world
+    c.requests.cancel("default", ids["overdue_access"], actor="test")  # due first of all, but closed
+    client = _signed_in(c, "viewer@example.com")
+    page = client.get("/console/requests").text
+    assert ids["overdue_access"] not in _ids(page) and _ids(page)[0] == ids["overdue_deletion"]
+    assert re.search(r'<option value="open" selected>', page)
+    every = client.get("/console/requests", params={"status": "all"}).text
+    assert ids["overdue_access"] in _ids(every)[:2] and len(_ids(every)) == 4  # due with overdue_deletion
+    assert re.search(r'<option value="all" selected>', every)
+    assert _ids(client.get("/console/requests", params={"status": "canceled"}).text) == [ids["overdue_access"]]
+
+
 def test_an_approver_approves_and_denies_and_the_audit_log_has_both(world: Any) -> None:
     c, _clock, ids = world
     client = _signed_in(c, "approver@example.com")
@@ -216,19 +229,34 @@ def test_an_admin_creates_rotates_and_revokes_an_api_client_and_redelivers_a_mes
     page = client.get("/console/integrations")
     assert page.status_code == 200
     form = {"csrf_token": csrf_of(page.text), "name": "back office", "scope": ["privacy:manage"], "tenant": ""}
-    made = client.post("/console/integrations/clients", data=form).text
+    r = client.post("/console/integrations/clients", data=form, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/console/integrations"  # POST-redirect-GET
+    assert "secret" not in r.headers["location"]
+    made = client.get("/console/integrations").text
     cid, secret = re.findall(r"<code>([^<]+)</code>", made)[:2]
+    assert 'id="new-secret"' in made and 'id="flash"' in made
+    again = client.get("/console/integrations").text  # a reload: the secret is not shown again, no second client
+    assert 'id="new-secret"' not in again and secret not in again
+    assert [cl.name for cl in c.auth.clients()].count("back office") == 1
 
     def token(secret: str) -> int:
         data = {"grant_type": "client_credentials", "client_id": cid, "client_secret": secret}
         return client.post("/token", data=data).status_code
 
     assert token(secret) == 200
-    rotated = client.post(f"/console/integrations/clients/{cid}/rotate", data={"csrf_token": form["csrf_token"]}).text
+    csrf = {"csrf_token": form["csrf_token"]}
+    asked = client.post(f"/console/integrations/clients/{cid}/rotate", data=csrf)  # first the confirmation page
+    assert asked.status_code == 200 and 'id="confirm"' in asked.text and 'name="confirmed" value="yes"' in asked.text
+    assert "back office" in asked.text and token(secret) == 200  # nothing changed yet
+    rotated = client.post(f"/console/integrations/clients/{cid}/rotate", data={**csrf, "confirmed": "yes"}).text
     new_secret = re.findall(r"<code>([^<]+)</code>", rotated)[1]
     assert token(secret) == 401 and token(new_secret) == 200
-    r = client.post(f"/console/integrations/clients/{cid}/revoke", data={"csrf_token": form["csrf_token"]})
-    assert r.status_code == 200 and token(new_secret) == 401
+    assert new_secret not in client.get("/console/integrations").text
+    asked = client.post(f"/console/integrations/clients/{cid}/revoke", data=csrf)
+    assert 'id="confirm"' in asked.text and token(new_secret) == 200
+    assert client.post("/console/integrations/clients/nope/revoke", data=csrf).status_code == 404
+    r = client.post(f"/console/integrations/clients/{cid}/revoke", data={**csrf, "confirmed": "yes"})
+    assert r.status_code == 200 and token(new_secret) == 401 and "The API client is revoked." in r.text
     with c.db.session() as s:
         mid = c.notifications.publish(s, "app-1", "subject", {"hello": "world"})
     with c.db.engine.begin() as conn:  # its deliveries failed for good
@@ -243,11 +271,33 @@ def test_an_admin_creates_rotates_and_revokes_an_api_client_and_redelivers_a_mes
     [app] = [a for a in c.portability.apps() if a.name == "Acme export"]
     page = client.get("/console/integrations").text
     assert f'data-app="{app.app_id}"' in page and "SubscriptionConfirmation" in page  # its first message, queued
-    r = client.post(f"/console/integrations/apps/{app.app_id}/revoke", data={"csrf_token": form["csrf_token"]})
-    assert r.status_code == 200
+    r = client.post(f"/console/integrations/apps/{app.app_id}/revoke", data=csrf)
+    assert r.status_code == 200 and 'id="confirm"' in r.text and "Acme export" in r.text
+    assert "app_revoked" not in [e.action for e in c.operators.audit_entries(limit=10)]
+    r = client.post(f"/console/integrations/apps/{app.app_id}/revoke", data={**csrf, "confirmed": "yes"})
+    assert r.status_code == 200 and "Every authorization of the app is revoked" in r.text
     actions = [e.action for e in c.operators.audit_entries(limit=10)]
     assert {"client_created", "client_rotated", "client_revoked", "webhook_redelivered"} <= set(actions)
     assert {"app_created", "app_revoked"} <= set(actions)
     viewer = _signed_in(c, "approver@example.com")
     assert viewer.get("/console/integrations").status_code == 403
     assert viewer.post(f"/console/integrations/clients/{cid}/rotate", data={"csrf_token": "x"}).status_code == 403
+
+
+def _viewer(c: Container) -> Any:
+    return next(o for o in c.operators.all() if o.email == "viewer@example.com")
+
+
+def test_disabling_an_operator_asks_first_and_then_says_it_is_done(world: Any) -> None:
+    c, _clock, _seeded = world
+    client = _signed_in(c, "admin@example.com")
+    page = client.get("/console/operators").text
+    viewer = _viewer(c)
+    csrf = {"csrf_token": csrf_of(page), "role": "viewer", "state": "disable"}
+    asked = client.post(f"/console/operators/{viewer.id}", data=csrf)
+    assert asked.status_code == 200 and 'id="confirm"' in asked.text and "viewer@example.com" in asked.text
+    assert 'name="state" value="disable"' in asked.text and not _viewer(c).disabled
+    done = client.post(f"/console/operators/{viewer.id}", data={**csrf, "confirmed": "yes"})
+    assert done.status_code == 200 and "The operator is disabled." in done.text
+    assert _viewer(c).disabled
+    assert "The operator is disabled." not in client.get("/console/operators").text  # shown once

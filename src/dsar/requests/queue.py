@@ -23,11 +23,13 @@ from dsar.requests.models import PrivacyRequest
 from dsar.requests.service import Page, PrivacyRequests
 
 SORTS = ("due", "received")
+OPEN_STATUS = "open"  # the cases still to answer: received or in progress
+ALL_STATUSES = "all"
 
 
 @dataclass(frozen=True)
 class QueueFilter:
-    status: str | None = None
+    status: str | None = None  # one status, or OPEN_STATUS (received or in progress), or ALL_STATUSES / None
     type: str | None = None
     channel: str | None = None
     jurisdiction: str | None = None
@@ -56,8 +58,9 @@ class RequestQueue:
 
     def _conds(self, tenant: str, f: QueueFilter) -> list[ColumnElement[bool]]:
         today = self.requests.today()
+        one_status = None if f.status in (OPEN_STATUS, ALL_STATUSES) else f.status
         base = repo.Filter(
-            status=f.status or None,
+            status=one_status or None,
             type=f.type or None,
             channel=f.channel or None,
             jurisdiction=f.jurisdiction.upper() if f.jurisdiction else None,
@@ -67,6 +70,8 @@ class RequestQueue:
         )
         conds = repo._where(tenant, base)  # one package: the case's own filter
         r = PrivacyRequest
+        if f.status == OPEN_STATUS:
+            conds.append(r.status.in_(repo.OPEN))
         if f.due_within_days is not None:
             if not 0 <= f.due_within_days <= 3650:
                 raise InvalidInput("due within: a number of days from 0 to 3650")

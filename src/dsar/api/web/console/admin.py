@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -9,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 
 from dsar.api.web.console.charts import stacked_weeks
 from dsar.api.web.console.guard import PREFIX, Guard
-from dsar.api.web.i18n import Formatter, negotiate
+from dsar.api.web.i18n import N_, Formatter, negotiate
 from dsar.errors import DsarError
 from dsar.operators.roles import ROLES
 
@@ -49,7 +51,8 @@ def add_admin_routes(router: APIRouter, guard: Guard) -> None:
     @router.get("/operators")
     async def operators(request: Request) -> Response:
         who = await guard.operator(request, "operators.manage")
-        values = {"operators": await run_in_threadpool(ops.all), "roles": ROLES, "link": None, "error": None}
+        values: dict[str, Any] = {"operators": await run_in_threadpool(ops.all), "roles": ROLES, "link": None}
+        values |= {"error": None, "flash": guard.take_flash(who)}
         return guard.page(request, who, "console/operators.html", values, nav="operators")
 
     @router.post("/operators")
@@ -69,10 +72,33 @@ def add_admin_routes(router: APIRouter, guard: Guard) -> None:
         who, form = await guard.action(request, "operators.manage")
         role = str(form.get("role", "")) or None
         disabled = {"disable": True, "enable": False}.get(str(form.get("state", "")))
+        if disabled:
+            target = next((o.email for o in await run_in_threadpool(ops.all) if o.id == operator_id), None)
+            if target is None:
+                return guard.page(request, who, "console/error.html", {"reason": "not_found"}, status=404)
+            texts = {
+                "title": N_("Disable this operator?"),
+                "what": N_(
+                    "They are signed out at once and can no longer sign in until an admin enables them again. "
+                    "Their past actions stay in the audit log."
+                ),
+                "button": N_("Disable"),
+            }
+            values: dict[str, Any] = {k: guard.web.gettext(request, v) for k, v in texts.items()}
+            values |= {"target": target, "back": f"{PREFIX}/operators", "final": False}
+            values["hidden"] = {"state": "disable"}
+            asked = guard.confirm(request, who, form, values, "operators")
+            if asked is not None:
+                return asked
         try:
             await run_in_threadpool(
                 lambda: ops.change(operator_id, actor=who.operator.email, role=role, disabled=disabled)
             )
         except DsarError:
             return guard.page(request, who, "console/error.html", {"reason": "not_found"}, status=404)
+        if disabled is None:
+            text = N_("The operator's role is saved.")
+        else:
+            text = N_("The operator is disabled.") if disabled else N_("The operator is enabled.")
+        guard.set_flash(who, {"kind": "ok", "text": guard.web.gettext(request, text)})
         return RedirectResponse(f"{PREFIX}/operators", status_code=303)

@@ -7,6 +7,7 @@ otherwise, whatever the page showed. Cookies are HttpOnly, SameSite=Strict, and 
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ from dsar.operators.service import OperatorView
 
 SESSION_COOKIE = "dsar_console"
 PREFIX = "/console"
+FLASHES_KEPT = 1000  # sessions with a notice not yet shown; the oldest is dropped beyond
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,28 @@ class Guard:
         self.web = web
         self.tenant = container.settings.console.tenant or container.settings.requests.company_tenant
         self.oidc_enabled = False  # set when the OIDC routes are added
+        # One-time notices for the page after a POST-redirect-GET (a new secret, "revoked"), kept here in the
+        # server process by session id, never in the URL or a cookie; the GET that shows one removes it.
+        self._flashes: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    def set_flash(self, who: Who, flash: dict[str, Any]) -> None:
+        self._flashes[who.sid] = flash
+        self._flashes.move_to_end(who.sid)
+        while len(self._flashes) > FLASHES_KEPT:
+            self._flashes.popitem(last=False)
+
+    def take_flash(self, who: Who) -> dict[str, Any] | None:
+        return self._flashes.pop(who.sid, None)
+
+    def confirm(
+        self, request: Request, who: Who, form: FormData, values: Mapping[str, Any], nav: str
+    ) -> Response | None:
+        """The confirmation page for a destructive action, unless the form says it was confirmed: the same POST
+        again with `confirmed=yes`, so it works without JavaScript and nothing changes until then."""
+        if form.get("confirmed") == "yes":
+            return None
+        page = {"action": request.url.path, "hidden": {}, "final": True, **values}
+        return self.page(request, who, "console/confirm.html", page, nav=nav)
 
     async def who(self, request: Request) -> Who | None:
         found = await run_in_threadpool(self.container.operators.session, request.cookies.get(SESSION_COOKIE))

@@ -42,7 +42,7 @@ def _filter(params: dict[str, str]) -> QueueFilter:
         else:
             raise InvalidInput(N_("search by a request id or by the subject's full e-mail address"))
     return QueueFilter(
-        status=params.get("status") or None,
+        status=params.get("status") or "open",  # the default queue: open cases; "all" shows every one
         type=params.get("type") or None,
         channel=params.get("channel") or None,
         jurisdiction=params.get("jurisdiction") or None,
