@@ -73,6 +73,7 @@ class _Member:
     collection: str | None = None
     schema: str | None = None
     shared: bool = False  # the same bytes in every subject's archive (a schema, the processing facts)
+    digested: bool = False  # listed in the manifest already (the members after it): not hashed again
 
 
 def mask_email(email: str) -> str:
@@ -164,10 +165,10 @@ def build_archive(
         return None
 
     added = [_Member(path, _extra(chunks)) for path, chunks in extra]
-    replayed = [_Member(m.path, _bind(_replay, m.path)) for m in after]
+    replayed = [_Member(m.path, _bind(_replay, m.path), digested=True) for m in after]
     sig = [_Member(SIGNATURE, signature)] if meta.signer is not None else []
     members = [*data, *schemas, *about, *added, _Member(MANIFEST, manifest), *sig, *replayed]
-    files = ((m.path, when, _MODE, ZIP_64, _tracked(m, done)) for m in members)
+    files = ((m.path, when, _MODE, ZIP_64, m.chunks() if m.digested else _tracked(m, done)) for m in members)
     # stream_zip asks for one compressor per member, in order; were it ever to ask otherwise, the bytes would
     # still be right (the reuse is keyed by content), only a shared member compressed again.
     shared = iter([m.shared for m in members])

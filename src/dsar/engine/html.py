@@ -10,6 +10,7 @@ import base64
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from html import escape
 from itertools import islice
 from pathlib import Path
@@ -295,6 +296,7 @@ def _badge(status: str) -> str:
     return f'<span class="badge {_e(status)}">{_e(_STATUS_TEXT.get(status, status))}</span>'
 
 
+@lru_cache(maxsize=4096)  # the data map's collection keys: each is used three times per archive
 def _anchor(key: str) -> str:
     return "c-" + "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in key)
 
