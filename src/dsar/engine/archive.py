@@ -16,6 +16,7 @@ import io
 import re
 import stat
 import tempfile
+import threading
 import zlib
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
@@ -53,6 +54,13 @@ _MODE = stat.S_IFREG | 0o644
 _RISKY = frozenset("=+-@\t\r")  # a spreadsheet would read these as a formula (CSV injection)
 _UNSAFE_NAME = re.compile(r"[^\w.-]")
 _JSON_OPTS = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
+# Shared members (schemas, processing facts) compressed once per content, per process: `_Reused`.
+_REUSE_MAX = 64 * 1024  # a larger member is not kept
+_REUSE_ENTRIES = 1024
+_REUSE_BYTES = 4 << 20  # content and compressed bytes kept, at most
+_deflated: dict[bytes, bytes] = {}
+_deflated_size = [0]
+_deflated_lock = threading.Lock()
 
 Chunks = Generator[bytes, None, int | None]  # returns the number of records, or None
 
@@ -64,6 +72,8 @@ class _Member:
     source: str | None = None
     collection: str | None = None
     schema: str | None = None
+    shared: bool = False  # the same bytes in every subject's archive (a schema, the processing facts)
+    digested: bool = False  # listed in the manifest already (the members after it): not hashed again
 
 
 def mask_email(email: str) -> str:
@@ -112,11 +122,11 @@ def build_archive(
         assert spool is not None
         data.append(_Member(f"{base}.json", _bind(_json_chunks, spool), r.source, r.name, schema_path))
         data.append(_Member(f"{base}.csv", _bind(_csv_chunks, spool, r.columns), r.source, r.name, schema_path))
-        schemas.append(_Member(schema_path, _bind(_small, _schema(r)), r.source, r.name))
+        schemas.append(_Member(schema_path, _bind(_small, _schema(r)), r.source, r.name, shared=True))
 
     about = [
         _Member("about/sources.json", _bind(_small, _sources_doc(sources))),
-        _Member("about/processing.json", _bind(_small, _processing_doc(results))),
+        _Member("about/processing.json", _bind(_small, _processing_doc(results)), shared=True),
     ]
     after = [
         _Member("index.html", lambda: _html(results, sources, meta, html_rows, links)),
@@ -155,11 +165,18 @@ def build_archive(
         return None
 
     added = [_Member(path, _extra(chunks)) for path, chunks in extra]
-    replayed = [_Member(m.path, _bind(_replay, m.path)) for m in after]
+    replayed = [_Member(m.path, _bind(_replay, m.path), digested=True) for m in after]
     sig = [_Member(SIGNATURE, signature)] if meta.signer is not None else []
     members = [*data, *schemas, *about, *added, _Member(MANIFEST, manifest), *sig, *replayed]
-    files = ((m.path, when, _MODE, ZIP_64, _tracked(m, done)) for m in members)
-    yield from stream_zip(files, chunk_size=CHUNK, get_compressobj=_deflate)
+    files = ((m.path, when, _MODE, ZIP_64, m.chunks() if m.digested else _tracked(m, done)) for m in members)
+    # stream_zip asks for one compressor per member, in order; were it ever to ask otherwise, the bytes would
+    # still be right (the reuse is keyed by content), only a shared member compressed again.
+    shared = iter([m.shared for m in members])
+
+    def compressor() -> Any:
+        return _Reused() if next(shared, False) else _deflate()
+
+    yield from stream_zip(files, chunk_size=CHUNK, get_compressobj=compressor)
 
 
 def _extra(chunks: Callable[[], Iterator[bytes]]) -> Callable[[], Chunks]:
@@ -173,6 +190,49 @@ def _extra(chunks: Callable[[], Iterator[bytes]]) -> Callable[[], Chunks]:
 def _deflate() -> Any:
     """Raw deflate at zlib's default level: stream_zip's level 9 is ~15% slower for ~4% smaller output."""
     return zlib.compressobj(wbits=-zlib.MAX_WBITS)
+
+
+class _Reused:
+    """Raw deflate of a member that is the same in many archives, done once per content.
+
+    A collection's schema and the processing facts depend only on the data map, and are a quarter or more of a
+    small archive's bytes (B2 in docs/performance.md). The same bytes with the same settings compress to the
+    same output, so a reused result is byte for byte what compressing again would give. A member larger than
+    `_REUSE_MAX` is compressed as it streams, chunk by chunk as without reuse, and not kept.
+    """
+
+    def __init__(self) -> None:
+        self._held: list[bytes] = []
+        self._size = 0
+        self._z: Any = None
+
+    def compress(self, data: bytes) -> bytes:
+        if self._z is not None:
+            return bytes(self._z.compress(data))
+        self._held.append(data)
+        self._size += len(data)
+        if self._size <= _REUSE_MAX:
+            return b""
+        self._z = _deflate()
+        out = b"".join(self._z.compress(d) for d in self._held)
+        self._held.clear()
+        return out
+
+    def flush(self) -> bytes:
+        if self._z is not None:
+            return bytes(self._z.flush())
+        content = b"".join(self._held)
+        done = _deflated.get(content)
+        if done is None:
+            z = _deflate()
+            done = z.compress(content) + z.flush()
+            with _deflated_lock:
+                if len(_deflated) >= _REUSE_ENTRIES or _deflated_size[0] + len(content) + len(done) > _REUSE_BYTES:
+                    _deflated.clear()  # a data map changed many times: start again
+                    _deflated_size[0] = 0
+                _deflated[content] = done
+                _deflated_size[0] += len(content) + len(done)
+        return done
 
 
 def _bind(fn: Callable[..., Chunks], *args: Any) -> Callable[[], Chunks]:

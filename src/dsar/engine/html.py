@@ -10,6 +10,7 @@ import base64
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from html import escape
 from itertools import islice
 from pathlib import Path
@@ -142,8 +143,8 @@ def _page(
     yield from _summary(results, sources)
     described = {s.name: s.description for s in sources}
     for source, group in _by_source(results, sources):
-        about = f' <small class="note">{_e(described[source])}</small>' if described.get(source) else ""
-        yield f"<h2>{_e(source)}{about}</h2>"
+        about = f' <small class="note">{_t(described[source])}</small>' if described.get(source) else ""
+        yield f"<h2>{_t(source)}{about}</h2>"
         for r in group:
             yield from _collection(r, html_rows, links.get(r.key))
     yield from _sources_section(sources)
@@ -185,8 +186,8 @@ def _summary(results: list[CollectionResult], sources: list[SourceReport]) -> It
     for source, group in _by_source(results, sources):
         for r in group:
             yield (
-                f'<tr><td>{_e(source)}</td><td><a href="#{_anchor(r.key)}">{_e(r.name)}</a></td>'
-                f'<td>{_e(r.description)}</td><td class="num">{r.records:,}</td>'
+                f'<tr><td>{_t(source)}</td><td><a href="#{_anchor(r.key)}">{_t(r.name)}</a></td>'
+                f'<td>{_t(r.description)}</td><td class="num">{r.records:,}</td>'
                 f"<td>{_badge(_shown_status(r))}</td></tr>"
             )
     if not results:
@@ -197,8 +198,8 @@ def _summary(results: list[CollectionResult], sources: list[SourceReport]) -> It
 def _collection(r: CollectionResult, html_rows: int, base: str | None) -> Iterator[str]:
     table_id = _anchor(r.key) + "-rows"
     yield (
-        f'<section class="card" id="{_anchor(r.key)}"><h3>{_e(r.name)} {_badge(_shown_status(r))}</h3>'
-        f'<p class="lead">{_e(r.description)}</p><dl>'
+        f'<section class="card" id="{_anchor(r.key)}"><h3>{_t(r.name)} {_badge(_shown_status(r))}</h3>'
+        f'<p class="lead">{_t(r.description)}</p><dl>'
     )
     for key, label in _FACTS:
         yield f"<dt>{label}</dt><dd>{_fact(r.processing.get(key))}</dd>"
@@ -212,7 +213,7 @@ def _collection(r: CollectionResult, html_rows: int, base: str | None) -> Iterat
         yield '<p class="note">Nothing held: we found no data about you here.</p></section>'
         return
     shown = min(r.records, html_rows)
-    files = f'<a href="{_e(base)}.csv">{_e(base)}.csv</a> and <a href="{_e(base)}.json">{_e(base)}.json</a>'
+    files = f'<a href="{_t(base)}.csv">{_t(base)}.csv</a> and <a href="{_t(base)}.json">{_t(base)}.json</a>'
     if r.records > html_rows:
         yield f'<p class="note">Showing the first {shown:,} of {r.records:,} records; all are in {files}.</p>'
     else:
@@ -222,8 +223,8 @@ def _collection(r: CollectionResult, html_rows: int, base: str | None) -> Iterat
         f'<div class="scroll"><table id="{table_id}"><thead><tr>'
     )
     for c in r.columns:
-        cats = f"<small>{_e(', '.join(c.categories))}</small>" if c.categories else ""
-        yield f'<th title="{_e(c.description)}">{_e(c.name)}{cats}</th>'
+        cats = f"<small>{_t(', '.join(c.categories))}</small>" if c.categories else ""
+        yield f'<th title="{_t(c.description)}">{_t(c.name)}{cats}</th>'
     yield "</tr></thead><tbody>"
     names = [c.name for c in r.columns]
     for row in _rows(r.spool, html_rows):
@@ -240,7 +241,7 @@ def _sources_section(sources: list[SourceReport]) -> Iterator[str]:
     for s in sources:
         detail = _e(s.detail) if s.detail else '<span class="nil">—</span>'
         yield (
-            f"<tr><td>{_e(s.name)}</td><td>{_e(s.description)}</td><td>{_badge(s.status)}</td>"
+            f"<tr><td>{_t(s.name)}</td><td>{_t(s.description)}</td><td>{_badge(s.status)}</td>"
             f'<td class="num">{s.records:,}</td><td>{detail}</td></tr>'
         )
     if not sources:
@@ -281,20 +282,22 @@ def _td(value: Any) -> str:
 
 def _fact(value: Any) -> str:
     if isinstance(value, list | tuple):
-        return _e(", ".join(str(v) for v in value)) if value else "Not disclosed to anyone"
+        return _t(", ".join(str(v) for v in value)) if value else "Not disclosed to anyone"
     if value is None or value == "":
         return '<span class="nil">not stated</span>'
-    return _e(str(value))
+    return _t(str(value))
 
 
 def _shown_status(r: CollectionResult) -> str:
     return "not_found" if r.status == "found" and r.records == 0 else r.status
 
 
+@lru_cache(maxsize=64)
 def _badge(status: str) -> str:
     return f'<span class="badge {_e(status)}">{_e(_STATUS_TEXT.get(status, status))}</span>'
 
 
+@lru_cache(maxsize=4096)  # the data map's collection keys: each is used three times per archive
 def _anchor(key: str) -> str:
     return "c-" + "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in key)
 
@@ -309,4 +312,10 @@ def _when(when: datetime) -> str:
 
 
 def _e(text: str) -> str:
+    return escape(text, quote=True)
+
+
+@lru_cache(maxsize=8192)
+def _t(text: str) -> str:
+    """`_e` for a text of the data map (names, descriptions, facts): the same few hundred in every archive."""
     return escape(text, quote=True)
