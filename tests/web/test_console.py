@@ -223,6 +223,31 @@ def test_totp_enrolment_then_sign_in_needs_the_code(world: Any) -> None:
     assert sign_in(fresh, "admin@example.com", code=code).status_code == 303
 
 
+def test_a_new_secret_is_shown_once_by_any_replica_to_its_session_only(world: Any) -> None:
+    c, clock, _seeded = world
+    other = Container(c.settings, clock=clock, with_workers=False)  # another web process over the same state
+    try:
+        a = _signed_in(c, "admin@example.com")
+        b = TestClient(create_app(other, migrate=False))
+        form = {"csrf_token": csrf_of(a.get("/console/integrations").text), "name": "bo", "scope": ["privacy:manage"]}
+        r = a.post("/console/integrations/clients", data=form, follow_redirects=False)
+        sealed = r.cookies.get("dsar_console_flash")
+        assert r.status_code == 303 and sealed
+        b.cookies = a.cookies
+        shown = b.get("/console/integrations")
+        cid, secret = re.findall(r"<code>([^<]+)</code>", shown.text)[:2]
+        assert cid in {cl.id for cl in c.auth.clients()} and secret not in sealed and cid not in sealed
+        assert 'dsar_console_flash=""' in shown.headers["set-cookie"]  # deleted by the page that showed it
+        intruder = _signed_in(c, "admin@example.com")  # another session given the sealed cookie
+        intruder.cookies.set("dsar_console_flash", sealed, path="/console")
+        assert 'id="new-secret"' not in intruder.get("/console/integrations").text
+        r = a.post("/console/integrations/clients", data={**form, "name": "bo2"}, follow_redirects=False)
+        clock.advance(timedelta(minutes=3))  # not shown in time: dropped
+        assert 'id="new-secret"' not in a.get("/console/integrations").text
+    finally:
+        other.close()
+
+
 def test_an_admin_creates_rotates_and_revokes_an_api_client_and_redelivers_a_message(world: Any) -> None:
     c, _clock, _seeded = world
     client = _signed_in(c, "admin@example.com")

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from dsar.api.web.console.charts import stacked_weeks
 from dsar.api.web.console.guard import PREFIX, Guard
@@ -52,7 +52,7 @@ def add_admin_routes(router: APIRouter, guard: Guard) -> None:
     async def operators(request: Request) -> Response:
         who = await guard.operator(request, "operators.manage")
         values: dict[str, Any] = {"operators": await run_in_threadpool(ops.all), "roles": ROLES, "link": None}
-        values |= {"error": None, "flash": guard.take_flash(who)}
+        values |= {"error": None, "flash": guard.take_flash(request, who)}
         return guard.page(request, who, "console/operators.html", values, nav="operators")
 
     @router.post("/operators")
@@ -100,5 +100,5 @@ def add_admin_routes(router: APIRouter, guard: Guard) -> None:
             text = N_("The operator's role is saved.")
         else:
             text = N_("The operator is disabled.") if disabled else N_("The operator is enabled.")
-        guard.set_flash(who, {"kind": "ok", "text": guard.web.gettext(request, text)})
-        return RedirectResponse(f"{PREFIX}/operators", status_code=303)
+        flash = {"kind": "ok", "text": guard.web.gettext(request, text)}
+        return guard.redirect_with_flash(request, who, flash, f"{PREFIX}/operators")

@@ -7,11 +7,15 @@ otherwise, whatever the page showed. Cookies are HttpOnly, SameSite=Strict, and 
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import base64
+import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -24,7 +28,8 @@ from dsar.operators.service import OperatorView
 
 SESSION_COOKIE = "dsar_console"
 PREFIX = "/console"
-FLASHES_KEPT = 1000  # sessions with a notice not yet shown; the oldest is dropped beyond
+FLASH_COOKIE = "dsar_console_flash"
+FLASH_SECONDS = 120  # a notice (or a new secret) not shown within this long after its action is dropped
 
 
 @dataclass(frozen=True)
@@ -49,18 +54,42 @@ class Guard:
         self.web = web
         self.tenant = container.settings.console.tenant or container.settings.requests.company_tenant
         self.oidc_enabled = False  # set when the OIDC routes are added
-        # One-time notices for the page after a POST-redirect-GET (a new secret, "revoked"), kept here in the
-        # server process by session id, never in the URL or a cookie; the GET that shows one removes it.
-        self._flashes: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        # One-time notices for the page after a POST-redirect-GET (a new secret, "revoked"): sealed (AES-256-GCM,
+        # bound to the session id) in a short-lived HttpOnly cookie, so any web process or replica can show it;
+        # never in the URL; the page that shows it deletes the cookie.
+        self._flash_aead = AESGCM(container.key("console-flash"))
 
-    def set_flash(self, who: Who, flash: dict[str, Any]) -> None:
-        self._flashes[who.sid] = flash
-        self._flashes.move_to_end(who.sid)
-        while len(self._flashes) > FLASHES_KEPT:
-            self._flashes.popitem(last=False)
+    def redirect_with_flash(self, request: Request, who: Who, flash: dict[str, Any], to: str) -> RedirectResponse:
+        expires = int(self.container.clock.now().timestamp()) + FLASH_SECONDS
+        nonce = os.urandom(12)
+        body = json.dumps({"flash": flash, "exp": expires}).encode()
+        sealed = nonce + self._flash_aead.encrypt(nonce, body, who.sid.encode())
+        response = RedirectResponse(to, status_code=303)
+        response.set_cookie(
+            FLASH_COOKIE,
+            base64.urlsafe_b64encode(sealed).decode().rstrip("="),
+            httponly=True,
+            samesite="strict",
+            secure=secure_request(request),
+            path=PREFIX,
+            max_age=FLASH_SECONDS,
+        )
+        return response
 
-    def take_flash(self, who: Who) -> dict[str, Any] | None:
-        return self._flashes.pop(who.sid, None)
+    def take_flash(self, request: Request, who: Who) -> dict[str, Any] | None:
+        """The notice sealed for this session by the action just made, if any (the page deletes the cookie)."""
+        raw = request.cookies.get(FLASH_COOKIE)
+        if not raw:
+            return None
+        try:
+            sealed = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+            doc = json.loads(self._flash_aead.decrypt(sealed[:12], sealed[12:], who.sid.encode()))
+        except (ValueError, InvalidTag):  # forged, another session's, or from before a key change
+            return None
+        if not isinstance(doc, dict) or doc.get("exp", 0) < self.container.clock.now().timestamp():
+            return None
+        flash = doc.get("flash")
+        return flash if isinstance(flash, dict) else None
 
     def confirm(
         self, request: Request, who: Who, form: FormData, values: Mapping[str, Any], nav: str
@@ -112,7 +141,10 @@ class Guard:
     ) -> HTMLResponse:
         context = {"who": who, "nav": nav, "prefix": PREFIX, "oidc": self.oidc_enabled, **(values or {})}
         context.setdefault("flash", None)
-        return self.web.render(request, template, context, status=status, binding=who.sid if who else "")
+        response = self.web.render(request, template, context, status=status, binding=who.sid if who else "")
+        if FLASH_COOKIE in request.cookies:  # shown (or not for this session): once only
+            response.delete_cookie(FLASH_COOKIE, path=PREFIX)
+        return response
 
     @staticmethod
     def set_session(request: Request, response: Response, token: str, idle_minutes: int) -> None:

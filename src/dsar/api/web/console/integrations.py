@@ -42,15 +42,15 @@ def add_integration_routes(router: APIRouter, guard: Guard) -> None:
     @router.get("/integrations")
     async def integrations(request: Request) -> Response:
         who = await guard.operator(request, "integrations.manage")
-        flash = guard.take_flash(who)
+        flash = guard.take_flash(request, who)
         return await page(request, who, flash=flash, secret=flash and flash.get("secret"))
 
     back = f"{PREFIX}/integrations"
 
     def done(request: Request, who: Who, text: str, secret: dict[str, str] | None = None) -> Response:
         """POST-redirect-GET: the notice (and a new secret) is shown once, by the next GET of the page."""
-        guard.set_flash(who, {"kind": "ok", "text": guard.web.gettext(request, text), "secret": secret})
-        return RedirectResponse(back, status_code=303)
+        flash = {"kind": "ok", "text": guard.web.gettext(request, text), "secret": secret}
+        return guard.redirect_with_flash(request, who, flash, back)
 
     def client_name(client_id: str) -> str | None:
         return next((f"{cl.name} ({cl.id})" for cl in c.auth.clients() if cl.id == client_id), None)
