@@ -30,9 +30,16 @@ lint: $(STAMP_DEV)
 types: $(STAMP_DEV)
 	$(BIN)/mypy
 
+# The suite and, at the same time in a second process, the scale pass (it mostly waits on Celery, PostgreSQL and
+# S3; its output follows the suite's). Either failing fails `make test`.
 test: lint types
-	$(BIN)/python -m pytest -q
-	$(MAKE) test-scale
+	@log=$$(mktemp); trap 'rm -f "$$log"' EXIT; \
+	DSAR_TEST_STACK=scale $(BIN)/python -m pytest -q -m "not local_stack" tests/api tests/portability tests/odr \
+		>"$$log" 2>&1 & scale=$$!; \
+	$(BIN)/python -m pytest -q; main=$$?; \
+	wait $$scale; scale_rc=$$?; \
+	echo "--- the scale pass (make test-scale): the API suites on the distributed stack"; cat "$$log"; \
+	test $$main -eq 0 && test $$scale_rc -eq 0
 
 # The API suites again on the distributed stack: PostgreSQL, Celery on Redis, S3 (docs/testing.md).
 test-scale: $(STAMP_DEV)
