@@ -69,6 +69,7 @@ def main() -> None:
     fill(c, args.requests, clock)
     with c.db.engine.begin() as conn:  # fresh statistics, as autovacuum would gather after a bulk load
         conn.execute(text("ANALYZE"))
+        reference = str(conn.execute(text("SELECT max(id) FROM privacy_requests")).scalar())  # a person's reference
     backend = c.db.engine.url.get_backend_name()
     print(f"{args.requests:,} requests written in {time.perf_counter() - started:.0f} s ({backend})")
     _view, link = c.operators.create("bench@example.com", "approver", actor="bench")
@@ -86,6 +87,7 @@ def main() -> None:
             "type + jurisdiction": {"type": "deletion", "jurisdiction": "EU"},
             "received, newest first": {"sort": "received"},
             "search by e-mail (keyed hash)": {"q": "p4242@example.com"},
+            "search by reference (id prefix)": {"q": reference[:8].upper()},
         }
         for name, params in scenarios.items():
             times = []

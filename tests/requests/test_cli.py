@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import getpass
 import io
 import json
 from pathlib import Path
@@ -173,5 +174,59 @@ def test_the_periodic_job_sends_reminders(env: dict[str, str]) -> None:
         assert "requests-reminders" in [s.name for s in c.periodic.schedules]
         assert c.periodic.run_due("test-owner")
         assert [e.kind for e in c.requests.get("default", rid).timeline][-1] == "reminder"
+    finally:
+        c.close()
+
+
+def _audit() -> list[tuple[str, str, str | None, dict | None]]:
+    c = Container(Settings(), with_workers=False)
+    try:
+        return [(e.actor, e.action, e.target, e.detail) for e in reversed(c.operators.audit_entries(limit=50))]
+    finally:
+        c.close()
+
+
+def test_decisions_clients_and_apps_made_on_the_cli_are_in_the_operators_audit_log(env: dict[str, str]) -> None:
+    ids = _open(3)
+    assert _audit() == []
+    assert run("requests", "approve", ids[0], "--as", "alice")[0] == 0
+    assert (
+        run("requests", "deny", ids[1], "--basis", "identity_not_verified", "--note", "no reply from Jane Doe")[0] == 0
+    )
+    assert run("requests", "extend", ids[2], "--reason", "Jane's three systems")[0] == 0
+    assert run("requests", "assign", ids[2], "--to", "bob@corp.example", "--as", "alice")[0] == 0
+    assert run("requests", "comment", ids[2], "--text", "called Jane Doe", "--as", "alice")[0] == 0
+    code, out = run("requests", "complete", ids[0], "--note", "letter sent to Jane Doe", "--as", "alice")
+    assert code == 0 and "completed" in out
+    code, out = run("clients", "create", "--name", "crm", "--scope", "privacy:manage", "--json")
+    client_id = json.loads(out)["client_id"]
+    code, out = run("apps", "create", "--name", "Acme", "--notify-url", "https://93.184.216.34/n", "--json")
+    assert code == 0, out
+    app_id = json.loads(out)["app_id"]
+    assert run("apps", "revoke", app_id, "--user", "jane.doe@example.com")[0] == 0
+    assert run("apps", "revoke", app_id)[0] == 0
+    shell = f"cli:{getpass.getuser()}"  # without --as: the shell user, as in the timeline
+    assert shell in run("requests", "show", ids[1])[1]
+    assert _audit() == [
+        ("cli:alice", "approve", ids[0], None),
+        (shell, "deny", ids[1], {"basis": "identity_not_verified"}),
+        (shell, "extend", ids[2], None),
+        ("cli:alice", "assign", ids[2], {"assignee": "bob@corp.example"}),
+        ("cli:alice", "comment", ids[2], None),
+        ("cli:alice", "complete", ids[0], None),
+        ("cli", "client_created", client_id, {"scopes": ["privacy:manage"]}),
+        ("cli", "app_created", app_id, None),
+        ("cli", "app_revoked", app_id, {"canceled": 0, "every_customer": False}),
+        ("cli", "app_revoked", app_id, {"canceled": 0, "every_customer": True}),
+    ]
+    assert "Jane" not in json.dumps(_audit()) and "jane" not in json.dumps(_audit())  # no personal data, no notes
+    # A refused decision changes nothing and records nothing.
+    code, out = run("requests", "complete", ids[2], "--note", " ")
+    assert code == 1 and "needs a note" in out and len(_audit()) == 10
+    code, out = run("requests", "complete", ids[1], "--note", "done")
+    assert code == 1 and "denied cannot be completed" in out and len(_audit()) == 10
+    c = Container(Settings(), with_workers=False)
+    try:
+        assert c.operators.verify_audit().ok
     finally:
         c.close()

@@ -106,3 +106,40 @@ def test_export_rows_and_the_dashboard(world: tuple) -> None:
     sunday = board.weeks[-1] + timedelta(days=6)
     assert board.due_this_week == len([v for v in views if v.status == "received" and today <= v.due_on <= sunday])
     assert board.weeks[-1] == today - timedelta(days=today.weekday()) and isinstance(board.weeks[0], date)
+
+
+def test_a_reference_finds_requests_by_the_start_of_their_id_within_the_tenant(world: tuple, db: Database) -> None:
+    from sqlalchemy import select, text
+
+    from dsar.requests import repository as repo
+    from dsar.requests.models import PrivacyRequest
+    from dsar.requests.queue import reference_prefix
+
+    queue, svc, clock, ids = world
+    rid = ids[3]
+    for ref in (rid[:8].upper(), rid[:8], rid[:13], rid[:13].replace("-", "").upper(), f"  {rid[:10]} "):
+        assert [v.id for v in queue.page("t", QueueFilter(reference=ref)).items] == [rid], ref
+    # Two requests whose ids share their first 8 digits (as a person's reference may): both are listed; the
+    # same id's start in another tenant is not.
+    twins = []
+    with db.session() as s:
+        for n, tenant in enumerate(("t", "t", "other")):
+            row, _ = svc._new(tenant, "access", "api", None, "twin@example.com", clock.now(), False)
+            row["id"] = f"abcdef01-0000-4000-8000-00000000000{n}"
+            repo.insert(s, row)
+            twins.append(row["id"])
+    assert sorted(v.id for v in queue.page("t", QueueFilter(reference="ABCDEF01")).items) == twins[:2]
+    assert [v.id for v in queue.page("t", QueueFilter(reference="ABCDEF01000040008000000000000001")).items] == [
+        twins[1]
+    ]
+    assert queue.page("t", QueueFilter(reference="abcdef02")).items == []
+    assert reference_prefix("2098C453AB12") == "2098c453-ab12"
+    for bad in ("2098c45", "2098c45z", "not-hex!"):
+        with pytest.raises(InvalidInput, match="reference"):
+            queue.page("t", QueueFilter(reference=bad))
+    if db.engine.dialect.name == "sqlite":  # the id's own index, by a range: no scan of the table
+        stmt = select(PrivacyRequest).where(*queue._conds("t", QueueFilter(reference="abcdef01")))
+        compiled = stmt.compile(db.engine, compile_kwargs={"literal_binds": True})
+        with db.engine.connect() as conn:
+            plan = " ".join(str(r[-1]) for r in conn.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
+        assert "ix_privacy_requests_tenant_id (tenant=? AND id>? AND id<?)" in plan, plan

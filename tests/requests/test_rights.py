@@ -65,7 +65,7 @@ def test_a_reminder_goes_once_per_due_date_days_before_it(svc: PrivacyRequests, 
     rid = _open(svc)  # CCPA: due 2026-03-01
     done = _open(svc)
     svc.approve("t1", done, actor="op")
-    svc.complete("t1", done, actor="op")
+    svc.complete("t1", done, actor="op", note="answered by letter")
     clock.advance(timedelta(days=37))  # 2026-02-21: 8 days left
     assert svc.remind() == 0
     clock.advance(timedelta(days=1))  # 7 days left
@@ -93,9 +93,9 @@ def test_overdue_and_late_answers_are_counted(svc: PrivacyRequests, db: Database
     for rid in (on_time, late):
         svc.approve("t1", rid, actor="op")
     clock.advance(timedelta(days=45))  # 2026-03-01: the last day
-    svc.complete("t1", on_time, actor="op")
+    svc.complete("t1", on_time, actor="op", note="answered")
     clock.advance(timedelta(days=1))
-    svc.complete("t1", late, actor="op")
+    svc.complete("t1", late, actor="op", note="answered")
     with db.session() as s:  # one more received later, not yet due
         s.execute(
             text("UPDATE privacy_requests SET due_on = :d WHERE id = :id"), {"d": date(2026, 5, 1), "id": _open_in_time}

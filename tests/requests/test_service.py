@@ -290,3 +290,60 @@ def test_metrics_over_a_generated_history_match_an_independent_count(
         assert got.median_days == statistics.median(days)  # type: ignore[arg-type]
         assert got.mean_days == round(statistics.fmean(days), 2)  # type: ignore[arg-type]
     assert svc.metrics("t2", date(2026, 1, 1), date(2027, 1, 1)).by_type == {}
+
+
+def _running_task(svc: PrivacyRequests, db: Database, rid: str, status: str = "IN_PROGRESS") -> str:
+    from dsar.tasks import repository as tasks_repo
+
+    task_id = new_id()
+    with db.session() as s:
+        tasks_repo.add_task(
+            s,
+            task_id=task_id,
+            tenant="t1",
+            kind="retrieval",
+            channel="bwp",
+            subject_type="SHOPPER",
+            subject_email=EMAIL,
+            subject_ref=svc.subject_ref(EMAIL),
+            status=status,
+            now=START,
+            due_at=START,
+        )
+        s.flush()
+        svc.link_task_in(s, "t1", rid, task_id, actor="intake")
+    return task_id
+
+
+def test_an_operator_completes_a_request_with_no_engine_work_with_a_note(
+    svc: PrivacyRequests, db: Database, events: list
+) -> None:
+    rid = svc.open(tenant="t1", type="opt_out", channel="api", email=EMAIL, actor="c", jurisdiction="US-CA")
+    with pytest.raises(Conflict, match="received cannot be completed"):
+        svc.complete("t1", rid, actor="op", note="done")
+    svc.approve("t1", rid, actor="op")
+    for blank in ("", "   "):
+        with pytest.raises(InvalidInput, match="needs a note"):
+            svc.complete("t1", rid, actor="op", note=blank)
+    assert svc.get("t1", rid).status == "in_progress"  # nothing changed
+    events.clear()
+    view = svc.complete("t1", rid, actor="op:ann", note="  opt-out set in the CRM  ")
+    assert view.status == "completed" and view.responded_at is not None
+    last = view.timeline[-1]
+    assert (last.kind, last.actor, last.data) == ("responded", "op:ann", {"note": "opt-out set in the CRM"})
+    assert events == [("t1", rid, "responded")]  # the same webhook event as any completion
+    with pytest.raises(Conflict, match="completed cannot be completed"):
+        svc.complete("t1", rid, actor="op", note="again")
+
+
+def test_completing_by_hand_is_refused_while_an_engine_task_runs(svc: PrivacyRequests, db: Database) -> None:
+    rid = svc.open(tenant="t1", type="access", channel="console", email=EMAIL, actor="c", jurisdiction="FR")
+    svc.approve("t1", rid, actor="op")
+    _running_task(svc, db, rid)
+    with pytest.raises(Conflict, match="still running") as refused:
+        svc.complete("t1", rid, actor="op", note="sent by post")
+    assert refused.value.code == "TasksRunning" and svc.get("t1", rid).status == "in_progress"
+    failed = svc.open(tenant="t1", type="access", channel="console", email=EMAIL, actor="c", jurisdiction="FR")
+    svc.approve("t1", failed, actor="op")
+    _running_task(svc, db, failed, status="FAILED")  # a failed task leaves the case to the team: it may answer
+    assert svc.complete("t1", failed, actor="op", note="answered by hand").status == "completed"

@@ -20,7 +20,7 @@ from dsar.bootstrap import Container
 from dsar.config import Settings
 from dsar.kit.clock import FrozenClock
 from dsar.operators import totp
-from tests.web.console_helpers import START, csrf_of, make_operator, seed, sign_in
+from tests.web.console_helpers import PASSWORD, START, csrf_of, make_operator, seed, sign_in, start_work
 
 
 @pytest.fixture
@@ -98,6 +98,8 @@ def test_filters_find_the_overdue_requests_and_search_uses_the_email_hash(world:
     assert overdue and overdue.group(1) == "2" and 'id="chart-weeks"' in dash
     bad = client.get("/console/requests", params={"q": "olga"})
     assert bad.status_code == 400 and "full e-mail" in bad.text
+    for short in ("2098c45", "zz98c453"):  # fewer than 8 hex digits, or not hex: refused, as before
+        assert client.get("/console/requests", params={"q": short}).status_code == 400
     assert "olga@example.com" not in page  # masked in lists
 
 
@@ -144,7 +146,9 @@ def test_a_viewers_approve_posted_by_hand_is_refused_403(world: Any) -> None:
     client = _signed_in(c, "viewer@example.com")
     rid = ids["overdue_access"]
     page = client.get(f"/console/requests/{rid}").text
-    assert re.search(r'id="approve" disabled', page)
+    for action in ("approve", "deny", "extend", "assign", "comment", "complete"):  # hidden from the viewer ...
+        assert f'/requests/{rid}/{action}"' not in page and f'id="{action}"' not in page, action
+    assert 'id="no-actions"' in page
     r = client.post(f"/console/requests/{rid}/approve", data={"csrf_token": csrf_of(page)})
     assert r.status_code == 403 and "Not allowed" in r.text
     assert c.requests.get("default", rid).status == "received"
@@ -326,3 +330,128 @@ def test_disabling_an_operator_asks_first_and_then_says_it_is_done(world: Any) -
     assert done.status_code == 200 and "The operator is disabled." in done.text
     assert _viewer(c).disabled
     assert "The operator is disabled." not in client.get("/console/operators").text  # shown once
+
+
+def test_the_reference_told_to_the_person_finds_the_request(world: Any) -> None:
+    c, _clock, ids = world
+    client = _signed_in(c, "viewer@example.com")
+    rid = ids["fresh_portability"]
+    queue = client.get("/console/requests").text
+    assert rid[:8] in queue  # the queue shows the short reference ...
+    for ref in (rid[:8].upper(), rid[:8], rid[:13].upper()):  # ... and the search takes it, in either case
+        r = client.get("/console/requests", params={"q": ref})
+        assert r.status_code == 200 and _ids(r.text) == [rid], ref
+
+
+def test_a_deep_link_returns_to_its_page_after_signing_in_and_never_to_another_site(world: Any) -> None:
+    c, _clock, ids = world
+    rid = ids["fresh_access"]
+    client = _client(c)
+    r = client.get(f"/console/requests/{rid}", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/console/sign-in?next=%2Fconsole%2Frequests%2F{rid}"
+    page = client.get(r.headers["location"]).text
+    assert f'name="next" value="/console/requests/{rid}"' in page
+    data = {"csrf_token": csrf_of(page), "email": "viewer@example.com", "password": PASSWORD, "code": ""}
+    r = client.post("/console/sign-in", data={**data, "next": f"/console/requests/{rid}"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/console/requests/{rid}"
+    # Signed in already: the sign-in page sends on to a local `next` only.
+    assert (
+        client.get(f"/console/sign-in?next=/console/requests/{rid}", follow_redirects=False).headers["location"]
+        == f"/console/requests/{rid}"
+    )
+    for evil in (
+        "https://evil.example/console/requests",
+        "//evil.example/console/",
+        "/\\evil.example/console/",
+        "/console/../../evil",
+        "javascript:alert(1)",
+        "/elsewhere",
+        "/console\r\nLocation: https://evil.example",
+    ):
+        assert (
+            client.get("/console/sign-in", params={"next": evil}, follow_redirects=False).headers["location"]
+            == "/console/requests"
+        ), evil
+        fresh = _client(c)
+        page = fresh.get("/console/sign-in", params={"next": evil}).text
+        assert 'name="next"' not in page, evil
+        form = {**data, "csrf_token": csrf_of(page), "next": evil}
+        r = fresh.post("/console/sign-in", data=form, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/console/requests", evil
+
+
+def test_an_operator_completes_a_request_with_no_engine_work_audited_and_in_the_timeline(world: Any) -> None:
+    c, _clock, ids = world
+    rid = c.requests.open(
+        tenant="default", type="opt_out", channel="api", email="otto@example.com", actor="test", jurisdiction="US-CA"
+    )
+    client = _signed_in(c, "approver@example.com")
+    page = client.get(f"/console/requests/{rid}").text
+    assert "work starts once the request is approved" in page and 'id="complete"' not in page  # not approved yet
+    token = csrf_of(page)
+    assert client.post(f"/console/requests/{rid}/approve", data={"csrf_token": token}).status_code == 200
+    page = client.get(f"/console/requests/{rid}").text
+    assert c.requests.get("default", rid).status == "in_progress"
+    assert "No engine task yet" not in page and "done outside dsar" in page and 'id="complete"' in page
+    r = client.post(f"/console/requests/{rid}/complete", data={"csrf_token": token, "note": "  "})
+    assert r.status_code == 400 and "needs a note" in r.text and c.requests.get("default", rid).status == "in_progress"
+    note = "opt-out of sale set in the CRM and the ad platform"
+    r = client.post(
+        f"/console/requests/{rid}/complete", data={"csrf_token": token, "note": note}, follow_redirects=False
+    )
+    assert r.status_code == 303 and r.headers["location"].endswith("?done=complete")
+    view = c.requests.get("default", rid)
+    last = view.timeline[-1]
+    assert view.status == "completed" and view.responded_at is not None
+    assert (last.kind, last.actor, last.data) == ("responded", "approver@example.com", {"note": note})
+    entry = c.operators.audit_entries(limit=1)[0]
+    assert (entry.actor, entry.action, entry.target, entry.detail) == ("approver@example.com", "complete", rid, None)
+    page = client.get(f"/console/requests/{rid}").text
+    assert "No engine task yet" not in page and "No engine task was run" in page and 'id="complete"' not in page
+    assert client.post(f"/console/requests/{rid}/complete", data={"csrf_token": token, "note": note}).status_code == 409
+
+    # A viewer may not; a respondent only on a request assigned to them.
+    other = ids["fresh_access"]
+    c.requests.approve("default", other, actor="test")
+    viewer = _signed_in(c, "viewer@example.com")
+    form = {"csrf_token": csrf_of(viewer.get(f"/console/requests/{other}").text), "note": "done"}
+    assert viewer.post(f"/console/requests/{other}/complete", data=form).status_code == 403
+    respondent = _signed_in(c, "respondent@example.com")
+    page = respondent.get(f"/console/requests/{other}").text
+    assert 'id="complete"' not in page
+    form = {"csrf_token": csrf_of(page), "note": "done"}
+    assert respondent.post(f"/console/requests/{other}/complete", data=form).status_code == 403
+    assert c.requests.get("default", other).status == "in_progress"
+    c.requests.assign("default", other, actor="test", assignee="respondent@example.com")
+    assert 'id="complete"' in respondent.get(f"/console/requests/{other}").text
+    r = respondent.post(f"/console/requests/{other}/complete", data=form, follow_redirects=False)
+    assert r.status_code == 303 and c.requests.get("default", other).status == "completed"
+
+
+def test_completing_is_refused_while_an_engine_task_runs(world: Any) -> None:
+    c, _clock, ids = world
+    rid = ids["fresh_access"]
+    c.requests.approve("default", rid, actor="test")
+    start_work(c, rid, "fred@example.com")
+    client = _signed_in(c, "approver@example.com")
+    page = client.get(f"/console/requests/{rid}").text
+    assert 'id="complete-running"' in page and 'id="complete"' not in page and 'id="no-task"' not in page
+    r = client.post(f"/console/requests/{rid}/complete", data={"csrf_token": csrf_of(page), "note": "sent"})
+    assert r.status_code == 409 and "still running" in r.text
+    assert c.requests.get("default", rid).status == "in_progress"
+
+
+def test_deny_starts_on_no_basis_and_a_passed_extension_window_says_so(world: Any) -> None:
+    c, _clock, ids = world
+    client = _signed_in(c, "approver@example.com")
+    fresh = client.get(f"/console/requests/{ids['fresh_access']}").text
+    select = fresh.split('<select id="basis" name="basis" required>', 1)[1].split("</select>", 1)[0]
+    first = re.search(r"<option[^>]*>", select)
+    assert first and first.group(0) == '<option value="" selected>', select[:200]
+    assert "Extension possible until" in fresh
+    overdue = client.get(f"/console/requests/{ids['overdue_access']}").text  # received 60 days ago, CCPA: 45
+    assert "Extension possible until" not in overdue and "The extension window has passed" in overdue
+    assert 'id="extend"' in fresh and 'id="extend"' not in overdue  # the form only while it can be used
+    form = {"csrf_token": csrf_of(fresh), "basis": "", "note": ""}
+    assert client.post(f"/console/requests/{ids['fresh_access']}/deny", data=form).status_code == 400
+    assert c.requests.get("default", ids["fresh_access"]).status == "received"

@@ -28,6 +28,7 @@ def create(
     with container() as c:
         upgrade(c.db.engine)
         view = c.portability.create_app(name, notify_url, rate_limit, daily_quota)
+        c.operators.record("cli", "app_created", view.app_id)  # as the console does
     doc = {"app_id": view.app_id, "name": view.name, "notify_url": view.notify_url, "topic_arn": view.topic_arn}
     if as_json:
         typer.echo(json.dumps(doc))
@@ -44,6 +45,8 @@ def revoke(
     with container() as c:
         upgrade(c.db.engine)
         active = c.portability.revoke(app_id, user)
+        # as the console does: the record names the app, never the customer
+        c.operators.record("cli", "app_revoked", app_id, {"canceled": active, "every_customer": user is None})
     who = "this customer" if user else "every customer"
     typer.echo(
         f"Revoked the authorization of {who}; {active} data quer{'y' if active == 1 else 'ies'} will end CANCELED."

@@ -23,6 +23,7 @@ def create(
     with container() as c:
         upgrade(c.db.engine)
         client_id, secret = c.auth.create_client(name, scope, tenant)
+        c.operators.record("cli", "client_created", client_id, {"scopes": sorted(scope)})  # as the console does
     if as_json:
         typer.echo(json.dumps({"client_id": client_id, "client_secret": secret}))
     else:

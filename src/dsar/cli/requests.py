@@ -1,8 +1,9 @@
-"""`dsar requests list|show|approve|deny|extend|assign|comment|rectify|preference|preferences|categories`: privacy
-requests as cases, from the shell.
+"""`dsar requests list|show|approve|deny|extend|assign|comment|complete|rectify|preference|preferences|categories`:
+privacy requests as cases, from the shell.
 
 Lists mask the subject (`j***@example.com`); nothing personal is printed. Every change is recorded in the
-request's timeline with the operator named by `--as` (default: the shell user).
+request's timeline with the operator named by `--as` (default: the shell user), and each decision in the
+operators' audit log under the same name (`cli:<name>`), as the console records its operators' decisions.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import typer
 
+from dsar.bootstrap import Container
 from dsar.cli.common import container
 from dsar.requests.service import DENIAL_BASES, Filter, RequestView
 
@@ -25,6 +27,11 @@ ACTOR = typer.Option(None, "--as", help="who acts, as recorded in the timeline (
 
 def _actor(name: str | None) -> str:
     return f"cli:{name or getpass.getuser()}"
+
+
+def _audited(c: Container, actor: str, action: str, v: RequestView, detail: dict[str, Any] | None = None) -> None:
+    """The decision in the operators' audit log too, as the console records it (no personal data, no free text)."""
+    c.operators.record(actor, action, v.id, {k: val for k, val in (detail or {}).items() if val} or None)
 
 
 def _doc(v: RequestView) -> dict[str, Any]:
@@ -116,7 +123,9 @@ def show(
 def approve(request_id: str = typer.Argument(...), tenant: str = TENANT, actor: str | None = ACTOR) -> None:
     """Approve a received request: its work starts."""
     with container() as c:
-        v = c.requests.approve(tenant, request_id, actor=_actor(actor))
+        who = _actor(actor)
+        v = c.requests.approve(tenant, request_id, actor=who)
+        _audited(c, who, "approve", v)
     typer.echo(_line(v))
 
 
@@ -131,7 +140,9 @@ def deny(
 ) -> None:
     """Deny a request with a basis from the fixed list."""
     with container() as c:
-        v = c.requests.deny(tenant, request_id, actor=_actor(actor), basis=basis, note=note, law=law)
+        who = _actor(actor)
+        v = c.requests.deny(tenant, request_id, actor=who, basis=basis, note=note, law=law)
+        _audited(c, who, "deny", v, {"basis": basis, "law": law})
     typer.echo(_line(v))
 
 
@@ -144,7 +155,9 @@ def extend(
 ) -> None:
     """Extend the deadline once, before it passes, as far as the request's rule allows."""
     with container() as c:
-        v = c.requests.extend(tenant, request_id, actor=_actor(actor), reason=reason)
+        who = _actor(actor)
+        v = c.requests.extend(tenant, request_id, actor=who, reason=reason)
+        _audited(c, who, "extend", v)
     typer.echo(_line(v))
 
 
@@ -157,7 +170,9 @@ def assign(
 ) -> None:
     """Assign a request to someone."""
     with container() as c:
-        v = c.requests.assign(tenant, request_id, actor=_actor(actor), assignee=to or None)
+        who = _actor(actor)
+        v = c.requests.assign(tenant, request_id, actor=who, assignee=to or None)
+        _audited(c, who, "assign", v, {"assignee": to})
     typer.echo(_line(v))
 
 
@@ -170,7 +185,25 @@ def comment(
 ) -> None:
     """Add a comment to the request's timeline."""
     with container() as c:
-        v = c.requests.comment(tenant, request_id, actor=_actor(actor), text=text)
+        who = _actor(actor)
+        v = c.requests.comment(tenant, request_id, actor=who, text=text)
+        _audited(c, who, "comment", v)
+    typer.echo(_line(v))
+
+
+@app.command("complete")
+def complete(
+    request_id: str = typer.Argument(...),
+    note: str = typer.Option(..., "--note", help="what was done (kept in the timeline, the record an auditor reads)"),
+    tenant: str = TENANT,
+    actor: str | None = ACTOR,
+) -> None:
+    """Answer an approved request whose work was done outside dsar or needs no engine task (an opt-out honoured,
+    an objection handled); refused while an engine task of it still runs."""
+    with container() as c:
+        who = _actor(actor)
+        v = c.requests.complete(tenant, request_id, actor=who, note=note)
+        _audited(c, who, "complete", v)
     typer.echo(_line(v))
 
 

@@ -15,6 +15,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "requests.comment": _WORKERS,  # a respondent: only on requests assigned to them
     "requests.download": _WORKERS,
     "requests.decide": _DECIDERS,  # approve, deny, extend
+    "requests.complete": _WORKERS,  # answer by hand (work done outside dsar); a respondent: only when assigned
     "requests.assign": _DECIDERS,
     "requests.export": _DECIDERS,
     "dashboard.read": _ALL,
@@ -25,7 +26,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "audit.read": frozenset({ADMIN}),
 }
 # Permissions a respondent holds only for requests assigned to them.
-ASSIGNED_ONLY = {RESPONDENT: frozenset({"requests.reveal", "requests.comment", "requests.download"})}
+ASSIGNED_ONLY = {
+    RESPONDENT: frozenset({"requests.reveal", "requests.comment", "requests.download", "requests.complete"})
+}
 
 
 def allowed(role: str, permission: str, *, assigned: bool = True) -> bool:

@@ -41,6 +41,7 @@ class PrivacyRequest(Base):
             postgresql_where=_OPEN,
         ),
         Index("ix_privacy_requests_tenant_due", "tenant", "due_on", "id"),  # the console's queue, soonest due first
+        Index("ix_privacy_requests_tenant_id", "tenant", "id"),  # the console's search by reference (id prefix)
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -2,7 +2,8 @@
 
 Beside `service.PrivacyRequests.page` (newest first), the queue pages in due-date order on the keyset
 (due_on, id), so a page costs the same at row 10 and at row 1,000,000; the filters add "due within N days"
-and a search by request id or by the subject's keyed hash (an e-mail is never looked up in clear).
+and a search by request id, by its reference (the id's first 8+ hex digits, a range on the primary key), or
+by the subject's keyed hash (an e-mail is never looked up in clear).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class QueueFilter:
     overdue: bool = False
     email: str | None = None  # matched by its keyed hash
     request_id: str | None = None
+    reference: str | None = None  # the first 8+ hex digits of a request id, as told to the person
     sort: str = "due"
 
 
@@ -76,6 +78,11 @@ class RequestQueue:
             if not 0 <= f.due_within_days <= 3650:
                 raise InvalidInput("due within: a number of days from 0 to 3650")
             conds.extend([r.status.in_(repo.OPEN), r.due_on <= today + timedelta(days=f.due_within_days)])
+        if f.reference:
+            prefix = reference_prefix(f.reference)
+            # A range on the primary key (its index), not LIKE: PostgreSQL uses a text index for LIKE only under
+            # the C collation. Every character of an id (hex digits, "-") sorts before "g".
+            conds.extend([r.id >= prefix, r.id < prefix + "g"])
         if f.request_id:
             if not is_uuid(f.request_id.strip().lower()):
                 raise InvalidInput("a request id looks like 8-4-4-4-12 hexadecimal digits")
@@ -96,8 +103,8 @@ class RequestQueue:
                     or_(r.due_on > date.fromisoformat(on), and_(r.due_on == date.fromisoformat(on), r.id > rid))
                 )
             order: Any = (r.due_on.asc(), r.id.asc())
-            if f.email:  # a person's few requests: found by the subject index, then sorted; an ORDER BY the due
-                # index could serve would lead SQLite to walk that index through every request instead
+            if f.email or f.reference:  # a few requests: found by the subject index (or the id's), then sorted; an
+                # ORDER BY the due index could serve would lead SQLite to walk that index through every request instead
                 order = (func.coalesce(r.due_on, r.due_on).asc(), r.id.asc())
         else:
             if after:
@@ -182,6 +189,28 @@ class RequestQueue:
         )
 
 
+_HEX = frozenset("0123456789abcdef")
+
+
+def is_reference(text: str) -> bool:
+    """A request's reference: 8 to 32 of its first hex digits (hyphens optional), in either case."""
+    digits = text.strip().lower().replace("-", "")
+    return 8 <= len(digits) <= 32 and set(digits) <= _HEX
+
+
+def reference_prefix(text: str) -> str:
+    """The reference as the start of an id (hyphens where an id has them): `2098C453AB` -> `2098c453-ab`."""
+    if not is_reference(text):
+        raise InvalidInput("a reference is 8 or more of the first hexadecimal digits of a request id")
+    digits = text.strip().lower().replace("-", "")
+    parts, at = [], 0
+    for size in (8, 4, 4, 4, 12):
+        if at < len(digits):
+            parts.append(digits[at : at + size])
+        at += size
+    return "-".join(parts)
+
+
 def _encode(key: str, rid: str) -> str:
     return base64.urlsafe_b64encode(f"{key}|{rid}".encode()).decode("ascii").rstrip("=")
 
@@ -198,4 +227,4 @@ def _decode(cursor: str) -> tuple[str, str]:
     return key, rid
 
 
-__all__ = ["SORTS", "Dashboard", "QueueFilter", "RequestQueue"]
+__all__ = ["SORTS", "Dashboard", "QueueFilter", "RequestQueue", "is_reference", "reference_prefix"]

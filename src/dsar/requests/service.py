@@ -37,7 +37,7 @@ from dsar.requests.repository import CANCELED, COMPLETED, DENIED, IN_PROGRESS, R
 from dsar.requests.rules import REQUEST_TYPES, Deadline, Period, RuleBook
 from dsar.tasks import repository as tasks_repo
 from dsar.tasks.records import OpenedTask
-from dsar.tasks.states import DELETION, RECTIFICATION
+from dsar.tasks.states import DELETION, FINAL, RECTIFICATION
 
 Filter = repo.Filter
 
@@ -401,12 +401,22 @@ class PrivacyRequests:
 
         return self._change(tenant, request_id, change)
 
-    def complete(self, tenant: str, request_id: str, *, actor: str, note: str = "") -> RequestView:
-        """The answer was given (for types with no engine task, e.g. an objection recorded as a preference)."""
+    def complete(self, tenant: str, request_id: str, *, actor: str, note: str) -> RequestView:
+        """The answer was given by hand: work done outside dsar or needing no engine task (an opt-out honoured,
+        an objection handled). The note of what was done is required and kept in the `responded` line (never in a
+        webhook event); refused while an engine task of the case is still running (its end answers the case)."""
+        if not note or not note.strip():
+            raise InvalidInput("say what was done: completing a request needs a note (it is kept in the timeline)")
 
         def change(s: Session, row: PrivacyRequest, now: datetime) -> None:
             self._must_be(row, {IN_PROGRESS}, "completed")
-            self._respond(s, row, now, actor, COMPLETED, _drop_none({"note": note or None}))
+            running = [t for t in (tasks_repo.record(s, tid) for tid in repo.task_ids(s, row.id)) if t is not None]
+            if any(t.status not in FINAL for t in running):
+                raise Conflict(
+                    "an engine task of this request is still running: the request is answered when it ends",
+                    code="TasksRunning",
+                )
+            self._respond(s, row, now, actor, COMPLETED, {"note": note.strip()})
 
         return self._change(tenant, request_id, change)
 

@@ -7,7 +7,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from dsar.api.web.console.guard import PREFIX, SESSION_COOKIE, Guard
+from dsar.api.web.console.guard import PREFIX, SESSION_COOKIE, Guard, local_next
 from dsar.errors import DsarError
 from dsar.operators import totp
 
@@ -17,23 +17,25 @@ def add_auth_routes(router: APIRouter, guard: Guard) -> None:
     idle = guard.container.settings.console.idle_minutes
 
     @router.get("/sign-in")
-    async def sign_in_page(request: Request) -> Response:
+    async def sign_in_page(request: Request, next: str = "") -> Response:
+        target = local_next(next)
         if await guard.who(request) is not None:
-            return RedirectResponse(f"{PREFIX}/requests", status_code=303)
-        return guard.page(request, None, "console/sign_in.html", {"email": "", "error": None})
+            return RedirectResponse(target or f"{PREFIX}/requests", status_code=303)
+        return guard.page(request, None, "console/sign_in.html", {"email": "", "error": None, "next": target})
 
     @router.post("/sign-in")
     async def sign_in(request: Request) -> Response:
         form = await request.form()
         email, password, code = (str(form.get(k, "")) for k in ("email", "password", "code"))
+        target = local_next(str(form.get("next", "")))  # only a page of the console: never another site
         if not guard.web.check_csrf(request, form):
             return guard.page(request, None, "console/error.html", {"reason": "csrf"}, status=403)
         try:
             token, _operator = await run_in_threadpool(ops.sign_in, email, password, code)
         except DsarError:
-            values = {"email": email, "error": "refused"}
+            values = {"email": email, "error": "refused", "next": target}
             return guard.page(request, None, "console/sign_in.html", values, status=401)
-        response = RedirectResponse(f"{PREFIX}/requests", status_code=303)
+        response = RedirectResponse(target or f"{PREFIX}/requests", status_code=303)
         guard.set_session(request, response, token, idle)
         return response
 

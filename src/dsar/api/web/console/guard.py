@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -30,6 +31,19 @@ SESSION_COOKIE = "dsar_console"
 PREFIX = "/console"
 FLASH_COOKIE = "dsar_console_flash"
 FLASH_SECONDS = 120  # a notice (or a new secret) not shown within this long after its action is dropped
+
+
+def local_next(value: str | None) -> str | None:
+    """Where to go after signing in: a path of the console on this host, else None (never another site: no
+    scheme, no host, no `//host` or `/\\host`, no `..`, no control characters)."""
+    if not value or len(value) > 2000 or "\\" in value or ".." in value:
+        return None
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not (parts.path == PREFIX or parts.path.startswith(f"{PREFIX}/")):
+        return None
+    return value
 
 
 @dataclass(frozen=True)
@@ -108,8 +122,11 @@ class Guard:
     async def operator(self, request: Request, permission: str = "requests.read") -> Who:
         """The signed-in operator allowed `permission`; otherwise Refused (sign in, or 403)."""
         who = await self.who(request)
-        if who is None:
-            raise Refused(RedirectResponse(f"{PREFIX}/sign-in", status_code=303))
+        if who is None:  # back to this page after signing in
+            here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            back = local_next(here) and here not in (PREFIX, f"{PREFIX}/requests")  # the default needs no `next`
+            target = f"{PREFIX}/sign-in" + (f"?{urlencode({'next': here})}" if back else "")
+            raise Refused(RedirectResponse(target, status_code=303))
         if not who.may(permission):
             raise Refused(self.forbidden(request, who))
         return who

@@ -67,7 +67,9 @@ def add_oidc_routes(router: APIRouter, guard: Guard) -> None:
     @router.get("/oidc/callback")
     async def callback(request: Request, code: str = "", state: str = "") -> Response:
         parts = request.cookies.get(FLOW_COOKIE, "").split(".")
-        refused = guard.page(request, None, "console/sign_in.html", {"email": "", "error": "refused"}, status=401)
+        refused = guard.page(
+            request, None, "console/sign_in.html", {"email": "", "error": "refused", "next": None}, status=401
+        )
         refused.delete_cookie(FLOW_COOKIE, path=PREFIX + "/oidc")
         if len(parts) != 5 or not code:
             return refused

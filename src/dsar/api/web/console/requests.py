@@ -18,13 +18,15 @@ from dsar.api.web.console.guard import PREFIX, Guard, Who
 from dsar.api.web.i18n import N_
 from dsar.errors import DsarError, InvalidInput
 from dsar.kit.ids import is_uuid
-from dsar.requests.queue import QueueFilter
+from dsar.requests.queue import QueueFilter, is_reference
 from dsar.requests.rules import REQUEST_TYPES
 from dsar.requests.service import CHANNELS, DENIAL_BASES
 from dsar.tasks import repository as tasks_repo
+from dsar.tasks.states import FINAL
 
 STATUSES = ("received", "in_progress", "completed", "denied", "canceled")
 FILTER_KEYS = ("status", "type", "channel", "jurisdiction", "assignee", "due_within", "overdue", "q", "sort")
+ASSIGNED_CHECKED = frozenset({"requests.comment", "requests.complete"})  # a respondent: on their own requests
 STATUS_CODES = {"validation": 400, "not_found": 404, "conflict": 409, "forbidden": 403}
 
 
@@ -33,14 +35,21 @@ def _filter(params: dict[str, str]) -> QueueFilter:
     due = params.get("due_within", "").strip()
     if due and not due.isdigit():
         raise InvalidInput(N_("due within: a number of days"))
-    email = request_id = None
+    email = request_id = reference = None
     if q:
         if is_uuid(q.lower()):
             request_id = q.lower()
         elif "@" in q:
             email = q
+        elif is_reference(q):
+            reference = q
         else:
-            raise InvalidInput(N_("search by a request id or by the subject's full e-mail address"))
+            raise InvalidInput(
+                N_(
+                    "search by a request id, its reference (its first 8 or more hex digits) "
+                    "or the subject's full e-mail address"
+                )
+            )
     return QueueFilter(
         status=params.get("status") or "open",  # the default queue: open cases; "all" shows every one
         type=params.get("type") or None,
@@ -51,6 +60,7 @@ def _filter(params: dict[str, str]) -> QueueFilter:
         overdue=params.get("overdue") in ("1", "on", "true"),
         email=email,
         request_id=request_id,
+        reference=reference,
         sort=params.get("sort") or "due",
     )
 
@@ -118,6 +128,8 @@ def add_request_routes(router: APIRouter, guard: Guard) -> None:
             "r": view,
             "tasks": tasks,
             "mine": mine,
+            "running": any(t.status not in FINAL for t in tasks),
+            "extension": _extension(view, c.requests.today()),
             "revealed": None,
             "operators": await run_in_threadpool(c.operators.all),
             **options(),
@@ -175,7 +187,7 @@ def add_request_routes(router: APIRouter, guard: Guard) -> None:
 
     async def decide(request: Request, rid: str, action: str, permission: str) -> Response:
         who, form = await guard.action(request, permission)
-        if permission == "requests.comment" and not who.may(permission, assigned=await assigned(rid, who)):
+        if permission in ASSIGNED_CHECKED and not who.may(permission, assigned=await assigned(rid, who)):
             return guard.forbidden(request, who)
         actor = who.operator.email
         values = {k: str(v).strip() for k, v in form.items() if isinstance(v, str)}
@@ -196,6 +208,9 @@ def add_request_routes(router: APIRouter, guard: Guard) -> None:
             elif action == "assign":
                 assignee = values.get("assignee") or None
                 await run_in_threadpool(lambda: c.requests.assign(tenant, rid, actor=actor, assignee=assignee))
+            elif action == "complete":
+                note = values.get("note", "")
+                await run_in_threadpool(lambda: c.requests.complete(tenant, rid, actor=actor, note=note))
             else:
                 text = values.get("text", "")
                 await run_in_threadpool(lambda: c.requests.comment(tenant, rid, actor=actor, text=text))
@@ -212,6 +227,7 @@ def add_request_routes(router: APIRouter, guard: Guard) -> None:
         ("extend", "requests.decide"),
         ("assign", "requests.assign"),
         ("comment", "requests.comment"),
+        ("complete", "requests.complete"),
     ):
 
         def route(name: str = name, permission: str = permission) -> None:
@@ -220,6 +236,16 @@ def add_request_routes(router: APIRouter, guard: Guard) -> None:
                 return await decide(request, rid, name, permission)
 
         route()
+
+
+def _extension(view: Any, today: Any) -> str | None:
+    """ "open": the one extension may still be asked (on or before the first due date); "passed": it may not any
+    more; None: the rule allows none, it was used, or the request is over (nothing to say)."""
+    if view.status not in ("received", "in_progress") or view.extendable_until is None or view.extended_on:
+        return None
+    if view.due_on == view.extendable_until:
+        return None
+    return "open" if today <= view.due_on else "passed"
 
 
 def _start_verified_work(c: Any, rid: str) -> None:
