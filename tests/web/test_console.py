@@ -437,7 +437,7 @@ def test_completing_is_refused_while_an_engine_task_runs(world: Any) -> None:
     page = client.get(f"/console/requests/{rid}").text
     assert 'id="complete-running"' in page and 'id="complete"' not in page and 'id="no-task"' not in page
     r = client.post(f"/console/requests/{rid}/complete", data={"csrf_token": csrf_of(page), "note": "sent"})
-    assert r.status_code == 409 and "still running" in r.text
+    assert r.status_code == 409 and "still running" in r.text and r.text.count("notice notice-error") == 1  # shown once
     assert c.requests.get("default", rid).status == "in_progress"
 
 
