@@ -225,6 +225,17 @@ def test_decisions_clients_and_apps_made_on_the_cli_are_in_the_operators_audit_l
     assert code == 1 and "needs a note" in out and len(_audit()) == 10
     code, out = run("requests", "complete", ids[1], "--note", "done")
     assert code == 1 and "denied cannot be completed" in out and len(_audit()) == 10
+    # API clients: listed without secrets, rotated (the new secret works, the old one not), revoked.
+    code, out = run("clients", "list", "--json")
+    [listed] = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and listed["client_id"] == client_id and listed["revoked_at"] is None and "secret" not in out
+    code, out = run("clients", "rotate", client_id)
+    assert code == 0 and "client_secret: " in out
+    code, out = run("clients", "revoke", client_id)
+    assert code == 0 and json.loads(run("clients", "list", "--json")[1])["revoked_at"] is not None
+    code, out = run("clients", "rotate", "no-such-client")
+    assert code == 1 and "no such API client" in out and "Traceback" not in out
+    assert [a[1] for a in _audit()[-2:]] == ["client_rotated", "client_revoked"]
     c = Container(Settings(), with_workers=False)
     try:
         assert c.operators.verify_audit().ok
