@@ -38,7 +38,7 @@ def list_clients(as_json: bool = typer.Option(False, "--json", help="one JSON ob
         rows = c.auth.clients()
     for r in rows:
         revoked = r.disabled_at.isoformat() if r.disabled_at else None
-        doc = {"client_id": r.id, "name": r.name, "tenant": r.tenant, "scopes": r.scopes.split()}
+        doc: dict[str, object] = {"client_id": r.id, "name": r.name, "tenant": r.tenant, "scopes": r.scopes.split()}
         doc |= {"created_at": r.created_at.isoformat(), "revoked_at": revoked}
         if as_json:
             typer.echo(json.dumps(doc))
