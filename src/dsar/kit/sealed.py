@@ -183,7 +183,7 @@ class SealedReader(io.RawIOBase):
             self._handle = self._source(offset)
             self._handle_at = offset
         want = plain_len + TAG_SIZE
-        sealed = _read_exactly(self._handle, want)
+        sealed = read_exactly(self._handle, want)
         self._handle_at += len(sealed)
         if len(sealed) != want:
             raise Tampered(f"The sealed stream ends inside chunk {index}.")
@@ -192,7 +192,8 @@ class SealedReader(io.RawIOBase):
         return self._cached
 
 
-def _read_exactly(handle: BinaryIO, n: int) -> bytes:
+def read_exactly(handle: BinaryIO, n: int) -> bytes:
+    """Up to `n` bytes: fewer only at the end of the stream (a raw read may return less than asked)."""
     parts: list[bytes] = []
     left = n
     while left > 0:

@@ -213,9 +213,9 @@ class EncryptedStorage:
             return None, None  # too large to be a header: no need to read it (the common case here)
         handle = self.inner.open(key)
         try:
-            raw = _read_exactly(handle, len(MAGIC))
+            raw = sealed.read_exactly(handle, len(MAGIC))
             if raw == MAGIC:
-                raw += _read_exactly(handle, _MAX_HEADER)
+                raw += sealed.read_exactly(handle, _MAX_HEADER)
                 handle.close()
                 return Header.decode(raw), None
             if not self._plaintext_reads:
@@ -366,10 +366,10 @@ class EncryptedStorage:
         """The header stored under `key`, or None when there is none (no object, or a clear one)."""
         try:
             with self.inner.open(key) as handle:
-                raw = _read_exactly(handle, len(MAGIC))
+                raw = sealed.read_exactly(handle, len(MAGIC))
                 if raw != MAGIC:
                     return None
-                raw += _read_exactly(handle, _MAX_HEADER)
+                raw += sealed.read_exactly(handle, _MAX_HEADER)
         except NotFound:
             return None
         return Header.decode(raw)
@@ -479,17 +479,6 @@ class _Rewound(io.RawIOBase):
         if not self.closed:
             self._handle.close()
         super().close()
-
-
-def _read_exactly(handle: BinaryIO, n: int) -> bytes:
-    parts: list[bytes] = []
-    while n > 0:
-        got = handle.read(n)
-        if not got:
-            break
-        parts.append(got)
-        n -= len(got)
-    return b"".join(parts)
 
 
 class _Reader(sealed.SealedReader):
